@@ -1,0 +1,72 @@
+"""The ``vmic`` command line.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the
+parsed arguments and returning an exit status. Errors the user can cause are raised as
+:class:`vmic.errors.VmicError` and reported here as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import VmicError
+
+# Subcommand modules, in the order `vmic --help` lists them.
+COMMANDS = ["recover", "synth", "score", "demo", "map", "compare", "train", "loudness"]
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    # Warnings are for users here: one plain line, no source location.
+    print(f"vmic: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vmic",
+        description="The visual microphone: recover sound from high-speed video.",
+    )
+    parser.add_argument("--version", action="version", version=f"vmic {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            # A subcommand not written yet is simply absent; any other import failure is a bug.
+            if exc.name == f"{__name__}.{name}":
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    warnings.showwarning = _warning_line
+    try:
+        return int(args.func(args) or 0)
+    except VmicError as exc:
+        print(f"vmic: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vmic: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("vmic: error: out of memory (try --roi, --downsample or fewer --frames)",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, not bad input: one line unless debugging
+        if os.environ.get("VMIC_DEBUG"):
+            raise
+        print(f"vmic: internal error: {type(exc).__name__}: {exc} "
+              "(set VMIC_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,10 @@
+"""User-facing errors.
+
+Anything the user can cause (a missing file, a bad option, a clip too small for the
+pyramid) raises :class:`VmicError`. The command line prints its message as one line on
+stderr and exits with status 2; it never shows a traceback for these.
+"""
+
+
+class VmicError(Exception):
+    """An error caused by the input or options, with a message meant for the user."""

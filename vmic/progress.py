@@ -1,0 +1,20 @@
+"""Progress bars on stderr (tqdm), silenced by ``quiet``."""
+
+from __future__ import annotations
+
+import sys
+
+from tqdm.auto import tqdm
+
+
+def progress(total: int | None, desc: str, quiet: bool = False, unit: str = "frame"):
+    """Return a tqdm bar writing to stderr; disabled when ``quiet`` is true."""
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=quiet,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
