@@ -1,0 +1,104 @@
+"""``vmic recover CLIP -o OUT.wav``: the classical (and learned) recovery."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import atomic_path
+from ..errors import VmicError
+from .common import add_clip_options, positive_float, positive_int
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "recover",
+        help="recover sound from a video clip",
+        description="Recover sound from high-speed video through the phase of a complex "
+                    "steerable pyramid. The WAV's sample rate is the capture rate.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_clip_options(parser)
+    parser.add_argument("-o", "--output", required=True, help="output WAV file")
+    parser.add_argument("--method", choices=["classical", "learned"], default="classical",
+                        help="classical (pyramid phase) or learned (Siamese regressor; needs "
+                             "the learn extra)")
+    parser.add_argument("--model", default=None,
+                        help="weights for --method learned (default: the shipped model)")
+    parser.add_argument("--combine", default="local",
+                        choices=["local", "bands", "align"],
+                        help="combination of band signals: local (default; per-tile blind "
+                             "rank-1 fit), bands (per-band fit), align (vmSoundFromVideo)")
+    parser.add_argument("--scales", type=positive_int, default=1, help="pyramid scales")
+    parser.add_argument("--orientations", type=positive_int, default=2,
+                        help="pyramid orientations")
+    parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
+                        help="zero-phase high-pass cutoff (default 0.05 of Nyquist)")
+    parser.add_argument("--spectrogram", default=None, metavar="PNG",
+                        help="also save a spectrogram picture")
+    parser.add_argument("--signals", default=None, metavar="NPZ",
+                        help="also save the per-band signals (S, K, T) and weights")
+    parser.set_defaults(func=run)
+
+
+def _check_output(path: str, suffixes: tuple[str, ...], what: str) -> None:
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise VmicError(f"output folder does not exist: {folder}")
+
+
+def run(args) -> int:
+    from ..audio import save_spectrogram, write_wav
+
+    _check_output(args.output, (".wav",), "output")
+    if args.spectrogram:
+        _check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram")
+    if args.signals:
+        _check_output(args.signals, (".npz",), "--signals")
+    for name in ("spectrogram", "signals"):
+        if getattr(args, name) and Path(getattr(args, name)).resolve() == Path(args.clip).resolve():
+            raise VmicError(f"--{name} would overwrite the input clip")
+    if Path(args.output).resolve() == Path(args.clip).resolve():
+        raise VmicError("output would overwrite the input clip")
+
+    if args.method == "learned":
+        from ..learn import require_torch
+
+        require_torch()
+        from ..learn.infer import recover_learned
+
+        result = recover_learned(
+            args.clip, model_path=args.model, fps=args.fps, roi=args.roi,
+            downsample=args.downsample, start=args.start, n_frames=args.frames,
+            reference_frame=args.reference_frame, quiet=args.quiet,
+        )
+    else:
+        from ..recover import recover
+
+        result = recover(
+            args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
+            combine=args.combine, highpass_hz=args.highpass,
+            reference_frame=args.reference_frame, roi=args.roi, downsample=args.downsample,
+            start=args.start, n_frames=args.frames, quiet=args.quiet,
+        )
+    write_wav(args.output, result.audio, result.rate)
+    if args.spectrogram:
+        save_spectrogram(args.spectrogram, result.audio, result.rate,
+                         title=f"{Path(args.clip).name} ({result.combine})")
+    if args.signals:
+        with atomic_path(args.signals) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, band_signals=result.band_signals, rate=result.rate,
+                     weights=np.asarray([]) if result.weights is None else result.weights,
+                     combine=result.combine)
+    if not args.quiet:
+        n = len(result.audio)
+        print(f"vmic: wrote {args.output}: {n} samples at {result.rate:g} Hz "
+              f"({n / result.rate:.3f} s, combine={result.combine}, "
+              f"{result.elapsed_s:.1f} s)", file=sys.stderr)
+    return 0

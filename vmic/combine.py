@@ -1,0 +1,126 @@
+"""Combination: many band (and tile) motion signals into one audio signal.
+
+Methods
+-------
+``align``
+    ``vmSoundFromVideo``'s: each band signal circularly shifted to the lag of maximum
+    cross-correlation with band (scale 0, orientation 0), then summed. Bands whose motion
+    has the opposite sign are shifted by half a period rather than flipped, and all bands
+    count the same however noisy they are.
+``bands`` and ``local``
+    A blind rank-1 fit (one-factor analysis): every signal is modelled as
+    ``x_i(t) = a_i * s(t) + n_i(t)`` with independent noise of variance ``psi_i``.
+    Loadings ``a_i`` (with their signs) and noise variances are estimated from the
+    signals' covariance alone, no truth needed, and the signals are combined with the
+    weights that maximise SNR under that model, ``w_i = a_i / psi_i``. ``bands`` fits the
+    whole-frame band signals; ``local`` fits every tile of every band, so regions that move
+    with opposite signs or different amplitudes (membrane modes, two parts of an object)
+    add up instead of cancelling, and featureless or noisy tiles get little weight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.signal
+
+__all__ = ["align_to_reference", "rank1_fit", "rank1_combine"]
+
+
+def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
+    """Sum band signals after aligning each to band (0, 0) as ``vmAlignAToB`` does.
+
+    Parameters
+    ----------
+    band_signals : ndarray of float, shape (S, K, T)
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+        The aligned sum (before any filtering).
+
+    Notes
+    -----
+    ``vmAlignAToB(A, B)``: ``c = conv(A, flip(B))``; ``shift = numel(B) - argmax(c)`` (1-based
+    argmax); ``A`` is circularly shifted by ``shift``.
+    """
+    signals = np.asarray(band_signals, dtype=np.float64)
+    reference = signals[0, 0]
+    n = reference.size
+    total = np.zeros(n)
+    for band in signals.reshape(-1, n):
+        xcorr = scipy.signal.fftconvolve(band, reference[::-1], mode="full")
+        shift = n - 1 - int(np.argmax(xcorr))
+        total += np.roll(band, shift)
+    return total
+
+
+def rank1_fit(signals: np.ndarray, iterations: int = 100, tol: float = 1e-7):
+    """One-factor analysis of signals: loadings and noise variances, without a reference.
+
+    Parameters
+    ----------
+    signals : ndarray of float, shape (N, T)
+        Zero-mean signals (filter drift away first).
+    iterations : int
+        Maximum fixed-point iterations (principal-axis factoring).
+    tol : float
+        Stop when the noise variances change by less than this (relative).
+
+    Returns
+    -------
+    loadings : ndarray of float64, shape (N,)
+        ``a_i``; the common factor has unit variance. Sign fixed so that the signal with the
+        largest weight has a positive loading.
+    noise_var : ndarray of float64, shape (N,)
+        ``psi_i``, each at least 1e-6 of the signal's variance.
+    """
+    x = np.asarray(signals, dtype=np.float64)
+    n, t = x.shape
+    cov = (x @ x.T) / max(t, 1)
+    var = np.clip(np.diag(cov).copy(), 1e-300, None)
+    if n == 1:
+        return np.sqrt(var), var * 1e-6
+    floor = var * 1e-6
+    psi = var / 2
+    loadings = np.zeros(n)
+    for _ in range(iterations):
+        d = 1.0 / np.sqrt(psi)
+        scaled = cov * d[:, None] * d[None, :]
+        values, vectors = np.linalg.eigh(scaled)
+        lam, v = values[-1], vectors[:, -1]
+        loadings = np.sqrt(max(lam - 1.0, 0.0)) * v / d
+        new_psi = np.maximum(var - loadings**2, floor)
+        change = np.max(np.abs(new_psi - psi) / var)
+        psi = new_psi
+        if change < tol:
+            break
+    weights = loadings / psi
+    if loadings[np.argmax(np.abs(weights))] < 0:
+        loadings = -loadings
+    return loadings, psi
+
+
+def rank1_combine(signals: np.ndarray, fit_signals: np.ndarray | None = None):
+    """Combine signals with maximum-SNR weights from :func:`rank1_fit`.
+
+    Parameters
+    ----------
+    signals : ndarray of float, shape (N, T)
+        Signals to combine.
+    fit_signals : ndarray of float, shape (N, T'), optional
+        Signals to estimate the model from (default: ``signals``), e.g. a filtered copy.
+
+    Returns
+    -------
+    combined : ndarray of float64, shape (T,)
+        Estimate of the common factor ``s`` (unit variance in ``fit_signals``' terms).
+    weights : ndarray of float64, shape (N,)
+        ``w_i = a_i / psi_i`` normalised so that ``sum(w * a) = 1``; signed.
+    """
+    x = np.asarray(signals, dtype=np.float64)
+    loadings, psi = rank1_fit(x if fit_signals is None else fit_signals)
+    weights = loadings / psi
+    norm = float(weights @ loadings)
+    if norm > 0:
+        weights = weights / norm
+    return weights @ x, weights

@@ -1,0 +1,413 @@
+"""Frame sources: stream grey frames from video files, image folders and ``.npy`` stacks.
+
+A clip is never loaded whole: :meth:`Clip.iter_batches` yields batches of frames, so
+memory does not grow with the clip's length. Frames come out as float32 grey images in
+the file's own intensity units (0-255 for 8-bit, 0-65535 for 16-bit), grey being the mean
+of the colour channels (as ``vmSoundFromVideo`` does), after an optional crop (``roi``)
+and integer area downsampling.
+
+Capture rate
+------------
+High-speed footage is usually stored at a playback rate (say 30 fps) although it was
+captured at 600-20 000 fps, and AVI/MKV time bases cannot even hold 2200 fps exactly. The
+capture rate therefore comes from, in order: the ``fps`` argument, a sidecar JSON file
+``Path(clip).with_suffix(".json")`` holding ``{"fps": ...}``, and last the container's
+rate, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import VmicError
+
+__all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area"]
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".avi", ".mkv", ".mp4", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
+
+
+def sidecar_path(clip_path: str | Path) -> Path:
+    """The sidecar JSON of a clip: ``clip.avi`` -> ``clip.json``, folder ``x/`` -> ``x.json``."""
+    path = Path(clip_path)
+    return path.with_suffix(".json") if path.suffix else path.parent / (path.name + ".json")
+
+
+def read_sidecar(clip_path: str | Path) -> dict | None:
+    """Read a clip's sidecar JSON, or return None if it has none.
+
+    Raises
+    ------
+    VmicError
+        If the sidecar exists but is not a JSON object.
+    """
+    path = sidecar_path(clip_path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VmicError(f"cannot read sidecar {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise VmicError(f"sidecar {path} must hold a JSON object")
+    return data
+
+
+def _valid_fps(value, where: str) -> float:
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise VmicError(f"{where}: fps must be a number, got {value!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise VmicError(f"{where}: fps must be a positive finite number, got {value!r}")
+    return fps
+
+
+def to_grey(frames: np.ndarray) -> np.ndarray:
+    """Mean of the colour channels, as float32.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (..., H, W) or (..., H, W, C)
+        Frames with the colour axis last (C = 3 or 4; alpha is ignored) or grey.
+
+    Returns
+    -------
+    ndarray of float32, shape (..., H, W)
+    """
+    if frames.ndim >= 3 and frames.shape[-1] in (3, 4):
+        return frames[..., :3].mean(axis=-1, dtype=np.float32)
+    return frames.astype(np.float32, copy=False)
+
+
+def downsample_area(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Reduce frames by an integer factor, averaging factor x factor blocks.
+
+    Parameters
+    ----------
+    frames : ndarray of float32, shape (..., H, W)
+    factor : int
+        Reduction factor (1 returns the input). Rows/columns that do not fill a block
+        are dropped.
+
+    Returns
+    -------
+    ndarray of float32, shape (..., H // factor, W // factor)
+    """
+    if factor == 1:
+        return frames
+    h, w = frames.shape[-2] // factor, frames.shape[-1] // factor
+    cropped = frames[..., : h * factor, : w * factor]
+    blocks = cropped.reshape(frames.shape[:-2] + (h, factor, w, factor))
+    return blocks.mean(axis=(-3, -1), dtype=np.float32)
+
+
+class Clip:
+    """A clip opened for streaming (use :func:`open_clip`).
+
+    Attributes
+    ----------
+    path : Path or None
+    capture_fps : float
+        Capture rate in frames/s.
+    fps_source : str
+        Where ``capture_fps`` came from: "argument", "sidecar", "container" or "array".
+    n_frames : int
+        Frames in the selected range.
+    frame_shape : (int, int)
+        Height and width of the frames yielded, after ROI and downsampling (px).
+    source_shape : (int, int)
+        Height and width of the stored frames (px).
+    """
+
+    def __init__(self, reader, *, path, capture_fps, fps_source, roi, downsample, start,
+                 n_frames):
+        self._reader = reader
+        self.path = path
+        self.capture_fps = capture_fps
+        self.fps_source = fps_source
+        self.source_shape = reader.shape
+        self.start = start
+        self.downsample = downsample
+        height, width = reader.shape
+        if roi is None:
+            roi = (0, 0, width, height)
+        x, y, w, h = roi
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > width or y + h > height:
+            raise VmicError(
+                f"ROI {x},{y},{w},{h} (X,Y,W,H) is outside the {width}x{height} px frame"
+            )
+        self.roi = (x, y, w, h)
+        out_h, out_w = h // downsample, w // downsample
+        if out_h < 1 or out_w < 1:
+            raise VmicError(f"downsampling {w}x{h} px by {downsample} leaves no pixels")
+        self.frame_shape = (out_h, out_w)
+        total = reader.n_frames
+        if start >= total:
+            raise VmicError(f"--start {start} is past the clip's last frame ({total} frames)")
+        available = total - start
+        self.n_frames = available if n_frames is None else min(n_frames, available)
+
+    def _prepare(self, raw: np.ndarray) -> np.ndarray:
+        x, y, w, h = self.roi
+        grey = to_grey(raw[:, y : y + h, x : x + w])
+        return np.ascontiguousarray(downsample_area(grey, self.downsample), dtype=np.float32)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """One frame (index counted from the clip's ``start``), float32 (H, W)."""
+        if not 0 <= index < self.n_frames:
+            raise VmicError(
+                f"frame {index} is outside the clip's {self.n_frames} frames (0..{self.n_frames - 1})"
+            )
+        batch = next(self._reader.batches(self.start + index, 1, 1))
+        return self._prepare(batch)[0]
+
+    def iter_batches(self, batch_size: int = 32, first: int = 0,
+                     count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first_index, frames)`` batches, frames float32 (B, H, W).
+
+        Parameters
+        ----------
+        batch_size : int
+            Frames per batch (the last may be shorter).
+        first : int
+            First frame, counted from the clip's ``start``.
+        count : int, optional
+            Number of frames (default: to the end of the selected range).
+        """
+        if count is None:
+            count = self.n_frames - first
+        count = max(0, min(count, self.n_frames - first))
+        index = first
+        for raw in self._reader.batches(self.start + first, count, batch_size):
+            frames = self._prepare(raw)
+            yield index, frames
+            index += frames.shape[0]
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Clip({str(self.path)!r}, n_frames={self.n_frames}, "
+                f"frame_shape={self.frame_shape}, capture_fps={self.capture_fps})")
+
+
+class _ArrayReader:
+    """Frames from an in-memory or memory-mapped array (T, H, W[, C])."""
+
+    container_fps = None
+
+    def __init__(self, array: np.ndarray, name: str):
+        if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4)):
+            raise VmicError(f"{name}: expected frames of shape (T, H, W) or (T, H, W, C), "
+                            f"got {array.shape}")
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+                or array.dtype == np.bool_):
+            raise VmicError(f"{name}: unsupported dtype {array.dtype}")
+        if array.ndim == 4 and array.shape[-1] == 1:
+            array = array[..., 0]
+        self.array = array
+        self.n_frames = array.shape[0]
+        self.shape = tuple(array.shape[1:3])
+
+    def batches(self, start, count, batch_size):
+        for i in range(start, start + count, batch_size):
+            yield np.asarray(self.array[i : min(i + batch_size, start + count)])
+
+    def close(self):
+        pass
+
+
+class _ImageFolderReader:
+    """Frames from a folder of PNG/TIFF files, in name order (8 or 16 bit, grey or colour)."""
+
+    container_fps = None
+
+    def __init__(self, folder: Path):
+        import cv2
+
+        self._cv2 = cv2
+        self.files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise VmicError(f"{folder}: folder holds no PNG or TIFF frames")
+        first = self._read(self.files[0])
+        self.shape = tuple(first.shape[:2])
+        self.n_frames = len(self.files)
+
+    def _read(self, path: Path) -> np.ndarray:
+        image = self._cv2.imread(str(path), self._cv2.IMREAD_UNCHANGED)
+        if image is None:
+            raise VmicError(f"cannot read image {path}")
+        if image.ndim == 3 and image.shape[2] >= 3:
+            image = image[..., 2::-1]  # BGR(A) -> RGB; grey is the mean anyway
+        return image
+
+    def batches(self, start, count, batch_size):
+        for i in range(start, start + count, batch_size):
+            frames = [self._read(p) for p in self.files[i : min(i + batch_size, start + count)]]
+            if any(f.shape[:2] != self.shape for f in frames):
+                raise VmicError("image frames differ in size; all must match the first")
+            yield np.stack(frames)
+
+    def close(self):
+        pass
+
+
+class _VideoReader:
+    """Frames from a video file through OpenCV (FFmpeg), decoded sequentially."""
+
+    def __init__(self, path: Path):
+        import cv2
+
+        self._cv2 = cv2
+        self.path = path
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            raise VmicError(f"cannot open video {path} (not a video, or an unsupported codec)")
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            capture.release()
+            raise VmicError(f"{path}: video holds no decodable frames")
+        self.shape = tuple(frame.shape[:2])
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.container_fps = fps if math.isfinite(fps) and fps > 0 else None
+        capture.release()
+        if count <= 0:  # some containers do not store a count: count by decoding
+            count = self._count_frames()
+        self.n_frames = count
+        self._capture = None
+
+    def _count_frames(self) -> int:
+        capture = self._cv2.VideoCapture(str(self.path))
+        count = 0
+        while capture.grab():
+            count += 1
+        capture.release()
+        return count
+
+    def batches(self, start, count, batch_size):
+        capture = self._cv2.VideoCapture(str(self.path))
+        self._capture = capture
+        try:
+            # Seeking by frame index is unreliable for inter-coded video: decode and drop.
+            for _ in range(start):
+                if not capture.grab():
+                    return
+            remaining = count
+            while remaining > 0:
+                frames = []
+                for _ in range(min(batch_size, remaining)):
+                    ok, frame = capture.read()
+                    if not ok:
+                        break
+                    frames.append(frame[..., ::-1] if frame.ndim == 3 else frame)
+                if not frames:
+                    return
+                remaining -= len(frames)
+                yield np.stack(frames)
+                if len(frames) < batch_size and remaining > 0:
+                    return  # the container promised more frames than it holds
+        finally:
+            capture.release()
+            self._capture = None
+
+    def close(self):
+        if self._capture is not None:
+            self._capture.release()
+
+
+def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1,
+              start: int = 0, n_frames: int | None = None) -> Clip:
+    """Open a clip for streaming.
+
+    Parameters
+    ----------
+    source : str, Path or ndarray
+        A video file (read through OpenCV; lossless FFV1 is what ``vmic synth`` writes), a
+        folder of PNG/TIFF frames (8 or 16 bit), a ``.npy`` stack of shape (T, H, W) or
+        (T, H, W, C) (memory-mapped), or an array of that shape.
+    fps : float, optional
+        Capture rate in frames/s. Overrides the sidecar and the container.
+    roi : (int, int, int, int), optional
+        Crop ``(x, y, width, height)`` in px of the stored frame.
+    downsample : int, default 1
+        Integer area-downsampling factor applied after the crop.
+    start : int, default 0
+        First frame of the range.
+    n_frames : int, optional
+        Number of frames of the range (default: to the end).
+
+    Returns
+    -------
+    Clip
+
+    Raises
+    ------
+    VmicError
+        Missing or unreadable input, a range or ROI outside the clip, an unknown or invalid
+        capture rate.
+    """
+    if isinstance(downsample, bool) or int(downsample) < 1:
+        raise VmicError(f"downsample factor must be an integer >= 1, got {downsample!r}")
+    if start < 0:
+        raise VmicError(f"start must be >= 0, got {start}")
+    if n_frames is not None and n_frames < 1:
+        raise VmicError(f"number of frames must be >= 1, got {n_frames}")
+    path = None
+    sidecar = None
+    if isinstance(source, np.ndarray):
+        reader = _ArrayReader(source, "array")
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise VmicError(f"no such file or folder: {path}")
+        if path.is_dir():
+            reader = _ImageFolderReader(path)
+        elif path.suffix.lower() == ".npy":
+            try:
+                array = np.load(path, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise VmicError(f"cannot read {path} as a .npy stack: {exc}") from None
+            reader = _ArrayReader(array, str(path))
+        else:
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            except OSError as exc:
+                raise VmicError(f"cannot read {path}: {exc.strerror}") from None
+            reader = _VideoReader(path)
+        sidecar = read_sidecar(path)
+
+    if fps is not None:
+        capture_fps, fps_source = _valid_fps(fps, "--fps"), "argument"
+    elif sidecar is not None and "fps" in sidecar:
+        capture_fps, fps_source = _valid_fps(sidecar["fps"], str(sidecar_path(path))), "sidecar"
+    elif reader.container_fps is not None:
+        capture_fps, fps_source = reader.container_fps, "container"
+        warnings.warn(
+            f"capture rate taken from the container ({capture_fps:g} fps), which usually "
+            "holds a playback rate for high-speed footage; pass --fps or write a sidecar "
+            f"{sidecar_path(path).name} with {{\"fps\": ...}}",
+            stacklevel=2,
+        )
+    else:
+        raise VmicError(
+            "capture rate unknown: pass --fps (or fps=...) or write a sidecar JSON "
+            + (f"{sidecar_path(path)} " if path is not None else "")
+            + 'with {"fps": ...}'
+        )
+    return Clip(reader, path=path, capture_fps=capture_fps, fps_source=fps_source, roi=roi,
+                downsample=int(downsample), start=int(start), n_frames=n_frames)

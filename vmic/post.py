@@ -1,0 +1,117 @@
+"""Post-processing of recovered signals: filtering and scaling.
+
+``vmSoundFromVideo`` high-passes causally (``filter``), which shifts each frequency by a
+different delay; vmic's default filters forward and backward (``sosfiltfilt``), which has
+zero phase.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.signal
+
+from .errors import VmicError
+
+__all__ = [
+    "highpass",
+    "bandpass",
+    "original_highpass",
+    "scale_original",
+    "scale_peak",
+    "default_highpass_hz",
+]
+
+
+def default_highpass_hz(fs: float) -> float:
+    """The original's high-pass cutoff, 0.05 of the Nyquist rate (Hz)."""
+    return 0.05 * fs / 2.0
+
+
+def _check_cutoff(cutoff_hz: float, fs: float, name: str) -> float:
+    nyquist = fs / 2.0
+    if not 0 < cutoff_hz < nyquist:
+        raise VmicError(f"{name} must be between 0 and the Nyquist rate {nyquist:g} Hz, "
+                        f"got {cutoff_hz:g} Hz")
+    return cutoff_hz / nyquist
+
+
+def highpass(signal: np.ndarray, fs: float, cutoff_hz: float, order: int = 3,
+             zero_phase: bool = True) -> np.ndarray:
+    """Butterworth high-pass along the last axis.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (..., T)
+    fs : float
+        Sample rate (Hz).
+    cutoff_hz : float
+        -3 dB cutoff of one pass (Hz); a zero-phase run passes twice (-6 dB there).
+    order : int, default 3
+    zero_phase : bool, default True
+        Forward-backward filtering (``sosfiltfilt``); False filters causally once.
+
+    Returns
+    -------
+    ndarray of float64, same shape
+    """
+    sos = scipy.signal.butter(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"),
+                              btype="highpass", output="sos")
+    return _apply(sos, signal, zero_phase)
+
+
+def bandpass(signal: np.ndarray, fs: float, lo_hz: float, hi_hz: float, order: int = 3,
+             zero_phase: bool = True) -> np.ndarray:
+    """Butterworth band-pass [lo_hz, hi_hz] along the last axis (see :func:`highpass`)."""
+    lo = _check_cutoff(lo_hz, fs, "band-pass low edge")
+    hi = _check_cutoff(hi_hz, fs, "band-pass high edge")
+    if not lo < hi:
+        raise VmicError(f"band-pass needs LO < HI, got {lo_hz:g},{hi_hz:g} Hz")
+    sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", output="sos")
+    return _apply(sos, signal, zero_phase)
+
+
+def _apply(sos, signal, zero_phase):
+    signal = np.asarray(signal, dtype=np.float64)
+    if zero_phase:
+        # sosfiltfilt needs more samples than its padding; shorter signals get less padding.
+        padlen = min(3 * (2 * len(sos) + 1), signal.shape[-1] - 1)
+        return scipy.signal.sosfiltfilt(sos, signal, axis=-1, padlen=max(padlen, 0))
+    return scipy.signal.sosfilt(sos, signal, axis=-1)
+
+
+def original_highpass(signal: np.ndarray) -> np.ndarray:
+    """``vmSoundFromVideo``'s post-filter: causal 3rd-order Butterworth high-pass at 0.05 of
+    Nyquist (``filter(b, a, x)``), then the first 10 samples set to the mean.
+
+    Parameters
+    ----------
+    signal : ndarray of float, shape (T,)
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+    """
+    b, a = scipy.signal.butter(3, 0.05, btype="highpass")
+    out = scipy.signal.lfilter(b, a, np.asarray(signal, dtype=np.float64))
+    out[:10] = out.mean()
+    return out
+
+
+def scale_original(signal: np.ndarray) -> np.ndarray:
+    """``vmSoundFromVideo``'s scaling: the range becomes 2 and the maximum 1, so the
+    signal spans [-1, 1] (not centred on zero)."""
+    out = np.asarray(signal, dtype=np.float64).copy()
+    top, bottom = out.max(), out.min()
+    if top != 1.0 or bottom != -1.0:
+        span = top - bottom
+        if span > 0:
+            out = 2 * out / span
+            out -= out.max() - 1.0
+    return out
+
+
+def scale_peak(signal: np.ndarray) -> np.ndarray:
+    """Scale so the largest magnitude is 1 (zero stays zero); a zero signal is returned."""
+    out = np.asarray(signal, dtype=np.float64)
+    peak = np.abs(out).max() if out.size else 0.0
+    return out / peak if peak > 0 else out.copy()
