@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -384,7 +385,8 @@ def load_weights(path: str | Path | None = None) -> tuple[CNNLSTM, dict]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         model = CNNLSTM(**payload["config"])
         model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+    except (RuntimeError, KeyError, TypeError, ValueError, EOFError,
+            pickle.UnpicklingError) as exc:
         raise VmicError(f"not loudness CNN-LSTM weights: {path} ({exc})") from None
     model.eval()
     return model, dict(payload.get("meta", {}))
