@@ -1,0 +1,260 @@
+"""Synthetic high-speed clips with a known truth (``vmic synth``).
+
+A clip is rendered from a source signal (:mod:`vmic.synth.sources`), a scene and a motion shape
+(:mod:`vmic.synth.scene`), warped in floating point and passed through a camera model
+(:mod:`vmic.synth.engine`). Everything is fixed by :class:`SynthConfig`, seed included, so the
+same configuration renders the same bytes.
+
+Python API::
+
+    from vmic.synth import SynthConfig, synthesize, render
+    clip = synthesize(SynthConfig(source="speech", motion="membrane", amplitude_px=0.05))
+    clip.frames      # (T, H, W) uint8/uint16/float32
+    clip.truth       # float64 (T,), displacement in px at the reference point
+    clip.sidecar     # dict: fps, every parameter, seed, Cramér-Rao bound
+    render("out.avi", "out_truth.wav", SynthConfig(...))   # writes clip, truth WAV, out.json
+
+Outputs of :func:`render`: the clip (``.avi``/``.mkv``: lossless FFV1, 8 bit only, nominal
+playback rate 30 fps in the container; ``.npy``: (T, H, W) stack, any bit depth or float32;
+a folder: 8/16-bit PNG frames ``frame_000000.png``...), the sidecar ``Path(out).with_suffix(
+".json")`` and the truth WAV: the displacement ``s(t)`` in **px** (float32 WAV at the capture
+rate, not normalised, so the samples are physical units; most players clip above 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_path
+from ..errors import VmicError
+from ..progress import progress
+from . import engine as _render
+from .engine import SynthConfig, validate
+
+__all__ = ["SynthConfig", "Synthesis", "synthesize", "render", "PLAYBACK_FPS", "sidecar_path"]
+
+PLAYBACK_FPS = 30.0
+"""Nominal playback rate written in video containers (they cannot hold kHz rates)."""
+
+VIDEO_SUFFIXES = (".avi", ".mkv")
+
+
+@dataclass
+class Synthesis:
+    """An in-memory clip: frames, truth and sidecar."""
+
+    frames: np.ndarray  # (T, H, W) uint8 / uint16 / float32
+    truth: np.ndarray  # float64 (T,), px
+    sidecar: dict
+
+
+def _streams(seed: int):
+    seq = np.random.SeedSequence(int(seed))
+    names = ("source", "object", "background", "drift", "camera")
+    return {name: np.random.default_rng(child) for name, child in zip(names, seq.spawn(5),
+                                                                       strict=True)}
+
+
+def _prepare(cfg: SynthConfig, lo_hz: float | None):
+    from .. import metrics
+
+    validate(cfg)
+    lo_hz = metrics.DEFAULT_LO_HZ if lo_hz is None else lo_hz
+    n = cfg.n_frames()
+    rngs = _streams(cfg.seed)
+    truth = _render.truth_signal(cfg, n, rngs["source"])
+    sc = _render.build_scene(cfg, rngs["object"], rngs["background"])
+    drift = _render.drift_signal(cfg, n, rngs["drift"])
+    sidecar = {
+        "fps": float(cfg.fps),
+        "playback_fps": PLAYBACK_FPS,
+        "seed": int(cfg.seed),
+        "n_frames": n,
+        "frame_shape": [cfg.height, cfg.width],
+        "dtype": np.dtype(_render.output_dtype(cfg.bits)).name,
+        "intensity_units": f"DN ({cfg.bits} bit)" if cfg.bits else "relative to full well",
+        "truth": {
+            "units": "px",
+            "what": "displacement of the reference point along the motion direction",
+            "reference_point_xy": [float(v) for v in sc.reference],
+            "direction_xy": [float(v) for v in sc.direction],
+            "peak_px": float(np.max(np.abs(truth))),
+        },
+        "params": cfg.to_dict(),
+        "crb": _render.cramer_rao(cfg, sc, truth, lo_hz),
+        "vmic_version": __version__,
+    }
+    return n, truth, sc, drift, rngs["camera"], sidecar
+
+
+def iter_frames(cfg: SynthConfig, lo_hz: float | None = None):
+    """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator."""
+    n, truth, sc, drift, rng_cam, sidecar = _prepare(cfg, lo_hz)
+
+    def frames():
+        for frame in _render.render_layers(cfg, sc, truth, drift):
+            yield _render.expose(frame, cfg, rng_cam)
+
+    return sidecar, truth, frames()
+
+
+def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True) -> Synthesis:
+    """Render a clip in memory.
+
+    Parameters
+    ----------
+    cfg : SynthConfig
+        All parameters.
+    lo_hz : float, optional
+        Low edge (Hz) of the band of the Cramér-Rao SNR bound (default: the metrics' 20 Hz).
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    Synthesis
+        ``frames`` (T, H, W), ``truth`` float64 (T,) in px, ``sidecar`` dict.
+    """
+    sidecar, truth, frames = iter_frames(cfg, lo_hz)
+    out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
+    with progress(len(out), "rendering", quiet) as bar:
+        for i, frame in enumerate(frames):
+            out[i] = frame
+            bar.update(1)
+    return Synthesis(out, truth, sidecar)
+
+
+def sidecar_path(out: str | os.PathLike) -> Path:
+    """The sidecar JSON of a clip: ``x.avi -> x.json``, folder ``x/`` -> ``x.json``."""
+    out = Path(out)
+    return out.with_suffix(".json") if out.suffix else out.with_name(out.name + ".json")
+
+
+def _write_video(path: Path, frames, n: int, shape, bar) -> None:
+    import cv2
+
+    h, w = shape
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), PLAYBACK_FPS, (w, h),
+                             isColor=False)
+    if not writer.isOpened():
+        raise VmicError(f"OpenCV cannot write FFV1 video to {path}")
+    try:
+        for frame in frames:
+            writer.write(frame)
+            bar.update(1)
+    finally:
+        writer.release()
+
+
+def _write_npy(path: Path, frames, n: int, shape, dtype, bar) -> None:
+    stack = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(n, *shape))
+    for i, frame in enumerate(frames):
+        stack[i] = frame
+        bar.update(1)
+    stack.flush()
+    del stack
+
+
+def _write_folder(path: Path, frames, bar) -> None:
+    import cv2
+
+    for i, frame in enumerate(frames):
+        if not cv2.imwrite(str(path / f"frame_{i:06d}.png"), frame):
+            raise VmicError(f"cannot write PNG frames into {path}")
+        bar.update(1)
+
+
+def write_truth(path: str | os.PathLike, truth: np.ndarray, fps: float) -> None:
+    """Write the truth (px) as a float32 WAV at the capture rate (atomic, not normalised)."""
+    import soundfile as sf
+
+    rate = int(round(fps))
+    if rate != fps:
+        raise VmicError(f"a WAV needs an integer rate; the capture rate is {fps:g} fps")
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), truth.astype(np.float32), rate, subtype="FLOAT", format="WAV")
+
+
+def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: SynthConfig, *,
+           quiet: bool = True, command: str | None = None, lo_hz: float | None = None) -> dict:
+    """Render a clip to ``out``, its truth WAV to ``truth_path`` and the sidecar JSON.
+
+    Parameters
+    ----------
+    out : path-like
+        ``.avi``/``.mkv`` (FFV1, 8 bit), ``.npy`` (any depth, float32 if ``bits`` is 0/None) or
+        a folder (no suffix: PNG frames, 8/16 bit).
+    truth_path : path-like or None
+        Truth WAV (px, float32) — default ``<out stem>_truth.wav`` beside ``out``.
+    cfg : SynthConfig
+        All parameters.
+    quiet : bool
+        No progress bar.
+    command : str, optional
+        The command line that made the clip, stored in the sidecar.
+    lo_hz : float, optional
+        Low edge (Hz) of the band of the Cramér-Rao SNR bound.
+
+    Returns
+    -------
+    dict
+        The sidecar (also written to :func:`sidecar_path`).
+    """
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix and suffix not in (*VIDEO_SUFFIXES, ".npy"):
+        raise VmicError(f"unsupported output {out.name}: use .avi/.mkv (FFV1), .npy or a folder")
+    if suffix in VIDEO_SUFFIXES and cfg.bits != 8:
+        raise VmicError("FFV1 video is written at 8 bit only; use .npy or a folder of PNG for "
+                        f"{cfg.bits or 'float'} frames")
+    if not suffix and not cfg.bits:
+        raise VmicError("a folder of PNG frames cannot hold float frames; use .npy")
+    if not out.parent.is_dir():
+        raise VmicError(f"output folder does not exist: {out.parent}")
+    truth_path = Path(truth_path) if truth_path else out.with_name(out.stem + "_truth.wav")
+    sidecar, truth, frames = iter_frames(cfg, lo_hz)
+    if command:
+        sidecar["command"] = command
+    sidecar["truth"]["file"] = truth_path.name
+    n = sidecar["n_frames"]
+    shape = (cfg.height, cfg.width)
+    with progress(n, "rendering", quiet) as bar:
+        if suffix in VIDEO_SUFFIXES:
+            with atomic_path(out) as tmp:
+                _write_video(tmp, frames, n, shape, bar)
+        elif suffix == ".npy":
+            with atomic_path(out) as tmp:
+                _write_npy(tmp, frames, n, shape, _render.output_dtype(cfg.bits), bar)
+        else:
+            _atomic_folder(out, lambda tmp: _write_folder(tmp, frames, bar))
+    write_truth(truth_path, truth, cfg.fps)
+    with atomic_path(sidecar_path(out)) as tmp:
+        tmp.write_text(json.dumps(sidecar, indent=2) + "\n")
+    return sidecar
+
+
+def _atomic_folder(out: Path, fill) -> None:
+    """Fill a temporary folder beside ``out`` and rename it onto ``out`` (replacing it)."""
+    if out.exists() and not out.is_dir():
+        raise VmicError(f"output exists and is not a folder: {out}")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / out.name)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
