@@ -85,3 +85,56 @@ def test_event_f1_within_one_frame():
     assert len(match_events([10], [9, 11])) == 1
     assert event_f1([], []) == (1.0, 1.0, 1.0)
     assert event_f1([], [3])[2] == 0.0
+
+
+def _vibrating_texture(audio, size=32, displacement_px=0.2, seed=0):
+    """Frames (T, size, size) of a smooth texture shifted sideways by ``audio`` (px)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(float)
+    comps = [(rng.uniform(0.05, 0.25), rng.uniform(-0.15, 0.15), rng.uniform(0, 6))
+             for _ in range(6)]
+    frames = np.empty((audio.size, size, size), dtype=np.float32)
+    for i, d in enumerate(displacement_px * audio):
+        x = xx - d
+        frames[i] = 128 + 15 * sum(np.sin(2 * np.pi * (fx * x + fy * yy) + ph)
+                                   for fx, fy, ph in comps)
+    return frames + rng.normal(0, 0.5, frames.shape).astype(np.float32)
+
+
+def test_cli_loudness_from_recovered_audio(tmp_path, capsys):
+    pytest.importorskip("vmic.recover")
+    import csv
+    import json
+
+    import soundfile
+
+    from vmic.cli import main
+
+    fs, n = 2000.0, 1200
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(1)
+    audio = 1e-3 * rng.standard_normal(n)
+    for t0 in np.arange(0.05, 0.6, 0.1):  # decaying bursts of different levels
+        tail = t >= t0
+        audio[tail] += (rng.uniform(0.05, 1.0) * np.exp(-(t[tail] - t0) / 0.03)
+                        * np.sin(2 * np.pi * rng.uniform(150, 400) * (t[tail] - t0)))
+    np.save(tmp_path / "hs.npy", _vibrating_texture(audio))
+    (tmp_path / "hs.json").write_text(json.dumps({"fps": fs}))
+    soundfile.write(tmp_path / "truth.wav", audio.astype(np.float32), int(fs), subtype="FLOAT")
+    out = tmp_path / "loud.csv"
+    status = main(["loudness", str(tmp_path / "hs.npy"), "-o", str(out), "--rate", "30",
+                   "--reference", str(tmp_path / "truth.wav"), "--plot",
+                   str(tmp_path / "loud.png"), "--quiet"])
+    assert status == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 18  # 0.6 s at 30 frames/s
+    db = np.array([float(r["db"]) for r in rows])
+    truth = np.array([float(r["truth_db"]) for r in rows])
+    np.testing.assert_allclose(truth, loudness_at_rate(audio, fs, 30), atol=1e-3)
+    assert np.corrcoef(db, truth)[0, 1] > 0.9
+    assert (tmp_path / "loud.png").stat().st_size > 1000
+    assert "correlation with reference" in capsys.readouterr().out
+    # A rate above the capture rate is bad input: one line, exit 2, no output.
+    assert main(["loudness", str(tmp_path / "hs.npy"), "-o", str(tmp_path / "x.csv"),
+                 "--rate", "5000", "--quiet"]) == 2
+    assert not (tmp_path / "x.csv").exists()
