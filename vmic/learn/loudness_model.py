@@ -457,8 +457,18 @@ def _train_main(args) -> int:
     meta = {"variant": best, "fps": MODEL_FRAME_RATE, "size": args.size,
             "threshold_db": results[best]["threshold_db"],
             "val_f1": results[best]["f1"], "val_mae_impact_db": results[best]["mae_impact_db"],
-            "train_clips": args.train_clips, "steps": args.steps, "seed": args.seed}
+            "train_clips": args.train_clips, "steps": args.steps, "seed": args.seed,
+            "train_mean_db": float(train["db"].mean()),
+            "train_mean_impact_db": float(np.mean(np.concatenate(
+                [db[i] for db, i in zip(train["db"], train["impact_frames"], strict=True)])))}
     save_weights(models[best], args.out, meta)
+    if args.save_all:
+        out = Path(args.out)
+        for variant, model in models.items():
+            scores = results[variant]
+            save_weights(model, out.with_name(f"{out.stem}.{variant}{out.suffix}"),
+                         {**meta, "variant": variant, "threshold_db": scores["threshold_db"],
+                          "val_f1": scores["f1"], "val_mae_impact_db": scores["mae_impact_db"]})
     if args.report:
         from ..atomic import atomic_path
 
@@ -490,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--report", default=None, help="also write validation scores (JSON)")
+    train.add_argument("--save-all", action="store_true",
+                       help="also save every variant as OUT_STEM.VARIANT.pt")
     args = parser.parse_args(argv)
     return _train_main(args)
 

@@ -1,0 +1,189 @@
+"""Benchmark of per-frame loudness (issue 6): the learned CNN-LSTM on held-out impact clips,
+and ``vmic loudness`` from recovered audio on rendered high-speed clips.
+
+Usage::
+
+    python bench/loudness.py [--test-clips 40] [--weights vmic/weights/loudness_cnnlstm.pt]
+                             [--hs-seconds 2.0] [--skip-learned] [--skip-high-speed]
+
+Prints two markdown tables.
+
+1. Held-out impact clips (:mod:`vmic.impacts`, ``test`` seeds, never used in training or
+   validation): impact-frame precision / recall / F1 within +-1 frame (detections: dB peaks
+   above the threshold calibrated on the validation clips), dB mean absolute error at the true
+   impact frames, and over all frames, for each CNN-LSTM variant found beside the shipped
+   weights (``loudness_cnnlstm.end2end.pt``, ``loudness_cnnlstm.frozen.pt``), against the
+   baselines that predict the training set's mean dB (over all frames, and over impact frames).
+2. High-speed clips rendered with :mod:`vmic.synth` (speech-like source, an impacts sound track
+   resampled to the capture rate, and the ../shared melody when present): Pearson correlation
+   of ``vmic loudness`` (recovered audio, 30 frames/s) with the truth's per-frame dB over frames
+   louder than the floor (truth peak - 40 dB, and the absolute -100 dB floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def learned_rows(weights: Path, n_test: int) -> list[dict]:
+    import torch
+
+    from vmic.learn.loudness_model import (
+        build_dataset,
+        impact_scores,
+        load_weights,
+        predict_clips,
+    )
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    test = build_dataset("test", n_test)
+    print(f"rendered {n_test} held-out test clips in {time.perf_counter() - t0:.0f} s",
+          file=sys.stderr)
+    files = [("shipped", weights)]
+    for variant in ("end2end", "frozen"):
+        path = weights.with_name(f"{weights.stem}.{variant}{weights.suffix}")
+        if path.is_file():
+            files.append((variant, path))
+    rows, meta = [], {}
+    for label, path in files:
+        model, meta = load_weights(path)
+        t1 = time.perf_counter()
+        predicted = predict_clips(model, test["frames"])
+        seconds = time.perf_counter() - t1
+        scores = impact_scores(predicted, test["db"], test["impact_frames"], meta["threshold_db"])
+        name = f"CNN-LSTM {meta.get('variant', '?')}" + (" (shipped)" if label == "shipped" else "")
+        rows.append({"method": name, **scores,
+                     "note": f"val F1 {meta.get('val_f1', float('nan')):.3f}, "
+                             f"{test['db'].size / seconds:.0f} frames/s"})
+    for label, key in (("mean dB of all frames", "train_mean_db"),
+                       ("mean dB of impact frames", "train_mean_impact_db")):
+        if key in meta:
+            constant = np.full_like(test["db"], meta[key], dtype=np.float64)
+            scores = impact_scores(constant, test["db"], test["impact_frames"], meta[key] + 1.0)
+            rows.append({"method": f"baseline: {label} ({meta[key]:.1f} dB)", **scores,
+                         "note": "constant"})
+    impacts = np.concatenate([db[i] for db, i in zip(test["db"], test["impact_frames"],
+                                                       strict=True)])
+    print(f"test set: {n_test} clips, {test['db'].size} frames, {impacts.size} impacts "
+          f"(truth dB at impacts {impacts.min():.1f}..{impacts.max():.1f}, "
+          f"std {impacts.std():.1f} dB)", file=sys.stderr)
+    return rows
+
+
+def impacts_track(seconds: float, path: Path) -> None:
+    """An impacts sound track (the renderer's audio, 8 kHz) long enough for ``seconds``."""
+    import dataclasses
+
+    import soundfile
+
+    from vmic.impacts import ImpactParams, render_impacts
+
+    params = dataclasses.replace(ImpactParams(), n_frames=int(np.ceil(seconds * 30)) + 2)
+    clip = render_impacts(2_500_000, params)
+    soundfile.write(str(path), clip.audio, params.audio_rate_hz, subtype="FLOAT")
+
+
+def high_speed_rows(seconds: float) -> list[dict]:
+    from vmic.cli import main
+    from vmic.cli.loudness import correlation_above_floor
+    from vmic.synth import SynthConfig, render
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        impacts_track(seconds, tmp / "impacts.wav")
+        cases = [("speech", SynthConfig(source="speech", duration_s=seconds, height=64,
+                                        width=64, seed=11)),
+                 ("speech, camera noise", SynthConfig(source="speech", duration_s=seconds,
+                                                      height=64, width=64, amplitude_px=0.02,
+                                                      shot_noise=True, read_noise_e=20.0,
+                                                      seed=14)),
+                 ("impacts sound", SynthConfig(source="wav", wav=str(tmp / "impacts.wav"),
+                                               duration_s=seconds, height=64, width=64, seed=12))]
+        melody = SHARED / "audio" / "melody_2200hz.wav"
+        if melody.is_file():
+            cases.append(("melody (../shared)", SynthConfig(source="wav", wav=str(melody),
+                                                            duration_s=seconds, height=64,
+                                                            width=64, seed=13)))
+        for name, cfg in cases:
+            clip = tmp / f"case{len(rows)}.npy"
+            truth = tmp / f"case{len(rows)}_truth.wav"
+            render(clip, truth, cfg)
+            out = tmp / "loud.csv"
+            t0 = time.perf_counter()
+            with contextlib.redirect_stdout(io.StringIO()):
+                status = main(["loudness", str(clip), "-o", str(out), "--rate", "30",
+                               "--reference", str(truth), "--quiet"])
+            seconds_run = time.perf_counter() - t0
+            if status != 0:
+                rows.append({"clip": name, "note": f"vmic loudness exit {status}"})
+                continue
+            table = list(csv.DictReader(out.open()))
+            db = np.array([float(r["db"]) for r in table])
+            true_db = np.array([float(r["truth_db"]) for r in table])
+            floor = float(true_db.max() - 40.0)
+            rows.append({
+                "clip": f"{name}, {cfg.fps:g} fps, {cfg.amplitude_px:g} px, {cfg.width}x"
+                        f"{cfg.height}" + (f", shot + {cfg.read_noise_e:g} e- read noise"
+                                           if cfg.shot_noise else ""),
+                "frames": db.size,
+                "r_40": correlation_above_floor(np.maximum(db, floor),
+                                                np.maximum(true_db, floor), floor),
+                "n_40": int(np.sum(true_db > floor)),
+                "r_100": correlation_above_floor(db, true_db, -100.0),
+                "note": f"{seconds_run:.1f} s",
+            })
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--test-clips", type=int, default=40)
+    parser.add_argument("--weights", type=Path,
+                        default=ROOT / "vmic" / "weights" / "loudness_cnnlstm.pt")
+    parser.add_argument("--hs-seconds", type=float, default=2.0,
+                        help="length of each high-speed clip, s")
+    parser.add_argument("--skip-learned", action="store_true")
+    parser.add_argument("--skip-high-speed", action="store_true")
+    args = parser.parse_args(argv)
+
+    if not args.skip_learned:
+        rows = learned_rows(args.weights, args.test_clips)
+        print(f"\n### Held-out impact clips ({args.test_clips} clips, 96 frames each at 30 fps, "
+              "128x128 px, model input 64x64)\n")
+        print("| method | F1 (+-1 frame) | precision | recall | dB MAE at impacts | "
+              "dB MAE all frames | note |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['method']} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
+                  f"| {r['mae_impact_db']:.2f} | {r['mae_all_db']:.2f} | {r['note']} |")
+    if not args.skip_high_speed:
+        rows = high_speed_rows(args.hs_seconds)
+        print("\n### `vmic loudness` from recovered audio vs truth (30 frames/s)\n")
+        print("| clip | frames | r (truth > peak-40 dB) | frames used | r (truth > -100 dB) | "
+              "time |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            if "r_40" not in r:
+                print(f"| {r['clip']} | | | | | {r['note']} |")
+                continue
+            print(f"| {r['clip']} | {r['frames']} | {r['r_40']:.3f} | {r['n_40']} "
+                  f"| {r['r_100']:.3f} | {r['note']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
