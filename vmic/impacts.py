@@ -419,3 +419,33 @@ def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
     with atomic_path(paths["meta"]) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vmic.impacts OUT_DIR [--split test] [--clips 10] [--fps 30]``.
+
+    Writes ``OUT_DIR/impacts_<seed>.{npy,wav,json}`` for the first clips of a split.
+    """
+    import argparse
+    import dataclasses
+
+    parser = argparse.ArgumentParser(prog="python -m vmic.impacts",
+                                     description="render an impacts set (frames, audio, truth)")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("--split", choices=sorted(SPLIT_SEED_BASE), default="test")
+    parser.add_argument("--clips", type=int, default=10)
+    parser.add_argument("--fps", type=float, default=30.0, help="frame rate, 15-30 frames/s")
+    parser.add_argument("--frames", type=int, default=96, help="frames per clip")
+    args = parser.parse_args(argv)
+    params = dataclasses.replace(ImpactParams(), fps=args.fps, n_frames=args.frames)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for seed in split_seeds(args.split, args.clips):
+        write_impact_clip(render_impacts(seed, params), args.out_dir / f"impacts_{seed}")
+    print(f"wrote {args.clips} {args.split} clips to {args.out_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
