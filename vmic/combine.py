@@ -54,6 +54,25 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
     return total
 
 
+def _top_eigenpair(matrix: np.ndarray, start: np.ndarray, steps: int = 200, tol: float = 1e-10):
+    # Power iteration from a warm start: the fixed-point loop below changes the matrix only
+    # a little each time, so a few products replace a full eigendecomposition (O(N^3)).
+    vector = start / np.linalg.norm(start)
+    lam = float(vector @ matrix @ vector)
+    for _ in range(steps):
+        product = matrix @ vector
+        norm = np.linalg.norm(product)
+        if norm == 0:
+            break
+        new = product / norm
+        new_lam = float(new @ matrix @ new)
+        converged = abs(new_lam - lam) <= tol * abs(new_lam)
+        vector, lam = new, new_lam
+        if converged:
+            break
+    return lam, vector
+
+
 def rank1_fit(signals: np.ndarray, iterations: int = 100, tol: float = 1e-7):
     """One-factor analysis of signals: loadings and noise variances, without a reference.
 
@@ -83,12 +102,12 @@ def rank1_fit(signals: np.ndarray, iterations: int = 100, tol: float = 1e-7):
     floor = var * 1e-6
     psi = var / 2
     loadings = np.zeros(n)
+    vector = np.sqrt(var) / np.linalg.norm(np.sqrt(var))
     for _ in range(iterations):
         d = 1.0 / np.sqrt(psi)
         scaled = cov * d[:, None] * d[None, :]
-        values, vectors = np.linalg.eigh(scaled)
-        lam, v = values[-1], vectors[:, -1]
-        loadings = np.sqrt(max(lam - 1.0, 0.0)) * v / d
+        lam, vector = _top_eigenpair(scaled, vector)
+        loadings = np.sqrt(max(lam - 1.0, 0.0)) * vector / d
         new_psi = np.maximum(var - loadings**2, floor)
         change = np.max(np.abs(new_psi - psi) / var)
         psi = new_psi

@@ -163,7 +163,8 @@ class Clip:
         """One frame (index counted from the clip's ``start``), float32 (H, W)."""
         if not 0 <= index < self.n_frames:
             raise VmicError(
-                f"frame {index} is outside the clip's {self.n_frames} frames (0..{self.n_frames - 1})"
+                f"frame {index} is outside the clip's {self.n_frames} frames "
+                f"(0..{self.n_frames - 1})"
             )
         batch = next(self._reader.batches(self.start + index, 1, 1))
         return self._prepare(batch)[0]

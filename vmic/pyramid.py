@@ -99,6 +99,12 @@ def _angle_table(order: int, complex_filters: bool):
     if complex_filters:
         alfa = ((np.pi + x) % (2.0 * np.pi)) - np.pi
         y = 2.0 * np.sqrt(const) * np.cos(x) ** order * (np.abs(alfa) < np.pi / 2.0)
+        # Frequencies exactly on the half-plane's edge belong to both halves: give them half
+        # the weight, so the real part still sums to the full filter. This only matters for
+        # order 0 (cos**0 = 1 there); for order >= 1 the filter is ~0 on the edge anyway, and
+        # pyrtools (which refuses order 0) is matched to 1e-16.
+        edge = np.isclose(np.abs(alfa), np.pi / 2.0, rtol=0, atol=1e-12)
+        y[edge] = np.sqrt(const) * np.cos(x[edge]) ** order
     else:
         y = np.sqrt(const) * np.cos(x) ** order
     return x, y

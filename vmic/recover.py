@@ -102,7 +102,8 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
     Recovery
     """
     if combine not in COMBINE_METHODS:
-        raise VmicError(f"unknown combination {combine!r}; choose from {', '.join(COMBINE_METHODS)}")
+        raise VmicError(f"unknown combination {combine!r}; choose from "
+                        f"{', '.join(COMBINE_METHODS)}")
     band_signals = original_band_signals(sums)
     weights = None
     if combine == "align":

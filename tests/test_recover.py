@@ -1,0 +1,148 @@
+"""Recovery of rendered clips with known sub-pixel motion."""
+
+import numpy as np
+import pytest
+import scipy.signal
+from conftest import shifted_frames, smooth_texture, snr_db
+
+from vmic import combine, post
+from vmic.errors import VmicError
+from vmic.phase import concatenate_sums, frame_phase_sums, reference_bands
+from vmic.pyramid import SteerablePyramid
+from vmic.recover import recover, recover_from_sums
+
+
+def dominant_hz(audio, fs, lo=0.0, hi=None):
+    freqs, power = scipy.signal.periodogram(audio, fs, window="hann")
+    band = (freqs >= lo) & (freqs <= (hi if hi is not None else fs / 2))
+    return freqs[band][np.argmax(power[band])]
+
+
+@pytest.mark.parametrize("method", ["local", "bands", "align"])
+def test_sinusoidal_subpixel_motion_is_recovered(sine_clip, method):
+    frames, displacement, fps, freq = sine_clip
+    result = recover(frames, fps=fps, combine=method)
+    assert result.rate == fps
+    assert result.audio.shape == displacement.shape and result.audio.dtype == np.float32
+    assert np.abs(result.audio).max() <= 1.0 + 1e-6
+    assert abs(dominant_hz(result.audio, fps) - freq) <= fps / len(displacement)
+    # Noise-free rendering: the recovered waveform is the displacement up to gain and sign.
+    truth = post.highpass(displacement, fps, post.default_highpass_hz(fps))
+    skip = 40  # filter start-up
+    # align's causal filter delays the signal by a fraction of a sample that no integer lag
+    # undoes (at 10 samples per period that alone caps its SNR near 17 dB).
+    if method == "align":
+        assert snr_db(result.audio[skip:].astype(float), truth[skip:], max_lag=10) >= 12.0
+    else:
+        assert snr_db(result.audio[skip:].astype(float), truth[skip:]) >= 30.0
+
+
+def test_noisy_clip_recovers_above_a_minimum_snr(sine_clip):
+    frames, displacement, fps, freq = sine_clip
+    noisy = frames + np.random.default_rng(0).normal(0, 2.0, frames.shape)
+    result = recover(noisy, fps=fps)
+    truth = post.highpass(displacement, fps, post.default_highpass_hz(fps))
+    assert snr_db(result.audio[40:].astype(float), truth[40:]) >= 10.0
+
+
+def test_opposite_sign_regions_add_up_in_local_but_cancel_in_align():
+    fps, freq, n = 2200.0, 180.0, 440
+    d = 0.05 * np.sin(2 * np.pi * freq * np.arange(n) / fps)
+    texture = smooth_texture((64, 64), seed=7)
+    left = shifted_frames(texture, d)
+    right = shifted_frames(texture, -d)
+    frames = left.copy()
+    frames[:, :, 32:] = right[:, :, 32:]
+    truth = post.highpass(d, fps, post.default_highpass_hz(fps))
+    local = recover(frames, fps=fps, combine="local")
+    aligned = recover(frames, fps=fps, combine="align")
+    snr_local = snr_db(local.audio[40:].astype(float), truth[40:])
+    snr_align = snr_db(aligned.audio[40:].astype(float), truth[40:])
+    assert snr_local >= 20.0
+    assert snr_local >= snr_align + 10.0
+    # The weights found without the truth have opposite signs on the two halves.
+    weights = local.weights[0, 0]  # (TY, TX), horizontal-motion orientation
+    half = weights.shape[1] // 2
+    assert np.sign(weights[:, : half - 1].sum()) == -np.sign(weights[:, half + 1 :].sum())
+
+
+def test_split_frame_ranges_give_identical_sums(sine_clip):
+    frames, _, fps, _ = sine_clip
+    pyr = SteerablePyramid(frames.shape[1:], 2, 4)
+    reference = reference_bands(pyr, frames[0])
+    whole = frame_phase_sums(pyr, reference, frames, tiles=(3, 4))
+    parts = concatenate_sums([frame_phase_sums(pyr, reference, frames[a:b], tiles=(3, 4))
+                              for a, b in [(0, 100), (100, 101), (101, len(frames))]])
+    np.testing.assert_allclose(parts.weighted_phase, whole.weighted_phase, rtol=1e-6, atol=1e-9)
+    a = recover_from_sums(whole, fps, "local").audio
+    b = recover_from_sums(parts, fps, "local").audio
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_reference_frame_choice_changes_only_offset(sine_clip):
+    frames, displacement, fps, freq = sine_clip
+    first = recover(frames, fps=fps, reference_frame=0).audio
+    later = recover(frames, fps=fps, reference_frame=17).audio
+    assert abs(np.corrcoef(first[40:], later[40:])[0, 1]) > 0.99
+
+
+def test_align_matches_an_independent_transcription_of_the_original(sine_clip):
+    # vmSoundFromVideo step by step, written directly from its listing with numpy only.
+    frames, _, fps, _ = sine_clip
+    frames = frames[:200] + np.random.default_rng(1).normal(0, 1.0, frames[:200].shape)
+    pyr = SteerablePyramid(frames.shape[1:], 2, 2, dtype=np.float64)
+    ref = pyr.build(frames[0], residuals=False)
+    signals = np.zeros((2, 2, len(frames)))
+    for q, frame in enumerate(frames):
+        cur = pyr.build(frame, residuals=False)
+        for (s, k), band in cur.items():
+            amp = np.abs(band)
+            dphase = np.mod(np.pi + np.angle(band) - np.angle(ref[(s, k)]), 2 * np.pi) - np.pi
+            signals[s, k, q] = np.mean(dphase * amp**2) / np.sum(amp)
+    total = np.zeros(len(frames))
+    for s in range(2):
+        for k in range(2):
+            a, b = signals[s, k], signals[0, 0]
+            c = np.convolve(a, b[::-1])
+            total += np.roll(a, len(b) - (int(np.argmax(c)) + 1))
+    bb, aa = scipy.signal.butter(3, 0.05, "high")
+    x = scipy.signal.lfilter(bb, aa, total)
+    x[:10] = x.mean()
+    x = 2 * x / (x.max() - x.min())
+    x -= x.max() - 1.0
+    ours = recover(frames, fps=fps, scales=2, orientations=2, combine="align",
+                   dtype=np.float64).audio
+    assert np.corrcoef(ours, x)[0, 1] >= 0.99
+    np.testing.assert_allclose(ours, x, atol=1e-4)
+
+
+def test_rank1_fit_finds_signs_and_noise_without_truth():
+    rng = np.random.default_rng(3)
+    source = rng.standard_normal(2000)
+    loadings = np.array([1.0, -0.5, 2.0, -1.5, 0.2])
+    noise = np.array([0.5, 0.5, 1.0, 0.1, 2.0])
+    signals = loadings[:, None] * source + noise[:, None] * rng.standard_normal((5, 2000))
+    est_loadings, est_noise = combine.rank1_fit(signals)
+    sign = np.sign(est_loadings[2])
+    np.testing.assert_allclose(sign * est_loadings, loadings, rtol=0.1, atol=0.05)
+    # A strongly loaded signal leaves little variance to its noise: absolute tolerance.
+    np.testing.assert_allclose(est_noise, noise**2, rtol=0.2, atol=0.05)
+    combined, weights = combine.rank1_combine(signals)
+    assert np.corrcoef(combined, source)[0, 1] ** 2 > 0.97
+    # Maximum-SNR weights beat a plain sum.
+    assert abs(np.corrcoef(signals.sum(axis=0), source)[0, 1]) < abs(
+        np.corrcoef(combined, source)[0, 1])
+
+
+def test_featureless_and_tiny_inputs_are_refused(sine_clip):
+    frames, _, fps, _ = sine_clip
+    with pytest.raises(VmicError, match="featureless"):
+        recover(np.full((10, 32, 32), 100.0), fps=fps)
+    with pytest.raises(VmicError, match="at least 2 frames"):
+        recover(frames[:1], fps=fps)
+    with pytest.raises(VmicError, match="too many"):
+        recover(frames, fps=fps, scales=6)
+    with pytest.raises(VmicError, match="capture rate"):
+        recover(frames)
+    with pytest.raises(VmicError, match="unknown combination"):
+        recover(frames, fps=fps, combine="nope")
