@@ -1,0 +1,347 @@
+"""Inputs of the learned recovery: pyramid phase maps at a fixed small resolution.
+
+For every frame, each band (scale ``s``, orientation ``k``) of a complex steerable pyramid is
+compared with the reference frame's band and pooled over a ``grid`` x ``grid`` tile grid
+(tiles cover the same patch of the scene at every scale, :func:`vmic.phase.tile_grid`):
+
+- phase change ``dphi`` of a tile = sum(dphi * A**2) / sum(A**2)  (rad; A**2-weighted mean)
+- energy ``E`` of a tile = mean(A**2)  (frame intensity units squared)
+
+so any clip size gives maps of shape (C, gy, gx) with ``C = scales * orientations`` channels and
+``gy, gx <= grid``. The network (:mod:`vmic.learn.model`) sees
+
+- ``phase``: the phase-change maps multiplied by a per-tile sign ``+-1`` (see
+  :func:`tile_signs`) so that all tiles move the same way as the clip's dominant motion,
+- ``features`` of the current frame: ``[log E - m, log1p(|dphi| / PHASE_UNIT)]`` (2C channels),
+- ``features`` of the reference frame: ``[log E_ref - m, 0]``,
+
+where ``m`` is the mean log energy of the reference over all bands and tiles (so intensity
+units and contrast drop out). Features are even in the phase, so a model whose output is a
+weighted sum of ``phase`` is odd in the motion (zero motion gives zero output).
+
+Training clips come from :mod:`vmic.synth` (:func:`draw_config`); the train, validation and
+test splits use disjoint seed ranges (:data:`SPLIT_SEEDS`), and every random choice of a clip
+(source signal, texture, scene, noise) is drawn from its seed, so no two splits share a source
+signal or a texture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import post
+from ..errors import VmicError
+from ..phase import frame_phase_sums, reference_bands
+from ..pyramid import SteerablePyramid, max_scales
+from ..recover import check_reference
+
+__all__ = [
+    "MapSpec",
+    "ClipMaps",
+    "SPLIT_SEEDS",
+    "PHASE_UNIT",
+    "tiles_for",
+    "frame_maps",
+    "clip_maps",
+    "tile_signs",
+    "model_inputs",
+    "draw_config",
+    "synth_clip_maps",
+]
+
+PHASE_UNIT = 1e-3
+"""Phase unit (rad) of the ``log1p(|dphi| / PHASE_UNIT)`` feature."""
+
+SPLIT_SEEDS = {"train": 100_000, "val": 200_000, "test": 300_000}
+"""First seed of each split; split ``name`` uses seeds ``SPLIT_SEEDS[name] + i``."""
+
+_ENERGY_FLOOR = 1e-8  # relative to the reference's largest tile energy
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """Pyramid and map resolution of the learned model's inputs.
+
+    Attributes
+    ----------
+    scales : int
+        Pyramid scales (default 2).
+    orientations : int
+        Pyramid orientations (default 2).
+    grid : int
+        Largest tile grid side; maps are (min(grid, h_c), min(grid, w_c)) where (h_c, w_c) is
+        the coarsest band's shape.
+    """
+
+    scales: int = 2
+    orientations: int = 2
+    grid: int = 16
+
+    @property
+    def channels(self) -> int:
+        return self.scales * self.orientations
+
+    def to_dict(self) -> dict:
+        return {"scales": self.scales, "orientations": self.orientations, "grid": self.grid}
+
+
+@dataclass
+class ClipMaps:
+    """Phase and energy maps of a whole clip.
+
+    Attributes
+    ----------
+    phase : ndarray of float32, shape (T, C, gy, gx)
+        A**2-weighted mean phase change of each band and tile against the reference (rad).
+    energy : ndarray of float32, shape (T, C, gy, gx)
+        Mean A**2 of each band and tile.
+    energy_ref : ndarray of float32, shape (C, gy, gx)
+        Mean A**2 of the reference frame's bands.
+    rate : float
+        Capture rate (Hz).
+    """
+
+    phase: np.ndarray
+    energy: np.ndarray
+    energy_ref: np.ndarray
+    rate: float
+
+    @property
+    def n_frames(self) -> int:
+        return self.phase.shape[0]
+
+
+def tiles_for(pyramid: SteerablePyramid, grid: int) -> tuple[int, int]:
+    """Tile grid (gy, gx): ``grid`` per side, at most the coarsest band's size."""
+    hc, wc = pyramid.band_shapes[-1]
+    return min(grid, hc), min(grid, wc)
+
+
+def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: np.ndarray,
+               tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Phase-change and energy maps of a batch of frames.
+
+    Parameters
+    ----------
+    pyramid : SteerablePyramid
+    reference : list of ndarray of complex, shape (K, h, w) each
+        The reference frame's bands (:func:`vmic.phase.reference_bands`).
+    frames : ndarray, shape (B, H, W)
+        Grey frames.
+    tiles : (int, int)
+        Tile grid (gy, gx).
+
+    Returns
+    -------
+    phase : ndarray of float32, shape (B, S*K, gy, gx)
+        A**2-weighted mean phase change per tile (rad); 0 where a tile has no energy.
+    energy : ndarray of float32, shape (B, S*K, gy, gx)
+        Mean A**2 per tile.
+    """
+    sums = frame_phase_sums(pyramid, reference, frames, tiles)
+    n = sums.n_frames
+    shape = (n, pyramid.scales * pyramid.orientations) + tuple(tiles)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        phase = np.nan_to_num(sums.weighted_phase / sums.energy)
+    pixels = sums.pixels[None, :, None].astype(np.float64)  # (1, S, 1, gy, gx)
+    energy = sums.energy / pixels
+    return phase.reshape(shape).astype(np.float32), energy.reshape(shape).astype(np.float32)
+
+
+def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
+              bar=None) -> ClipMaps:
+    """Maps of every frame of an opened clip (streamed in batches).
+
+    Parameters
+    ----------
+    clip : vmic.frames.Clip
+    spec : MapSpec
+    reference_frame : int
+        Reference frame, counted from the clip's start.
+    batch_size : int
+        Frames per batch.
+    bar : tqdm-like, optional
+        Updated with the number of frames done.
+
+    Returns
+    -------
+    ClipMaps
+    """
+    if clip.n_frames < 2:
+        raise VmicError(f"need at least 2 frames to measure motion, the clip has {clip.n_frames}")
+    limit = max_scales(clip.frame_shape)
+    if limit < spec.scales:
+        h, w = clip.frame_shape
+        raise VmicError(f"frames of {w}x{h} px are too small for the learned model's "
+                        f"{spec.scales}-scale pyramid (need at least {2 ** (spec.scales + 2)} px "
+                        "on each side)")
+    pyramid = SteerablePyramid(clip.frame_shape, spec.scales, spec.orientations)
+    ref_frame = clip.read_frame(reference_frame)
+    reference = reference_bands(pyramid, ref_frame)
+    check_reference(reference)
+    tiles = tiles_for(pyramid, spec.grid)
+    _, energy_ref = frame_maps(pyramid, reference, ref_frame[None], tiles)
+    phases, energies = [], []
+    for _, frames in clip.iter_batches(batch_size):
+        p, e = frame_maps(pyramid, reference, frames, tiles)
+        phases.append(p)
+        energies.append(e)
+        if bar is not None:
+            bar.update(frames.shape[0])
+    phase = np.concatenate(phases)
+    if phase.shape[0] < 2:
+        raise VmicError(f"only {phase.shape[0]} frame could be decoded; need at least 2")
+    return ClipMaps(phase, np.concatenate(energies), energy_ref[0], float(clip.capture_fps))
+
+
+def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
+               iterations: int = 4) -> np.ndarray:
+    """Sign (+-1) of each tile's motion relative to the clip's dominant motion.
+
+    Orientation bands see a motion with signs that depend on its direction, and a vibrating
+    surface moves parts of itself in opposite directions; the signs put every tile on the
+    same footing. They come from a few rounds of a sign-constrained power iteration on the
+    high-passed tile signals: start from the highest-energy tile's signal ``r``; each tile's
+    sign is that of its correlation with ``r``; ``r`` becomes the energy-weighted sum of the
+    signed tile signals.
+
+    Parameters
+    ----------
+    phase : ndarray of float32, shape (T, C, gy, gx)
+        Phase-change maps (rad).
+    energy_ref : ndarray of float32, shape (C, gy, gx)
+        Reference energy maps (the weights).
+    rate : float
+        Capture rate (Hz); signals are high-passed at 0.05 of Nyquist first.
+    iterations : int
+        Rounds of the iteration.
+
+    Returns
+    -------
+    ndarray of float32, shape (C, gy, gx)
+        +1 or -1 per tile.
+    """
+    t = phase.shape[0]
+    x = phase.reshape(t, -1).astype(np.float64).T  # (cells, T)
+    x = x - x.mean(axis=1, keepdims=True)
+    if t > 12:
+        x = post.highpass(x, rate, post.default_highpass_hz(rate))
+    w = energy_ref.reshape(-1).astype(np.float64)
+    r = x[int(np.argmax(w))]
+    signs = np.ones(x.shape[0])
+    for _ in range(iterations):
+        corr = x @ r
+        signs = np.where(corr < 0, -1.0, 1.0)
+        r = (w * signs) @ x
+        if not np.any(r):
+            break
+    return signs.reshape(energy_ref.shape).astype(np.float32)
+
+
+def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None):
+    """Network inputs of a clip.
+
+    Parameters
+    ----------
+    maps : ClipMaps
+    signs : ndarray of float32, shape (C, gy, gx), optional
+        Tile signs (default: :func:`tile_signs` of the clip).
+
+    Returns
+    -------
+    phase : ndarray of float32, shape (T, C, gy, gx)
+        Signed phase-change maps (rad).
+    features : ndarray of float32, shape (T, 2C, gy, gx)
+        Current frames' features ``[log E - m, log1p(|dphi| / PHASE_UNIT)]``.
+    features_ref : ndarray of float32, shape (2C, gy, gx)
+        Reference features ``[log E_ref - m, 0]``.
+    weights : ndarray of float32, shape (C, gy, gx)
+        Reference energy relative to its mean over bands and tiles (the prior weight of a
+        tile, as the A**2 weighting of the classical path).
+    """
+    if signs is None:
+        signs = tile_signs(maps.phase, maps.energy_ref, maps.rate)
+    floor = _ENERGY_FLOOR * max(float(maps.energy_ref.max()), 1e-30)
+    log_ref = np.log(maps.energy_ref + floor)
+    m = float(log_ref.mean())
+    log_cur = np.log(maps.energy + floor) - m
+    mag = np.log1p(np.abs(maps.phase) / PHASE_UNIT)
+    features = np.concatenate([log_cur, mag], axis=1).astype(np.float32)
+    features_ref = np.concatenate([log_ref - m, np.zeros_like(log_ref)]).astype(np.float32)
+    weights = (maps.energy_ref / max(float(maps.energy_ref.mean()), 1e-30)).astype(np.float32)
+    return (maps.phase * signs).astype(np.float32), features, features_ref, weights
+
+
+def draw_config(split: str, index: int, *, duration_s: float = 0.5, size: int = 96,
+                fps: float = 2200.0):
+    """A random synthetic clip configuration of a split.
+
+    Parameters
+    ----------
+    split : {"train", "val", "test"}
+    index : int
+        Clip index within the split; the seed is ``SPLIT_SEEDS[split] + index`` and every
+        choice below is drawn from it.
+    duration_s : float
+        Clip length (s).
+    size : int
+        Frame side (px).
+    fps : float
+        Capture rate (Hz).
+
+    Returns
+    -------
+    vmic.synth.SynthConfig
+        Source (tones at random frequencies, chirp, speech-like, white or pink noise), motion
+        (global 60 %, membrane mode (1,1) 25 %, two regions 15 %), amplitude 0.005-0.1 px
+        (log-uniform), direction 0-180 deg, texture (noise or print), object (disk, rect or
+        full frame), read noise 0-60 e- of a 10 000 e- well, shot noise on half of the clips,
+        8 or 16 bit.
+    """
+    from ..synth import SynthConfig
+
+    if split not in SPLIT_SEEDS:
+        raise VmicError(f"unknown split {split!r}; choose from {', '.join(SPLIT_SEEDS)}")
+    seed = SPLIT_SEEDS[split] + int(index)
+    rng = np.random.default_rng(seed)
+    source = str(rng.choice(["tones", "chirp", "speech", "white", "pink"]))
+    n_tones = int(rng.integers(1, 4))
+    tones_hz = tuple(float(f) for f in np.exp(rng.uniform(np.log(80), np.log(0.4 * fps),
+                                                          n_tones)))
+    chirp_hz = (float(rng.uniform(50, 300)), float(rng.uniform(0.2, 0.45) * fps))
+    motion = str(rng.choice(["global", "membrane", "two_regions"], p=[0.6, 0.25, 0.15]))
+    amplitude = float(np.exp(rng.uniform(np.log(0.005), np.log(0.1))))
+    noise = float(rng.choice([0.0, rng.uniform(5, 60)], p=[0.25, 0.75]))
+    return SynthConfig(
+        fps=fps, duration_s=duration_s, height=size, width=size, source=source,
+        tones_hz=tones_hz, chirp_hz=chirp_hz, motion=motion, amplitude_px=amplitude,
+        direction_deg=float(rng.uniform(0, 180)),
+        texture=str(rng.choice(["noise", "print"])),
+        object="full" if motion == "global" and rng.random() < 0.3 else str(
+            rng.choice(["disk", "rect"])),
+        object_size=float(rng.uniform(0.5, 0.9)),
+        contrast=float(rng.uniform(0.15, 0.4)),
+        background_contrast=float(rng.uniform(0.05, 0.15)),
+        bits=int(rng.choice([8, 16])), read_noise_e=noise, shot_noise=bool(rng.random() < 0.5),
+        seed=seed,
+    )
+
+
+def synth_clip_maps(cfg, spec: MapSpec):
+    """Render a synthetic clip in memory and return its maps and truth.
+
+    Returns
+    -------
+    maps : ClipMaps
+    truth : ndarray of float64, shape (T,)
+        Displacement of the clip's reference point (px).
+    """
+    from ..frames import open_clip
+    from ..synth import synthesize
+
+    synth = synthesize(cfg)
+    with open_clip(synth.frames, fps=cfg.fps) as clip:
+        maps = clip_maps(clip, spec)
+    return maps, synth.truth
