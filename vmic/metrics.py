@@ -139,7 +139,7 @@ def bandpass(x: np.ndarray, fs: float, lo_hz: float = DEFAULT_LO_HZ, order: int 
         sos = signal.butter(order, hi_hz, btype="lowpass", fs=fs, output="sos")
     x = x - x.mean()
     padlen = min(x.size - 1, 3 * (2 * len(sos) + 1) * 4)
-    return signal.sosfiltfilt(sos, x, padlen=padlen)
+    return signal.sosfiltfilt(sos, x, padtype="even", padlen=padlen)
 
 
 def best_lag(est: np.ndarray, ref: np.ndarray, max_lag: int) -> int:
