@@ -1,0 +1,422 @@
+"""Vibration map: where in the frame the motion signal is strong, and at which frequency.
+
+The reference frame is cut into square tiles of ``tile_px`` pixels (at scale 0). For every
+tile and pyramid band, the A**2-weighted mean local phase change against the reference
+(:func:`vmic.phase.local_phase`) is a motion signal in radians. Each signal is high-passed
+(zero phase), Hann-windowed and Fourier-transformed over the whole clip, and the power
+spectra of a tile's bands are summed with weights equal to the band's mean energy (A**2)
+in that tile. Phase noise has a variance inversely proportional to A**2, so this weighting
+gives every band the same noise floor, while real motion adds power in proportion to the
+texture that carries it.
+
+Per tile we report
+
+- ``frequency``: the frequency of the spectrum's highest peak between ``min_freq_hz`` and
+  ``max_freq_hz`` (Hz, refined by parabolic interpolation of the log power, within half a
+  bin of the peak bin);
+- ``strength``: the power in that peak (its bin +-2, the Hann main lobe) over the noise
+  power the same 5 bins would hold at the spectrum's median level, in dB. A tile with only
+  noise scores about 5-9 dB (the maximum of a few hundred noise bins); featureless tiles do
+  not light up because their phase noise counts as noise, not as signal;
+- ``rms``: the RMS of the tile's energy-weighted band signals after the high-pass (rad).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.ndimage
+
+from . import post
+from .errors import VmicError
+from .frames import Clip, open_clip
+from .phase import frame_phase_sums, reference_bands, tile_grid
+from .progress import progress
+from .pyramid import SteerablePyramid, max_scales
+from .recover import check_reference
+
+__all__ = ["VibrationMap", "vibration_map", "tile_spectra", "peak_strength",
+           "save_vibration_map", "PEAK_HALF_WIDTH", "BASELINE_BINS"]
+
+#: Bins on each side of the peak bin counted as the peak (Hann main lobe).
+PEAK_HALF_WIDTH = 2
+#: Width (bins) of the running median that gives the local noise level of a spectrum.
+BASELINE_BINS = 15
+#: Fewest frames that give a spectrum worth mapping.
+MIN_FRAMES = 8
+
+
+@dataclass
+class VibrationMap:
+    """Result of :func:`vibration_map`.
+
+    Attributes
+    ----------
+    reference : ndarray of float32, shape (H, W)
+        Reference frame (grey, the clip's intensity units), after ROI and downsampling.
+    strength : ndarray of float64, shape (TY, TX)
+        Peak power over the median noise level, dB (see module doc).
+    frequency : ndarray of float64, shape (TY, TX)
+        Dominant frequency of each tile (Hz).
+    rms : ndarray of float64, shape (TY, TX)
+        RMS of the energy-weighted, high-passed local phase signals (rad).
+    tile_edges_y, tile_edges_x : ndarray of int64, shapes (TY + 1,), (TX + 1,)
+        Tile boundaries in ``reference`` pixels.
+    rate : float
+        Capture rate (Hz).
+    n_frames : int
+        Frames analysed.
+    freq_resolution_hz : float
+        FFT bin width, ``rate / n_frames`` (Hz).
+    band_hz : (float, float)
+        Frequency range searched for peaks (Hz).
+    origin : (int, int)
+        (x, y) of the ROI's corner in the source frame (px).
+    pixel_size : int
+        Source pixels per reference pixel (the downsampling factor).
+    """
+
+    reference: np.ndarray
+    strength: np.ndarray
+    frequency: np.ndarray
+    rms: np.ndarray
+    tile_edges_y: np.ndarray
+    tile_edges_x: np.ndarray
+    rate: float
+    n_frames: int
+    freq_resolution_hz: float
+    band_hz: tuple[float, float]
+    origin: tuple[int, int] = (0, 0)
+    pixel_size: int = 1
+
+    @property
+    def tiles(self) -> tuple[int, int]:
+        """Tile grid (TY, TX)."""
+        return self.strength.shape
+
+    def strongest(self, count: int = 5) -> list[tuple[int, int, float, float]]:
+        """The ``count`` strongest tiles as (row, col, strength dB, frequency Hz)."""
+        order = np.argsort(self.strength, axis=None)[::-1][:count]
+        rows, cols = np.unravel_index(order, self.strength.shape)
+        return [(int(r), int(c), float(self.strength[r, c]), float(self.frequency[r, c]))
+                for r, c in zip(rows, cols, strict=True)]
+
+
+def _edges(size: int, tiles: int) -> np.ndarray:
+    # First pixel of each tile under vmic.phase.tile_grid's mapping, plus the end.
+    index = np.arange(size, dtype=np.int64) * tiles // size
+    starts = np.searchsorted(index, np.arange(tiles))
+    return np.append(starts, size).astype(np.int64)
+
+
+def tile_spectra(phase: np.ndarray, energy: np.ndarray, rate: float,
+                 highpass_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energy-weighted power spectra of tile motion signals.
+
+    Parameters
+    ----------
+    phase : ndarray of float, shape (B, TY, TX, T)
+        Local phase change of each of B bands (rad).
+    energy : ndarray of float, shape (B, TY, TX)
+        Mean A**2 of each band in each tile (the band's weight).
+    rate : float
+        Sample rate (Hz).
+    highpass_hz : float
+        Zero-phase high-pass cutoff applied first (Hz).
+
+    Returns
+    -------
+    freqs : ndarray of float64, shape (F,)
+        Bin frequencies (Hz), F = T // 2 + 1.
+    power : ndarray of float64, shape (TY, TX, F)
+        Summed weighted power spectra (rad**2, arbitrary scale).
+    rms : ndarray of float64, shape (TY, TX)
+        RMS of the weighted signals, sqrt(sum_b w_b x_b**2 / sum_b w_b) (rad).
+    """
+    n = phase.shape[-1]
+    signals = phase - phase.mean(axis=-1, keepdims=True)
+    signals = post.highpass(signals, rate, highpass_hz)
+    total = energy.sum(axis=0)
+    weights = np.divide(energy, total, out=np.zeros_like(energy, dtype=np.float64),
+                        where=total > 0)
+    window = np.hanning(n)
+    power = np.zeros(phase.shape[1:3] + (n // 2 + 1,))
+    mean_square = np.zeros(phase.shape[1:3])
+    for b in range(phase.shape[0]):
+        spectrum = np.fft.rfft(signals[b] * window, axis=-1)
+        power += weights[b, ..., None] * (spectrum.real ** 2 + spectrum.imag ** 2)
+        mean_square += weights[b] * np.mean(signals[b] ** 2, axis=-1)
+    return np.fft.rfftfreq(n, 1.0 / rate), power, np.sqrt(mean_square)
+
+
+def peak_strength(freqs: np.ndarray, power: np.ndarray, band_hz: tuple[float, float],
+                  half_width: int = PEAK_HALF_WIDTH,
+                  baseline_bins: int = BASELINE_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """Dominant spectral line and its strength over the local noise level, per spectrum.
+
+    Motion spectra of real footage are red (slow sway, drift, codec flicker), so a line is
+    judged against the noise level around it: the baseline is a running median of the
+    power across ``baseline_bins`` bins (within the band), and the dominant line is the bin
+    of greatest power over baseline.
+
+    Parameters
+    ----------
+    freqs : ndarray of float64, shape (F,)
+        Bin frequencies (Hz), equally spaced from 0.
+    power : ndarray of float64, shape (..., F)
+    band_hz : (float, float)
+        Search range (Hz), inclusive.
+    half_width : int, default 2
+        Peak region = peak bin +- half_width bins (the Hann main lobe).
+    baseline_bins : int, default 15
+        Width of the running median giving the noise level (bins).
+
+    Returns
+    -------
+    frequency : ndarray of float64, shape (...)
+        Hz; parabolic interpolation of log power around the peak bin.
+    strength : ndarray of float64, shape (...)
+        10 log10(peak region power / ((2 half_width + 1) x baseline at the peak)), dB;
+        0 where the spectrum is all zero. A line-free noise spectrum of N bins scores
+        about 10 log10(ln N / ln 2) + a few dB (~ 8 dB for 150 bins).
+    """
+    inside = np.flatnonzero((freqs >= band_hz[0]) & (freqs <= band_hz[1]))
+    if inside.size == 0:
+        raise VmicError(f"no FFT bin between {band_hz[0]:g} and {band_hz[1]:g} Hz")
+    tiny = np.finfo(np.float64).tiny
+    sub = power[..., inside]
+    width = max(1, min(int(baseline_bins), inside.size))
+    size = (1,) * (sub.ndim - 1) + (width,)
+    baseline = scipy.ndimage.median_filter(sub, size=size, mode="nearest")
+    best = np.argmax(sub / np.maximum(baseline, tiny), axis=-1)
+    peak = inside[best]
+    level = np.take_along_axis(baseline, best[..., None], -1)[..., 0]
+    n_bins = power.shape[-1]
+    offsets = np.arange(-half_width, half_width + 1)
+    region = np.clip(peak[..., None] + offsets, 0, n_bins - 1)
+    peak_power = np.take_along_axis(power, region, axis=-1).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        strength = 10 * np.log10(np.maximum(peak_power, tiny)
+                                 / np.maximum(level * offsets.size, tiny))
+    strength = np.where(peak_power > 0, strength, 0.0)
+    # Parabolic interpolation on log power (a Gaussian fit to the Hann main lobe).
+    left = np.take_along_axis(power, np.clip(peak - 1, 0, n_bins - 1)[..., None], -1)[..., 0]
+    mid = np.take_along_axis(power, peak[..., None], -1)[..., 0]
+    right = np.take_along_axis(power, np.clip(peak + 1, 0, n_bins - 1)[..., None], -1)[..., 0]
+    la, lb, lc = (np.log(np.maximum(v, tiny)) for v in (left, mid, right))
+    denom = la - 2 * lb + lc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        delta = np.where(denom < 0, 0.5 * (la - lc) / denom, 0.0)
+    inner = (peak > 0) & (peak < n_bins - 1)
+    delta = np.where(inner, np.clip(np.nan_to_num(delta), -0.5, 0.5), 0.0)
+    step = freqs[1] - freqs[0] if freqs.size > 1 else 0.0
+    return freqs[peak] + delta * step, strength
+
+
+def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientations: int = 2,
+                  tile_px: int = 8, roi=None, downsample: int = 1, start: int = 0,
+                  n_frames: int | None = None, reference_frame: int = 0,
+                  highpass_hz: float | None = None, max_freq_hz: float | None = None,
+                  batch_size: int = 32, quiet: bool = True) -> VibrationMap:
+    """Map vibration strength and dominant frequency over the frame.
+
+    Parameters
+    ----------
+    clip : str, Path, Clip or ndarray
+        Clip path (video, image folder, ``.npy``), an opened Clip, or frames (T, H, W)
+        (then ``fps`` is required).
+    fps : float, optional
+        Capture rate (Hz); default from the sidecar, else the container (with a warning).
+    scales, orientations : int, default 1 and 2
+        Pyramid bands analysed; all are combined per tile.
+    tile_px : int, default 8
+        Tile side (px of the analysed frame, i.e. after ROI and downsampling).
+    roi, downsample, start, n_frames
+        Frame selection, see :func:`vmic.frames.open_clip`.
+    reference_frame : int, default 0
+        Reference frame, counted from ``start``.
+    highpass_hz : float, optional
+        High-pass cutoff and lowest frequency searched (Hz); default 0.05 of Nyquist.
+    max_freq_hz : float, optional
+        Highest frequency searched (Hz); default the Nyquist rate.
+    batch_size : int, default 32
+        Frames per batch.
+    quiet : bool, default True
+        No progress bar.
+
+    Returns
+    -------
+    VibrationMap
+
+    Raises
+    ------
+    VmicError
+        Bad selection, too few frames, tiles larger than the frame, a featureless
+        reference, an empty frequency range.
+    """
+    if tile_px < 2:
+        raise VmicError(f"tile size must be at least 2 px, got {tile_px}")
+    own_clip = not isinstance(clip, Clip)
+    if own_clip:
+        if isinstance(clip, np.ndarray) and fps is None:
+            raise VmicError("frames given as an array need fps (the capture rate)")
+        clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
+                         n_frames=n_frames)
+    try:
+        return _map_clip(clip, scales, orientations, tile_px, reference_frame, highpass_hz,
+                         max_freq_hz, batch_size, quiet)
+    finally:
+        if own_clip:
+            clip.close()
+
+
+def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpass_hz,
+              max_freq_hz, batch_size, quiet) -> VibrationMap:
+    rate = clip.capture_fps
+    nyquist = rate / 2.0
+    if clip.n_frames < MIN_FRAMES:
+        raise VmicError(f"need at least {MIN_FRAMES} frames for a vibration spectrum, the "
+                        f"clip has {clip.n_frames}")
+    h, w = clip.frame_shape
+    if tile_px > min(h, w):
+        raise VmicError(f"tile size {tile_px} px is larger than the {w}x{h} px frame")
+    if scales < 1 or orientations < 1:
+        raise VmicError("scales and orientations must be at least 1")
+    if scales > max_scales((h, w)):
+        raise VmicError(f"a {w}x{h} px frame allows at most {max_scales((h, w))} scales, "
+                        f"asked for {scales}")
+    low = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
+    post._check_cutoff(low, rate, "high-pass cutoff")
+    high = nyquist if max_freq_hz is None else max_freq_hz
+    if not low < high <= nyquist:
+        raise VmicError(f"--max-freq must be above the high-pass cutoff {low:g} Hz and at "
+                        f"most the Nyquist rate {nyquist:g} Hz, got {high:g} Hz")
+
+    pyramid = SteerablePyramid((h, w), scales, orientations)
+    reference_image = clip.read_frame(reference_frame)
+    reference = reference_bands(pyramid, reference_image)
+    check_reference(reference)
+    tiles = (max(1, h // tile_px), max(1, w // tile_px))
+    n_bands = scales * orientations
+    phase = np.zeros((n_bands,) + tiles + (clip.n_frames,), dtype=np.float32)
+    energy = np.zeros((n_bands,) + tiles)
+    for s, bands in enumerate(reference):
+        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
+        for k in range(orientations):
+            np.add.at(energy[s * orientations + k], (rows[:, None], cols[None, :]),
+                      np.abs(bands[k]) ** 2)
+    counts = np.zeros(tiles)
+    for s in range(scales):
+        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
+        counts[:] = 0
+        np.add.at(counts, (rows[:, None], cols[None, :]), 1)
+        energy[s * orientations:(s + 1) * orientations] /= np.maximum(counts, 1)
+
+    bar = progress(clip.n_frames, "map", quiet)
+    done = 0
+    try:
+        for first, frames in clip.iter_batches(batch_size):
+            sums = frame_phase_sums(pyramid, reference, frames, tiles)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                local = np.nan_to_num(sums.weighted_phase / sums.energy)  # (B, S, K, TY, TX)
+            count = local.shape[0]
+            phase[..., first:first + count] = np.moveaxis(
+                local.reshape((count, n_bands) + tiles), 0, -1)
+            done = first + count
+            bar.update(count)
+    finally:
+        bar.close()
+    if done < MIN_FRAMES:
+        raise VmicError(f"only {done} frames could be decoded; need at least {MIN_FRAMES}")
+    phase = phase[..., :done]
+
+    freqs, power, rms = tile_spectra(phase, energy, rate, low)
+    frequency, strength = peak_strength(freqs, power, (low, high))
+    x, y, _, _ = clip.roi
+    return VibrationMap(
+        reference=reference_image, strength=strength, frequency=frequency, rms=rms,
+        tile_edges_y=_edges(h, tiles[0]), tile_edges_x=_edges(w, tiles[1]), rate=rate,
+        n_frames=done, freq_resolution_hz=rate / done, band_hz=(low, high),
+        origin=(x, y), pixel_size=clip.downsample,
+    )
+
+
+def save_vibration_map(path, vmap: VibrationMap, title: str = "",
+                       min_strength_db: float | None = None) -> None:
+    """Draw a vibration map over its reference frame and save it (atomically).
+
+    Two panels: (1) the grey reference frame with each tile coloured by its dominant
+    frequency (colour bar in Hz), opaque where the tile is strong and transparent where it
+    is at the noise level; (2) the strength in dB (colour bar), over the frame.
+
+    Parameters
+    ----------
+    path : path-like
+        Output picture; the format follows the suffix (PNG, PDF, SVG).
+    vmap : VibrationMap
+    title : str
+    min_strength_db : float, optional
+        Strength (dB) drawn fully transparent; default 3 dB over the median tile strength
+        (most tiles hold no vibration). The strongest tile is drawn opaque.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    from .atomic import atomic_path
+
+    h, w = vmap.reference.shape
+    x0, y0 = vmap.origin
+    p = vmap.pixel_size
+    extent = (x0, x0 + w * p, y0 + h * p, y0)
+    if min_strength_db is None:
+        low = float(np.median(vmap.strength)) + 3.0
+    else:
+        low = float(min_strength_db)
+    top = max(float(vmap.strength.max()), low + 1e-6)
+    alpha = np.clip((vmap.strength - low) / max(top - low, 1e-9), 0.0, 1.0) ** 0.75
+
+    # Expand tiles to pixels so uneven tiles land exactly where they were measured.
+    rows = np.repeat(np.arange(vmap.tiles[0]), np.diff(vmap.tile_edges_y))
+    cols = np.repeat(np.arange(vmap.tiles[1]), np.diff(vmap.tile_edges_x))
+
+    freq_norm = Normalize(vmin=vmap.band_hz[0], vmax=vmap.band_hz[1])
+    freq_cmap = plt.get_cmap("turbo")
+    rgba = freq_cmap(freq_norm(vmap.frequency))
+    rgba[..., 3] = alpha
+    strength_norm = Normalize(vmin=low, vmax=top)
+    strength_cmap = plt.get_cmap("inferno")
+    srgba = strength_cmap(strength_norm(vmap.strength))
+    srgba[..., 3] = 0.85
+
+    wide = w >= h
+    figsize = (9, 2 * 9 * h / w + 1.2) if wide else (2 * 6 * w / h + 2, 6)
+    fig, axes = plt.subplots(2 if wide else 1, 1 if wide else 2, figsize=figsize, dpi=110,
+                             constrained_layout=True)
+    grey = vmap.reference
+    vmin, vmax = np.percentile(grey, [1, 99]) if grey.size else (0, 1)
+    panels = [
+        (axes[0], rgba, ScalarMappable(freq_norm, freq_cmap), "dominant frequency (Hz)"),
+        (axes[1], srgba, ScalarMappable(strength_norm, strength_cmap),
+         "strength: peak over noise (dB)"),
+    ]
+    for ax, image, mappable, label in panels:
+        ax.imshow(grey, cmap="gray", vmin=vmin, vmax=vmax, extent=extent,
+                  interpolation="nearest")
+        ax.imshow(image[rows][:, cols], extent=extent, interpolation="nearest")
+        ax.set_xlabel("x (px)")
+        ax.set_ylabel("y (px)")
+        fig.colorbar(mappable, ax=ax, label=label, shrink=0.9)
+    strongest = vmap.strongest(1)[0]
+    axes[0].set_title(title or (
+        f"vibration map: {vmap.n_frames} frames at {vmap.rate:g} fps, "
+        f"bin {vmap.freq_resolution_hz:.2g} Hz; strongest tile {strongest[3]:.1f} Hz "
+        f"({strongest[2]:.1f} dB)"), fontsize=9)
+    with atomic_path(path) as tmp:
+        suffix = str(path).rsplit(".", 1)[-1].lower() if "." in str(path) else "png"
+        fig.savefig(tmp, format=suffix)
+    plt.close(fig)
