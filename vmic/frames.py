@@ -149,6 +149,8 @@ class Clip:
             raise VmicError(f"downsampling {w}x{h} px by {downsample} leaves no pixels")
         self.frame_shape = (out_h, out_w)
         total = reader.n_frames
+        if total == 0:
+            raise VmicError(f"{path if path is not None else 'the array'} holds no frames")
         if start >= total:
             raise VmicError(f"--start {start} is past the clip's last frame ({total} frames)")
         available = total - start

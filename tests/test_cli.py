@@ -1,0 +1,123 @@
+"""The command line end to end, and every bad input: one line, non-zero exit, no file."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+from conftest import shifted_frames, smooth_texture
+
+from vmic.cli import main
+
+
+@pytest.fixture
+def clip_npy(tmp_path):
+    fps, n = 2200.0, 330
+    d = 0.05 * np.sin(2 * np.pi * 300.0 * np.arange(n) / fps)
+    frames = shifted_frames(smooth_texture((40, 48), seed=2), d).astype(np.float32)
+    path = tmp_path / "clip.npy"
+    np.save(path, frames)
+    (tmp_path / "clip.json").write_text(json.dumps({"fps": fps}))
+    return path
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "vmic", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_recover_end_to_end_in_a_subprocess(clip_npy, tmp_path):
+    out = tmp_path / "out.wav"
+    spec = tmp_path / "spec.png"
+    signals = tmp_path / "signals.npz"
+    done = run_cli("recover", clip_npy, "-o", out, "--spectrogram", spec, "--signals", signals,
+                   "--scales", 2, "--orientations", 4)
+    assert done.returncode == 0, done.stderr
+    audio, rate = soundfile.read(out)
+    assert rate == 2200 and audio.shape == (330,)
+    assert np.abs(audio).max() == pytest.approx(1.0, abs=1e-6)
+    assert spec.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with np.load(signals) as saved:
+        assert saved["band_signals"].shape == (2, 4, 330)
+    assert "recover" in done.stderr  # progress bar on stderr
+    quiet = run_cli("recover", clip_npy, "-o", out, "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
+
+
+def test_python_dash_m_and_help():
+    done = run_cli("--help")
+    assert done.returncode == 0 and "recover" in done.stdout
+
+
+def _expect_error(capsys, argv, pattern, out=None):
+    code = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0
+    assert len(lines) == 1, err
+    assert lines[0].startswith("vmic: error:")
+    assert pattern in lines[0], lines[0]
+    assert "Traceback" not in err
+    if out is not None:
+        assert not out.exists()
+        assert [p.name for p in out.parent.iterdir() if ".part" in p.name] == []
+
+
+def test_bad_inputs(capsys, tmp_path, clip_npy):
+    out = tmp_path / "o.wav"
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00garbage" * 50)
+    np.save(tmp_path / "zero.npy", np.zeros((0, 32, 32), np.float32))
+    np.save(tmp_path / "one.npy", np.random.default_rng(0).random((1, 32, 32)))
+    np.save(tmp_path / "flat.npy", np.full((5, 32, 32), 7.0))
+    cases = [
+        (["recover", tmp_path / "missing.avi", "-o", out, "--fps", 100], "no such file"),
+        (["recover", garbage, "-o", out, "--fps", 100], "garbage.mp4"),
+        (["recover", tmp_path / "zero.npy", "-o", out, "--fps", 100], "no frames"),
+        (["recover", tmp_path / "one.npy", "-o", out, "--fps", 100], "at least 2 frames"),
+        (["recover", tmp_path / "flat.npy", "-o", out, "--fps", 100], "featureless"),
+        (["recover", clip_npy, "-o", out, "--roi", "30,30,40,40"], "outside"),
+        (["recover", clip_npy, "-o", out, "--scales", 9], "too many"),
+        (["recover", clip_npy, "-o", out, "--highpass", 5000], "Nyquist"),
+        (["recover", clip_npy, "-o", tmp_path / "nodir" / "o.wav"], "folder does not exist"),
+        (["recover", clip_npy, "-o", tmp_path / "o.mp3"], "must end in .wav"),
+        (["recover", clip_npy, "-o", out, "--reference-frame", 5000], "outside the clip"),
+    ]
+    for argv, pattern in cases:
+        _expect_error(capsys, argv, pattern, out)
+
+
+@pytest.mark.parametrize("fps", ["0", "-3", "abc", "nan", "inf"])
+def test_bad_fps_is_one_usage_line(capsys, clip_npy, tmp_path, fps):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["recover", str(clip_npy), "-o", str(tmp_path / "o.wav"), "--fps", fps])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--fps" in err and "Traceback" not in err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from vmic.audio import write_wav
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sf, "write", explode)
+    with pytest.raises(KeyboardInterrupt):
+        write_wav(tmp_path / "x.wav", np.zeros(10), 100)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_input_is_never_written(clip_npy, tmp_path):
+    before = clip_npy.read_bytes()
+    assert main(["recover", str(clip_npy), "-o", str(tmp_path / "o.wav"), "--quiet"]) == 0
+    assert clip_npy.read_bytes() == before
+    assert main(["recover", str(clip_npy), "-o", str(clip_npy), "--quiet"]) != 0
