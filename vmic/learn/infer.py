@@ -1,0 +1,166 @@
+"""Learned recovery: ``vmic recover CLIP --method learned``.
+
+The clip is streamed in batches through the pyramid (:func:`vmic.learn.data.clip_maps`); only
+the small per-frame maps (C x 16 x 16 floats per frame) are kept. Tile signs are fitted on the
+whole clip (:func:`vmic.learn.data.tile_signs`), the Siamese regressor gives one sample per
+frame, and the samples go through the classical path's post-processing: zero-phase high-pass
+at 0.05 of Nyquist (or ``highpass_hz``) and peak scaling to [-1, 1].
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import post
+from ..errors import VmicError
+from ..frames import Clip, open_clip
+from ..progress import progress
+from ..recover import Recovery
+from .data import ClipMaps, MapSpec, clip_maps, model_inputs
+from .model import SiameseRegressor, model_from_state
+
+__all__ = ["default_model_path", "load_model", "predict_samples", "finish_audio",
+           "recover_learned"]
+
+DEFAULT_WEIGHTS = "siamese.pt"
+
+
+def default_model_path() -> Path:
+    """Path of the shipped weights (``vmic/weights/siamese.pt``)."""
+    return Path(str(resources.files("vmic") / "weights" / DEFAULT_WEIGHTS))
+
+
+def load_model(path: str | Path | None = None) -> tuple[SiameseRegressor, MapSpec]:
+    """Load weights saved by ``vmic train`` (``torch.load(..., weights_only=True)``).
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Model file; default :func:`default_model_path`.
+
+    Returns
+    -------
+    model : SiameseRegressor
+        In eval mode.
+    spec : MapSpec
+    """
+    path = default_model_path() if path is None else Path(path)
+    if not path.is_file():
+        raise VmicError(f"model file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds for a bad file
+        raise VmicError(f"cannot load model {path}: {type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    model, spec = model_from_state(state)
+    return model, MapSpec(**spec)
+
+
+def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 2048,
+                    signs: np.ndarray | None = None) -> np.ndarray:
+    """The model's raw samples for a clip (before high-pass and scaling).
+
+    Parameters
+    ----------
+    model : SiameseRegressor
+    maps : ClipMaps
+    batch_size : int
+        Frames per forward pass.
+    signs : ndarray of float32, shape (C, gy, gx), optional
+        Tile signs (default: fitted on the clip).
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+    """
+    phase, features, features_ref, weights = model_inputs(maps, signs)
+    out = np.empty(phase.shape[0], dtype=np.float64)
+    with torch.no_grad():
+        ref = model.encode_reference(torch.from_numpy(features_ref)[None])
+        w = torch.from_numpy(weights)[None]
+        for i in range(0, phase.shape[0], batch_size):
+            sl = slice(i, i + batch_size)
+            y = model.frame_outputs(torch.from_numpy(phase[sl]), torch.from_numpy(features[sl]),
+                                    ref, w)
+            out[sl] = y.double().numpy()
+        if model.taps:
+            out = model.temporal_filter(torch.from_numpy(out)[None].float())[0].double().numpy()
+    return out
+
+
+def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = None) -> np.ndarray:
+    """Mean removal, zero-phase high-pass (default 0.05 of Nyquist) and peak scaling.
+
+    Returns
+    -------
+    ndarray of float32, shape (T,), in [-1, 1]
+    """
+    cutoff = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
+    x = np.asarray(samples, dtype=np.float64)
+    x = x - x.mean()
+    if x.size > 12:
+        x = post.highpass(x, rate, cutoff)
+    return post.scale_peak(x).astype(np.float32)
+
+
+def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, start=0,
+                    n_frames=None, reference_frame=0, quiet=True, *, model=None,
+                    batch_size: int = 64) -> Recovery:
+    """Recover sound with the learned Siamese regressor.
+
+    Parameters
+    ----------
+    clip : str, Path, Clip or ndarray
+        As :func:`vmic.recover.recover` (an ndarray (T, H, W) needs ``fps``).
+    model_path : path-like, optional
+        Weights (default: the shipped model).
+    fps, roi, downsample, start, n_frames, reference_frame
+        Frame selection, as :func:`vmic.recover.recover`.
+    quiet : bool
+        No progress bar.
+    model : (SiameseRegressor, MapSpec), optional
+        An already loaded model (skips loading ``model_path``).
+    batch_size : int
+        Frames per pyramid batch.
+
+    Returns
+    -------
+    vmic.recover.Recovery
+        ``audio`` float32 (T,) in [-1, 1], ``rate`` (Hz), ``band_signals`` empty (0, 0, T),
+        ``combine="learned"``, ``elapsed_s``.
+    """
+    started = time.perf_counter()
+    net, spec = load_model(model_path) if model is None else model
+    own_clip = not isinstance(clip, Clip)
+    if own_clip:
+        clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
+                         n_frames=n_frames)
+    try:
+        bar = progress(clip.n_frames, "recover (learned)", quiet)
+        try:
+            maps = clip_maps(clip, spec, reference_frame=reference_frame,
+                             batch_size=batch_size, bar=bar)
+        finally:
+            bar.close()
+        rate = float(clip.capture_fps)
+        frame_shape = clip.frame_shape
+        fps_source = clip.fps_source
+    finally:
+        if own_clip:
+            clip.close()
+    samples = predict_samples(net, maps)
+    audio = finish_audio(samples, rate)
+    result = Recovery(audio=audio, rate=rate,
+                      band_signals=np.zeros((0, 0, audio.size), dtype=np.float64),
+                      combine="learned")
+    result.elapsed_s = time.perf_counter() - started
+    result.info = {"frames": int(audio.size), "frame_shape": frame_shape,
+                   "scales": spec.scales, "orientations": spec.orientations,
+                   "tiles": tuple(maps.phase.shape[-2:]), "fps_source": fps_source,
+                   "model": str(model_path or default_model_path())}
+    return result
