@@ -486,13 +486,13 @@ def main(argv: list[str] | None = None) -> int:
                                          "variant on validation")
     train.add_argument("--out", required=True, help="weights file to write (.pt)")
     train.add_argument("--variant", choices=["end2end", "frozen", "both"], default="both")
-    train.add_argument("--train-clips", type=int, default=200)
+    train.add_argument("--train-clips", type=int, default=300)
     train.add_argument("--val-clips", type=int, default=40)
     train.add_argument("--size", type=int, default=64, help="model input side, px")
     train.add_argument("--width", type=int, default=16, help="channels of the first conv")
-    train.add_argument("--steps", type=int, default=600,
+    train.add_argument("--steps", type=int, default=1000,
                        help="steps of end-to-end training and of CNN pre-training")
-    train.add_argument("--lstm-steps", type=int, default=300,
+    train.add_argument("--lstm-steps", type=int, default=400,
                        help="steps of LSTM training on the frozen CNN")
     train.add_argument("--batch", type=int, default=8)
     train.add_argument("--window", type=int, default=32, help="frames per training window")
