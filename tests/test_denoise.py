@@ -102,7 +102,9 @@ def test_noise_profile_estimates_mean_power_and_ignores_steady_tone():
     rng = np.random.default_rng(3)
     power = rng.exponential(2.0, size=(65, 400))  # white noise, mean power 2
     power[20] += 500.0  # a tone in every frame
-    profile = noise_profile(power, quantile=0.1, smooth_bins=9)
+    power[40:44] += 300.0  # a held chord: three neighbouring tones
+    power[47] += 300.0
+    profile = noise_profile(power, quantile=0.1)
     assert np.all(np.abs(profile - 2.0) < 0.5)
     raw = noise_profile(power, quantile=0.1, smooth_bins=1)
     assert raw[20] > 100  # without smoothing the tone counts as noise
@@ -110,8 +112,9 @@ def test_noise_profile_estimates_mean_power_and_ignores_steady_tone():
 
 def test_stft_size_adapts():
     assert stft_size(50, 2200.0) == 8
-    assert stft_size(10 ** 6, 600.0) == 32
-    assert stft_size(10 ** 6, 20000.0) == 1024
+    assert stft_size(10 ** 6, 600.0) == 64
+    assert stft_size(10 ** 6, 2200.0) == 256
+    assert stft_size(10 ** 6, 20000.0) == 2048
     assert stft_size(200, 20000.0) == 32
 
 

@@ -4,9 +4,10 @@ The visual microphone's noise (sensor noise through the phase estimate, codec no
 broadband and roughly stationary, while the sound it carries comes and goes. All methods
 here therefore share one noise model: the **noise profile** is a low quantile over time of
 the STFT power in each frequency bin (as ``vmSpecSub`` of the original code does), bias-
-corrected to a mean power, and optionally median-smoothed across frequency so that a tone
-present in every frame does not count as its own noise. Each method then scales every STFT
-bin by a real gain in [floor, 1] and inverts the STFT with the original phase:
+corrected to a mean power, then passed through a low running percentile across frequency
+so that a tone held through the whole clip does not count as its own noise. Each method
+then scales every STFT bin by a real gain in [floor, 1] and inverts the STFT with the
+original phase:
 
 ``spectral-subtraction``
     Power subtraction with over-subtraction and a spectral floor (Berouti et al. 1979):
@@ -53,7 +54,7 @@ DENOISE_METHODS = ("none", "spectral-subtraction", "wiener", "gate")
 MIN_SAMPLES = 16
 
 
-def stft_size(n_samples: int, rate: float, window_s: float = 0.04) -> int:
+def stft_size(n_samples: int, rate: float, window_s: float = 0.1) -> int:
     """STFT window length (samples) for a signal.
 
     The power of two nearest to ``window_s * rate``, limited to [16, 4096] and to at most a
@@ -66,9 +67,10 @@ def stft_size(n_samples: int, rate: float, window_s: float = 0.04) -> int:
         Signal length (samples).
     rate : float
         Sample rate (Hz).
-    window_s : float, default 0.04
-        Target window duration (s): 40 ms gives 25 Hz resolution; at 600 Hz, 32 samples
-        (18.8 Hz bins); at 20 kHz, 1024 samples (19.5 Hz bins).
+    window_s : float, default 0.1
+        Target window duration (s): 100 ms gives ~10 Hz resolution, enough to keep the
+        notes of a chord apart; at 600 Hz, 64 samples (9.4 Hz bins); at 2200 Hz, 256; at
+        20 kHz, 2048 (9.8 Hz bins).
 
     Returns
     -------
@@ -82,7 +84,8 @@ def stft_size(n_samples: int, rate: float, window_s: float = 0.04) -> int:
     return int(max(8, min(size, limit)))
 
 
-def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 9) -> np.ndarray:
+def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 21,
+                  smooth_percentile: float = 20.0) -> np.ndarray:
     """Noise power per frequency from STFT power.
 
     Parameters
@@ -93,10 +96,14 @@ def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 9
         Quantile over frames (0 < q < 1). For Gaussian noise a bin's power is exponential,
         whose q-quantile is ``-log(1 - q)`` times its mean; the quantile is divided by that
         factor so the profile estimates the mean noise power.
-    smooth_bins : int, default 9
-        Width (bins) of a running median across frequency applied to the profile
-        (1 = none, as the original). Broadband noise is smooth in frequency; a steady tone
-        is a few bins wide, so the median keeps it out of the profile.
+    smooth_bins : int, default 21
+        Width (bins) of a running percentile filter across frequency applied to the
+        profile (1 = none, as the original). Broadband noise is smooth in frequency, while a
+        tone held through the whole clip sits in every frame and so in the time quantile;
+        it is a few bins wide, so a low percentile across frequency keeps it (and the
+        notes of a held chord) out of the profile.
+    smooth_percentile : float, default 20
+        Percentile of that filter (50 = running median).
 
     Returns
     -------
@@ -108,7 +115,8 @@ def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 9
     width = min(int(smooth_bins), profile.size)
     if width > 1:
         width -= 1 - width % 2  # odd
-        profile = scipy.ndimage.median_filter(profile, size=width, mode="nearest")
+        profile = scipy.ndimage.percentile_filter(profile, smooth_percentile, size=width,
+                                                  mode="nearest")
     return profile
 
 
@@ -202,7 +210,8 @@ def _check_params(method: str, params: dict) -> None:
         "spectral-subtraction": {"over_subtraction", "floor"},
         "wiener": {"smoothing", "floor"},
         "gate": {"threshold_db", "floor", "smooth"},
-    }[method] | ({"quantile", "smooth_bins", "nperseg"} if method != "none" else set())
+    }[method] | ({"quantile", "smooth_bins", "smooth_percentile", "nperseg"}
+                 if method != "none" else set())
     unknown = set(params) - allowed
     if unknown:
         raise VmicError(f"denoise method {method!r} has no parameter "
@@ -225,8 +234,9 @@ def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction"
         same rate.
     method : {"spectral-subtraction", "wiener", "gate", "none"}
     **params
-        Shared: ``quantile`` (0.1) and ``smooth_bins`` (9) of :func:`noise_profile`;
-        ``nperseg`` (default :func:`stft_size`: ~40 ms, adapted to short signals).
+        Shared: ``quantile`` (0.1), ``smooth_bins`` (21) and ``smooth_percentile`` (20) of
+        :func:`noise_profile`; ``nperseg`` (default :func:`stft_size`: ~100 ms, adapted to
+        short signals).
         Method-specific: see :func:`spectral_subtraction_gain` (``over_subtraction``,
         ``floor``), :func:`wiener_gain` (``smoothing``, ``floor``), :func:`gate_gain`
         (``threshold_db``, ``floor``, ``smooth``).
@@ -266,7 +276,8 @@ def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction"
     _, _, spectrum = scipy.signal.stft(x, fs=rate, window="hann", nperseg=nperseg,
                                        noverlap=noverlap, boundary="even", padded=True)
     power = spectrum.real ** 2 + spectrum.imag ** 2
-    noise = noise_profile(power, params.get("quantile", 0.1), params.get("smooth_bins", 9))
+    noise = noise_profile(power, params.get("quantile", 0.1), params.get("smooth_bins", 21),
+                          params.get("smooth_percentile", 20.0))
     if method == "spectral-subtraction":
         gain = spectral_subtraction_gain(power, noise, params.get("over_subtraction", 2.0),
                                          params.get("floor", 0.01))
