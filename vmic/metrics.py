@@ -40,7 +40,8 @@ Definitions (``r`` = aligned reference, ``e`` = aligned estimate ``est / g``, bo
 - ``frame_loudness_db``: per-frame loudness ``20 log10(sqrt(sum_{n in frame} x[n]^2))`` (dB) of
   consecutive non-overlapping frames, floored at ``floor_db``. ``loudness_mae_db`` is the mean
   absolute difference of the per-frame loudness of ``e`` and ``r`` (frames of ``loudness_frame_s``,
-  default 20 ms). Identical signals give 0.
+  default 20 ms), both floored at ``range_db`` (60 dB) below the reference's loudest frame, so
+  that silent frames of the truth (``-inf`` dB) do not dominate. Identical signals give 0.
 """
 
 from __future__ import annotations
@@ -482,7 +483,7 @@ def frame_loudness_db(audio, frame_len: int, floor_db: float = -100.0) -> np.nda
 
 def loudness_mae_db(est, ref, fs: float, *, lo_hz: float = DEFAULT_LO_HZ,
                     max_lag: int | None = None, frame_s: float = 0.02,
-                    floor_db: float = -100.0) -> float:
+                    range_db: float = 60.0) -> float:
     """Mean absolute error (dB) of :func:`frame_loudness_db` of the aligned signals.
 
     Parameters
@@ -495,8 +496,8 @@ def loudness_mae_db(est, ref, fs: float, *, lo_hz: float = DEFAULT_LO_HZ,
         As in :func:`snr_db`.
     frame_s : float
         Loudness frame length (s).
-    floor_db : float
-        Floor of the per-frame loudness (dB).
+    range_db : float
+        Both loudness curves are floored at the reference's loudest frame minus this (dB).
 
     Returns
     -------
@@ -504,14 +505,15 @@ def loudness_mae_db(est, ref, fs: float, *, lo_hz: float = DEFAULT_LO_HZ,
         MAE in dB (0 for identical signals).
     """
     a = prepare(est, ref, fs, lo_hz=lo_hz, max_lag=max_lag)
-    return _loudness_mae_of(a, fs, frame_s, floor_db)
+    return _loudness_mae_of(a, fs, frame_s, range_db)
 
 
-def _loudness_mae_of(a: Alignment, fs: float, frame_s: float, floor_db: float) -> float:
+def _loudness_mae_of(a: Alignment, fs: float, frame_s: float, range_db: float) -> float:
     frame_len = _frame_len(fs, frame_s, a.ref.size)
-    le = frame_loudness_db(a.est, frame_len, floor_db)
-    lr = frame_loudness_db(a.ref, frame_len, floor_db)
-    return float(np.mean(np.abs(le - lr)))
+    lr = frame_loudness_db(a.ref, frame_len, -300.0)
+    floor = float(lr.max()) - range_db
+    le = np.maximum(frame_loudness_db(a.est, frame_len, -300.0), floor)
+    return float(np.mean(np.abs(le - np.maximum(lr, floor))))
 
 
 METRIC_NAMES = ("snr_db", "segsnr_db", "lsd_db", "stoi", "pearson", "rmse01", "loudness_mae_db")
@@ -554,7 +556,7 @@ def score(est, ref, fs: float, *, lo_hz: float = DEFAULT_LO_HZ, max_lag: int | N
         "stoi": _stoi_of(a, fs),
         "pearson": _pearson_of(a),
         "rmse01": _rmse01_of(a),
-        "loudness_mae_db": _loudness_mae_of(a, fs, loudness_frame_s, -100.0),
+        "loudness_mae_db": _loudness_mae_of(a, fs, loudness_frame_s, 60.0),
         "lag": a.lag,
         "gain": a.gain,
         "n_samples": int(a.ref.size),
