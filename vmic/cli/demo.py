@@ -1,4 +1,4 @@
-"""``vmic demo``: recover a shipped synthetic sample, score it against its truth, print the table."""
+"""``vmic demo``: recover a shipped synthetic sample, score it against its truth."""
 
 from __future__ import annotations
 
