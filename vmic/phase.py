@@ -41,27 +41,56 @@ __all__ = [
 ]
 
 
+# atan(a) / a as a polynomial in a**2 on [0, 1] (least squares on Chebyshev nodes):
+# max error 4.3e-8 rad, far below the float32 phase noise of the bands (~1e-7 rad).
+_ATAN_COEFFS = (0.999999249024686, -0.33329537772528556, 0.19943077996208433,
+                -0.13892024481209161, 0.09601611809554177, -0.055381065563157666,
+                0.021508800278883314, -0.003960127529153007)
+
+
+@numba.njit(inline="always", fastmath=True)
+def _fast_atan2(y, x):  # pragma: no cover - numba
+    # Branch-free, so the pixel loop vectorises (libm's atan2 does not); atan2(0, 0) = 0.
+    ax = abs(x)
+    ay = abs(y)
+    big = max(ax, ay)
+    small = min(ax, ay)
+    a = small / big if big > 0 else 0.0
+    s = a * a
+    c0, c1, c2, c3, c4, c5, c6, c7 = _ATAN_COEFFS
+    r = a * (c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * (c5 + s * (c6 + s * c7)))))))
+    r = np.pi / 2 - r if ay > ax else r
+    r = np.pi - r if x < 0 else r
+    return -r if y < 0 else r
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _reduce_phase(bands, reference, tile_rows, tile_cols, weighted_phase, amplitude,
+def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
                   energy):  # pragma: no cover - numba
     n_batch, n_orient, h, w = bands.shape
+    n_tx = col_edges.size - 1
     for job in numba.prange(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
             ty = tile_rows[i]
-            for j in range(w):
-                tx = tile_cols[j]
-                c = bands[b, k, i, j]
-                r = reference[k, i, j]
-                # angle(c * conj(r)) without forming the product's magnitude
-                re = c.real * r.real + c.imag * r.imag
-                im = c.imag * r.real - c.real * r.imag
-                dphi = np.arctan2(im, re)
-                a2 = c.real * c.real + c.imag * c.imag
-                weighted_phase[b, k, ty, tx] += dphi * a2
-                amplitude[b, k, ty, tx] += np.sqrt(a2)
-                energy[b, k, ty, tx] += a2
+            for tx in range(n_tx):
+                wp = 0.0
+                am = 0.0
+                en = 0.0
+                for j in range(col_edges[tx], col_edges[tx + 1]):
+                    c = bands[b, k, i, j]
+                    r = reference[k, i, j]
+                    # angle(c * conj(r)), wrapped to (-pi, pi]
+                    re = c.real * r.real + c.imag * r.imag
+                    im = c.imag * r.real - c.real * r.imag
+                    a2 = c.real * c.real + c.imag * c.imag
+                    wp += _fast_atan2(im, re) * a2
+                    am += np.sqrt(a2)
+                    en += a2
+                weighted_phase[b, k, ty, tx] += wp
+                amplitude[b, k, ty, tx] += am
+                energy[b, k, ty, tx] += en
 
 
 def tile_grid(band_shape: tuple[int, int], tiles: tuple[int, int]):
@@ -147,8 +176,9 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     for s in range(pyramid.scales):
         bands = pyramid.scale_bands(spectra, s)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
-        _reduce_phase(bands, reference[s], rows, cols, weighted_phase[:, s], amplitude[:, s],
-                      energy[:, s])
+        col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
+        _reduce_phase(bands, reference[s], rows, col_edges, weighted_phase[:, s],
+                      amplitude[:, s], energy[:, s])
         np.add.at(pixels[s], (rows[:, None], cols[None, :]), 1)
     return PhaseSums(weighted_phase, amplitude, energy, pixels)
 

@@ -120,17 +120,33 @@ def _natural_index(level_size: int, offset: int, full_size: int) -> np.ndarray:
 
 
 @numba.njit(parallel=True, cache=True)
-def _gather_multiply(spectra, rows, cols, filters, out):  # pragma: no cover - numba
-    # out[b, k, i, j] = spectra[b, rows[i], cols[j]] * filters[k, i, j]
-    n_batch = spectra.shape[0]
+def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters,
+                     out):  # pragma: no cover - numba
+    # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
+    # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
+    # the complex conjugate of the mirrored frequency (Hermitian symmetry).
+    n_batch = half.shape[0]
     n_orient, h, w = filters.shape
     for b in numba.prange(n_batch):
         for i in range(h):
             r = rows[i]
+            rm = mirror_rows[i]
             for j in range(w):
-                value = spectra[b, r, cols[j]]
+                if conjugate[j]:
+                    value = np.conj(half[b, rm, cols[j]])
+                else:
+                    value = half[b, r, cols[j]]
                 for k in range(n_orient):
                     out[b, k, i, j] = value * filters[k, i, j]
+
+
+def _half_spectrum_index(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
+    # Where each full-spectrum frequency (rows x cols) lives in the rfft2 half spectrum.
+    height, width = shape
+    conjugate = cols > width // 2
+    half_cols = np.where(conjugate, (width - cols) % width, cols).astype(np.int64)
+    mirror_rows = ((height - rows) % height).astype(np.int64)
+    return mirror_rows, half_cols, conjugate
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,9 @@ class _Level:
     shape: tuple[int, int]
     rows: np.ndarray  # (h,) int64, into the full natural spectrum
     cols: np.ndarray  # (w,) int64
+    mirror_rows: np.ndarray  # (h,) rows of the mirrored frequencies
+    half_cols: np.ndarray  # (w,) columns in the rfft2 half spectrum
+    conjugate: np.ndarray  # (w,) bool, read the mirrored frequency's conjugate
     filters: np.ndarray  # (K, h, w) complex, analysis filters incl. (-1j)**order
     synthesis: np.ndarray  # (K, h, w) complex, applied to fft2(real(band)) to reconstruct
 
@@ -256,14 +275,11 @@ class SteerablePyramid:
                 rmask = point_op(angle, ycosn_real, origin, cstep)
                 filters[k] = np.fft.ifftshift(analysis_phase * lo * amask * himask)
                 synthesis[k] = np.fft.ifftshift(synthesis_phase * lo * rmask * himask)
+            rows = _natural_index(level_shape[0], offset[0], height)
+            cols = _natural_index(level_shape[1], offset[1], width)
             levels.append(
-                _Level(
-                    shape=level_shape,
-                    rows=_natural_index(level_shape[0], offset[0], height),
-                    cols=_natural_index(level_shape[1], offset[1], width),
-                    filters=filters,
-                    synthesis=synthesis,
-                )
+                _Level(level_shape, rows, cols, *_half_spectrum_index(rows, cols, self.shape),
+                       filters=filters, synthesis=synthesis)
             )
             # Crop to the next level's frequency grid (in fftshift-ed coordinates).
             dims = np.array(level_shape)
@@ -279,8 +295,13 @@ class SteerablePyramid:
             offset = offset + lostart
         self._levels = levels
         self._low = np.fft.ifftshift(lo).astype(self.dtype)
-        self._low_rows = _natural_index(lo.shape[0], offset[0], height)
-        self._low_cols = _natural_index(lo.shape[1], offset[1], width)
+        low_rows = _natural_index(lo.shape[0], offset[0], height)
+        low_cols = _natural_index(lo.shape[1], offset[1], width)
+        self._low_level = _Level(
+            tuple(lo.shape), low_rows, low_cols,
+            *_half_spectrum_index(low_rows, low_cols, self.shape),
+            filters=self._low[None].astype(self.complex_dtype), synthesis=self._low[None],
+        )
         self.band_shapes = [lv.shape for lv in levels]
         self.lowpass_shape = tuple(lo.shape)
 
@@ -298,7 +319,10 @@ class SteerablePyramid:
         return np.ascontiguousarray(frames, dtype=self.dtype), single
 
     def spectra(self, frames) -> np.ndarray:
-        """Natural-order 2-D DFT of a frame or batch, in the pyramid's complex dtype.
+        """Half (``rfft2``) spectrum of a frame or batch, in the pyramid's complex dtype.
+
+        Frames are real, so half the spectrum determines the rest; :meth:`scale_bands`
+        reads the other half through Hermitian symmetry.
 
         Parameters
         ----------
@@ -306,17 +330,27 @@ class SteerablePyramid:
 
         Returns
         -------
-        ndarray of complex, shape (N, H, W)
+        ndarray of complex, shape (N, H, W // 2 + 1)
         """
         batch, _ = self._as_batch(frames)
-        return scipy.fft.fft2(batch, axes=(-2, -1), workers=-1)
+        return scipy.fft.rfft2(batch, axes=(-2, -1), workers=-1)
+
+    def _gather(self, spectra, level) -> np.ndarray:
+        spectra = np.ascontiguousarray(spectra, dtype=self.complex_dtype)
+        if spectra.ndim != 3 or spectra.shape[1:] != (self.shape[0], self.shape[1] // 2 + 1):
+            raise VmicError(f"spectra must come from this pyramid's spectra(); got shape "
+                            f"{spectra.shape}")
+        out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
+        _gather_multiply(spectra, level.rows, level.mirror_rows, level.half_cols,
+                         level.conjugate, level.filters, out)
+        return out
 
     def scale_bands(self, spectra: np.ndarray, scale: int) -> np.ndarray:
         """All orientation bands of one scale, from frame spectra.
 
         Parameters
         ----------
-        spectra : ndarray of complex, shape (N, H, W)
+        spectra : ndarray of complex, shape (N, H, W // 2 + 1)
             Output of :meth:`spectra`.
         scale : int
             Scale index, 0 (finest) to ``scales - 1``.
@@ -326,10 +360,7 @@ class SteerablePyramid:
         ndarray of complex, shape (N, K, h, w)
             Complex band coefficients; ``(h, w) = band_shapes[scale]``.
         """
-        level = self._levels[scale]
-        spectra = np.ascontiguousarray(spectra, dtype=self.complex_dtype)
-        out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
-        _gather_multiply(spectra, level.rows, level.cols, level.filters, out)
+        out = self._gather(spectra, self._levels[scale])
         return scipy.fft.ifft2(out, axes=(-2, -1), workers=-1, overwrite_x=True)
 
     def build(self, frames, residuals: bool = True) -> dict:
@@ -355,14 +386,17 @@ class SteerablePyramid:
         coeffs: dict = {}
         squeeze = (lambda a: a[0]) if single else (lambda a: a)
         if residuals:
-            hi = scipy.fft.ifft2(spectra * self._hi0, axes=(-2, -1), workers=-1).real
+            # The high-pass mask is not exactly Hermitian-symmetric on an even grid (the
+            # Nyquist row has no partner), so this residual takes the full spectrum.
+            full = scipy.fft.fft2(batch, axes=(-2, -1), workers=-1)
+            hi = scipy.fft.ifft2(full * self._hi0, axes=(-2, -1), workers=-1).real
             coeffs["residual_highpass"] = squeeze(hi)
         for s in range(self.scales):
             bands = self.scale_bands(spectra, s)
             for k in range(self.orientations):
                 coeffs[(s, k)] = squeeze(bands[:, k])
         if residuals:
-            low_spec = spectra[:, self._low_rows[:, None], self._low_cols[None, :]] * self._low
+            low_spec = self._gather(spectra, self._low_level)[:, 0]
             low = scipy.fft.ifft2(low_spec, axes=(-2, -1), workers=-1).real
             coeffs["residual_lowpass"] = squeeze(low)
         return coeffs
@@ -408,7 +442,8 @@ class SteerablePyramid:
             full += hi * self._hi0
         low = spectrum("residual_lowpass")
         if low is not None:
-            full[:, self._low_rows[:, None], self._low_cols[None, :]] += low * self._low
+            low_level = self._low_level
+            full[:, low_level.rows[:, None], low_level.cols[None, :]] += low * self._low
         for s, level in enumerate(self._levels):
             acc = np.zeros((batch_len,) + level.shape, dtype=self.complex_dtype)
             for k in range(self.orientations):
