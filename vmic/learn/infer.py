@@ -85,8 +85,9 @@ def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 2
         w = torch.from_numpy(weights)[None]
         for i in range(0, phase.shape[0], batch_size):
             sl = slice(i, i + batch_size)
-            y = model.frame_outputs(torch.from_numpy(phase[sl]), torch.from_numpy(features[sl]),
-                                    ref, w)
+            current = torch.from_numpy(features[sl]).contiguous(
+                memory_format=torch.channels_last)  # faster small convolutions on CPU
+            y = model.frame_outputs(torch.from_numpy(phase[sl]), current, ref, w)
             out[sl] = y.double().numpy()
         if model.taps:
             out = model.temporal_filter(torch.from_numpy(out)[None].float())[0].double().numpy()

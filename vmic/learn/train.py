@@ -212,7 +212,7 @@ def train(cfg: TrainConfig, spec: MapSpec, train_clips, val_clips, taps: int,
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
-            running.append(float(loss))
+            running.append(float(loss.detach()))
             bar.update(1)
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
                 ev = evaluate(model, val_clips)
