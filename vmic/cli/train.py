@@ -29,6 +29,8 @@ def register(subparsers) -> None:
                         help="length of each clip (s)")
     parser.add_argument("--steps", type=positive_int, default=800,
                         help="largest number of training steps per design")
+    parser.add_argument("--batch", type=positive_int, default=16,
+                        help="windows of frames per training step")
     parser.add_argument("--eval-every", type=positive_int, default=100,
                         help="steps between validations")
     parser.add_argument("--patience", type=positive_int, default=4,
@@ -58,7 +60,8 @@ def run(args) -> int:
     from ..learn.train import TrainConfig, train_and_select
 
     cfg = TrainConfig(n_train=args.clips, n_val=args.val_clips, duration_s=args.duration,
-                      max_steps=args.steps, eval_every=args.eval_every, patience=args.patience,
+                      batch=args.batch, max_steps=args.steps, eval_every=args.eval_every,
+                      patience=args.patience,
                       design=args.design, taps=args.taps, width=args.width, lr=args.lr,
                       seed=args.seed, threads=args.threads)
 
