@@ -124,20 +124,24 @@ def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters,
                      out):  # pragma: no cover - numba
     # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
     # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
-    # the complex conjugate of the mirrored frequency (Hermitian symmetry).
+    # the complex conjugate of the mirrored frequency (Hermitian symmetry). One row of X is
+    # gathered into a buffer, then multiplied by each orientation's row (contiguous, SIMD).
     n_batch = half.shape[0]
     n_orient, h, w = filters.shape
-    for b in numba.prange(n_batch):
-        for i in range(h):
-            r = rows[i]
-            rm = mirror_rows[i]
+    for job in numba.prange(n_batch * h):
+        b = job // h
+        i = job % h
+        r = rows[i]
+        rm = mirror_rows[i]
+        row = np.empty(w, dtype=out.dtype)
+        for j in range(w):
+            if conjugate[j]:
+                row[j] = np.conj(half[b, rm, cols[j]])
+            else:
+                row[j] = half[b, r, cols[j]]
+        for k in range(n_orient):
             for j in range(w):
-                if conjugate[j]:
-                    value = np.conj(half[b, rm, cols[j]])
-                else:
-                    value = half[b, r, cols[j]]
-                for k in range(n_orient):
-                    out[b, k, i, j] = value * filters[k, i, j]
+                out[b, k, i, j] = row[j] * filters[k, i, j]
 
 
 def _half_spectrum_index(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
