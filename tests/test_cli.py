@@ -121,3 +121,21 @@ def test_input_is_never_written(clip_npy, tmp_path):
     assert main(["recover", str(clip_npy), "-o", str(tmp_path / "o.wav"), "--quiet"]) == 0
     assert clip_npy.read_bytes() == before
     assert main(["recover", str(clip_npy), "-o", str(clip_npy), "--quiet"]) != 0
+
+
+@pytest.mark.parametrize("method", ["spectral-subtraction", "wiener", "gate"])
+def test_denoise_and_bandpass_keep_length_and_rate(clip_npy, tmp_path, method):
+    out = tmp_path / "d.wav"
+    assert main(["recover", str(clip_npy), "-o", str(out), "--quiet", "--denoise", method,
+                 "--bandpass", "100,900"]) == 0
+    info = soundfile.info(str(out))
+    assert info.samplerate == 2200 and info.frames == 330
+    audio, _ = soundfile.read(out)
+    assert np.isfinite(audio).all() and np.abs(audio).max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_bad_band_is_one_line(capsys, clip_npy, tmp_path):
+    _expect_error(capsys, ["recover", clip_npy, "-o", tmp_path / "o.wav", "--bandpass", "9,3"],
+                  "LO < HI", tmp_path / "o.wav")
+    _expect_error(capsys, ["recover", clip_npy, "-o", tmp_path / "o.wav", "--bandpass",
+                           "100,5000"], "Nyquist", tmp_path / "o.wav")

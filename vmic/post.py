@@ -115,3 +115,34 @@ def scale_peak(signal: np.ndarray) -> np.ndarray:
     out = np.asarray(signal, dtype=np.float64)
     peak = np.abs(out).max() if out.size else 0.0
     return out / peak if peak > 0 else out.copy()
+
+
+def finish(audio: np.ndarray, rate: float, bandpass_hz: tuple[float, float] | None = None,
+           denoise: str = "none") -> np.ndarray:
+    """Optional last steps of every recovery: zero-phase band-pass, denoising, peak scaling.
+
+    Parameters
+    ----------
+    audio : ndarray of float, shape (T,)
+    rate : float
+        Sample rate (Hz).
+    bandpass_hz : (float, float), optional
+        Band [lo, hi] (Hz) to keep, zero-phase Butterworth.
+    denoise : str, default "none"
+        A method of :data:`vmic.denoise.DENOISE_METHODS`.
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+        Unchanged when neither step is asked for; else rescaled to a peak of 1.
+    """
+    if bandpass_hz is None and denoise == "none":
+        return np.asarray(audio, dtype=np.float64)
+    out = np.asarray(audio, dtype=np.float64)
+    if bandpass_hz is not None:
+        out = bandpass(out, rate, *bandpass_hz)
+    if denoise != "none":
+        from .denoise import denoise as run_denoise
+
+        out = run_denoise(out, rate, denoise)
+    return scale_peak(out)

@@ -82,7 +82,9 @@ def check_reference(reference: list[np.ndarray]) -> None:
 
 
 def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBINE,
-                      highpass_hz: float | None = None) -> Recovery:
+                      highpass_hz: float | None = None,
+                      bandpass_hz: tuple[float, float] | None = None,
+                      denoise: str = "none") -> Recovery:
     """Combine and post-process phase sums into audio.
 
     Parameters
@@ -96,6 +98,10 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
     highpass_hz : float, optional
         High-pass cutoff (Hz). Default 0.05 of Nyquist, as the original. ``align`` always
         uses the original's fixed causal filter and ignores it.
+    bandpass_hz : (float, float), optional
+        Keep only [lo, hi] Hz (zero-phase), after the combination.
+    denoise : str, default "none"
+        Denoising method of :mod:`vmic.denoise`, applied last.
 
     Returns
     -------
@@ -121,14 +127,31 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
         audio = post.scale_peak(combined)
         grid = band_signals.shape[:2] if combine == "bands" else sums.weighted_phase.shape[1:]
         weights = weights.reshape(grid)
+    audio = post.finish(audio, rate, bandpass_hz, denoise)
     return Recovery(audio=audio.astype(np.float32), rate=rate, band_signals=band_signals,
                     combine=combine, weights=weights)
+
+
+def _check_post_options(rate, bandpass_hz, denoise) -> None:
+    # Checked before the long extraction, so a typo does not cost a whole run.
+    from .denoise import DENOISE_METHODS
+
+    if denoise not in DENOISE_METHODS:
+        raise VmicError(f"unknown denoise method {denoise!r}; choose from "
+                        f"{', '.join(DENOISE_METHODS)}")
+    if bandpass_hz is not None:
+        lo, hi = bandpass_hz
+        post._check_cutoff(lo, rate, "band-pass low edge")
+        post._check_cutoff(hi, rate, "band-pass high edge")
+        if not lo < hi:
+            raise VmicError(f"band-pass needs LO < HI, got {lo:g},{hi:g} Hz")
 
 
 def recover(clip, *, fps: float | None = None, scales: int = 1, orientations: int = 2,
             combine: str = DEFAULT_COMBINE, highpass_hz: float | None = None,
             reference_frame: int = 0, roi=None, downsample: int = 1, start: int = 0,
-            n_frames: int | None = None, batch_size: int = 32, quiet: bool = True,
+            n_frames: int | None = None, bandpass_hz: tuple[float, float] | None = None,
+            denoise: str = "none", batch_size: int = 32, quiet: bool = True,
             dtype=np.float32) -> Recovery:
     """Recover sound from a clip.
 
@@ -152,6 +175,10 @@ def recover(clip, *, fps: float | None = None, scales: int = 1, orientations: in
         Reference frame, counted from ``start``.
     roi, downsample, start, n_frames
         Frame selection, see :func:`vmic.frames.open_clip`.
+    bandpass_hz : (float, float), optional
+        Keep only [lo, hi] Hz (zero-phase Butterworth).
+    denoise : {"none", "spectral-subtraction", "wiener", "gate"}, default "none"
+        Denoising of the recovered audio (see :mod:`vmic.denoise`).
     batch_size : int, default 32
         Frames per batch; memory is O(batch_size), not O(clip length).
     quiet : bool, default True
@@ -177,6 +204,7 @@ def recover(clip, *, fps: float | None = None, scales: int = 1, orientations: in
                             f"{', '.join(COMBINE_METHODS)}")
         if highpass_hz is not None:
             post._check_cutoff(highpass_hz, clip.capture_fps, "high-pass cutoff")
+        _check_post_options(clip.capture_fps, bandpass_hz, denoise)
         pyramid = SteerablePyramid(clip.frame_shape, scales, orientations, dtype=dtype)
         reference = reference_bands(pyramid, clip.read_frame(reference_frame))
         check_reference(reference)
@@ -188,7 +216,8 @@ def recover(clip, *, fps: float | None = None, scales: int = 1, orientations: in
             bar.close()
         if sums.n_frames < 2:
             raise VmicError(f"only {sums.n_frames} frame could be decoded; need at least 2")
-        result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz)
+        result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz, bandpass_hz,
+                                   denoise)
     finally:
         if own_clip:
             clip.close()

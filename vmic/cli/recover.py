@@ -37,6 +37,12 @@ def register(subparsers) -> None:
                         help="pyramid orientations")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
                         help="zero-phase high-pass cutoff (default 0.05 of Nyquist)")
+    parser.add_argument("--bandpass", default=None, metavar="LO,HI",
+                        help="keep only this band (Hz), zero-phase")
+    parser.add_argument("--denoise", default="none",
+                        choices=["none", "spectral-subtraction", "wiener", "gate"],
+                        help="denoise the recovered audio (spectral subtraction as the "
+                             "original offered, Wiener, or spectral gating)")
     parser.add_argument("--spectrogram", default=None, metavar="PNG",
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
@@ -54,6 +60,7 @@ def _check_output(path: str, suffixes: tuple[str, ...], what: str) -> None:
 
 
 def run(args) -> int:
+    from .. import post
     from ..audio import save_spectrogram, write_wav
 
     _check_output(args.output, (".wav",), "output")
@@ -67,6 +74,9 @@ def run(args) -> int:
     if Path(args.output).resolve() == Path(args.clip).resolve():
         raise VmicError("output would overwrite the input clip")
 
+    from ..denoise import parse_band
+
+    band = parse_band(args.bandpass, args.fps) if args.bandpass else None
     if args.method == "learned":
         from ..learn import require_torch
 
@@ -78,6 +88,8 @@ def run(args) -> int:
             downsample=args.downsample, start=args.start, n_frames=args.frames,
             reference_frame=args.reference_frame, quiet=args.quiet,
         )
+        result.audio = post.finish(result.audio, result.rate, band,
+                                   args.denoise).astype(np.float32)
     else:
         from ..recover import recover
 
@@ -85,7 +97,8 @@ def run(args) -> int:
             args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
             combine=args.combine, highpass_hz=args.highpass,
             reference_frame=args.reference_frame, roi=args.roi, downsample=args.downsample,
-            start=args.start, n_frames=args.frames, quiet=args.quiet,
+            start=args.start, n_frames=args.frames, bandpass_hz=band, denoise=args.denoise,
+            quiet=args.quiet,
         )
     write_wav(args.output, result.audio, result.rate)
     if args.spectrogram:
