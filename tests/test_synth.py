@@ -117,6 +117,39 @@ def test_exposure_integration_is_a_box_average():
     assert gain < 0.9
 
 
+def test_rolling_shutter_delays_each_row():
+    delay = 0.01 / FS  # row r sees the motion 0.01 r frames later
+    cfg = _small(duration_s=0.02, bits=None, object="full", amplitude_px=0.05, tones_hz=(600.0,),
+                 line_delay_s=delay)
+    clip = synthesize(cfg)
+    sc = _scene_of(cfg)
+    grad = engine.directional_derivative(sc.obj, sc.direction)
+    for row in (0, 63):
+        g = grad[row]
+        est = np.array([-np.dot(g, f[row] - sc.obj[row]) / np.dot(g, g)
+                        for f in clip.frames.astype(np.float64)])
+        expected = engine.fractional_delays(clip.truth, [row * delay * FS])[0]
+        assert np.max(np.abs(est - expected)) < 1e-3
+    assert np.max(np.abs(engine.fractional_delays(clip.truth, [0.63])[0] - clip.truth)) > 0.01
+
+
+def test_image_texture_and_drift(tmp_path):
+    import cv2
+
+    image = (np.random.default_rng(0).uniform(0, 255, (40, 50))).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "tex.png"), image)
+    cfg = _small(duration_s=0.05, bits=None, texture="image", image=str(tmp_path / "tex.png"),
+                 drift_px=0.5, drift_hz=20.0)
+    clip = synthesize(cfg)
+    still = synthesize(_small(duration_s=0.05, bits=None, texture="image",
+                              image=str(tmp_path / "tex.png")))
+    assert np.array_equal(clip.truth, still.truth)  # drift is not part of the truth
+    sc = _scene_of(cfg)
+    outside = sc.window < 1e-9
+    moved = np.abs(clip.frames[-1] - clip.frames[0])[outside].max()
+    assert moved > 1e-3 and np.abs(still.frames[-1] - still.frames[0])[outside].max() < 1e-6
+
+
 def test_camera_quantisation_and_dtypes():
     for bits, dtype in ((8, np.uint8), (10, np.uint16), (12, np.uint16), (16, np.uint16)):
         clip = synthesize(_small(duration_s=0.005, bits=bits, read_noise_e=5, shot_noise=True))

@@ -248,6 +248,9 @@ def _atomic_folder(out: Path, fill) -> None:
     if out.exists() and not out.is_dir():
         raise VmicError(f"output exists and is not a folder: {out}")
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a folder output should not be
     try:
         fill(tmp)
         if out.exists():
