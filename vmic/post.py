@@ -56,7 +56,7 @@ def highpass(signal: np.ndarray, fs: float, cutoff_hz: float, order: int = 3,
     """
     sos = scipy.signal.butter(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"),
                               btype="highpass", output="sos")
-    return _apply(sos, signal, zero_phase)
+    return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / cutoff_hz)))
 
 
 def bandpass(signal: np.ndarray, fs: float, lo_hz: float, hi_hz: float, order: int = 3,
@@ -67,15 +67,19 @@ def bandpass(signal: np.ndarray, fs: float, lo_hz: float, hi_hz: float, order: i
     if not lo < hi:
         raise VmicError(f"band-pass needs LO < HI, got {lo_hz:g},{hi_hz:g} Hz")
     sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", output="sos")
-    return _apply(sos, signal, zero_phase)
+    return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / lo_hz)))
 
 
-def _apply(sos, signal, zero_phase):
+def _apply(sos, signal, zero_phase, settle=None):
     signal = np.asarray(signal, dtype=np.float64)
     if zero_phase:
-        # sosfiltfilt needs more samples than its padding; shorter signals get less padding.
-        padlen = min(3 * (2 * len(sos) + 1), signal.shape[-1] - 1)
-        return scipy.signal.sosfiltfilt(sos, signal, axis=-1, padlen=max(padlen, 0))
+        # Pad by mirroring (even extension) over several time constants of the slowest
+        # edge, so the filter has settled before the clip starts; scipy's default (odd
+        # extension over ~20 samples) leaves transients at both ends of short clips.
+        n = signal.shape[-1]
+        padlen = min(n - 1, max(3 * (2 * len(sos) + 1), settle or 0))
+        return scipy.signal.sosfiltfilt(sos, signal, axis=-1, padtype="even",
+                                        padlen=max(padlen, 0))
     return scipy.signal.sosfilt(sos, signal, axis=-1)
 
 

@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     except VmicError as exc:
         print(f"vmic: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `vmic demo --json | head`): not an error.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return 0
     except KeyboardInterrupt:
         print("vmic: interrupted", file=sys.stderr)
         return 130
