@@ -7,9 +7,9 @@ from conftest import shifted_frames, smooth_texture, snr_db
 
 from vmic import combine, post
 from vmic.errors import VmicError
-from vmic.phase import concatenate_sums, frame_phase_sums, reference_bands
+from vmic.phase import concatenate_sums, flow_weights, frame_phase_sums, reference_bands
 from vmic.pyramid import SteerablePyramid
-from vmic.recover import recover, recover_from_sums
+from vmic.recover import recover, recover_from_sums, tile_flow
 
 
 def dominant_hz(audio, fs, lo=0.0, hi=None):
@@ -61,7 +61,8 @@ def test_opposite_sign_regions_add_up_in_local_but_cancel_in_align():
     assert snr_local >= 20.0
     assert snr_local >= snr_align + 10.0
     # The weights found without the truth have opposite signs on the two halves.
-    weights = local.weights[0, 0]  # (TY, TX), horizontal-motion orientation
+    assert local.info["method"] == "rank1"
+    weights = local.weights[0]  # (TY, TX): weight of each tile's horizontal motion
     half = weights.shape[1] // 2
     assert np.sign(weights[:, : half - 1].sum()) == -np.sign(weights[:, half + 1 :].sum())
 
@@ -70,13 +71,17 @@ def test_split_frame_ranges_give_identical_sums(sine_clip):
     frames, _, fps, _ = sine_clip
     pyr = SteerablePyramid(frames.shape[1:], 2, 4)
     reference = reference_bands(pyr, frames[0])
-    whole = frame_phase_sums(pyr, reference, frames, tiles=(3, 4))
-    parts = concatenate_sums([frame_phase_sums(pyr, reference, frames[a:b], tiles=(3, 4))
+    weights = flow_weights(pyr, frames[0])
+    tiles = (3, 4)
+    whole = frame_phase_sums(pyr, reference, frames, tiles, weights)
+    parts = concatenate_sums([frame_phase_sums(pyr, reference, frames[a:b], tiles, weights)
                               for a, b in [(0, 100), (100, 101), (101, len(frames))]])
     np.testing.assert_allclose(parts.weighted_phase, whole.weighted_phase, rtol=1e-6, atol=1e-9)
-    a = recover_from_sums(whole, fps, "local").audio
-    b = recover_from_sums(parts, fps, "local").audio
-    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(parts.flow, whole.flow, rtol=1e-6, atol=1e-9)
+    audio = [recover_from_sums(sums, fps, "local",
+                               flow_terms=tile_flow(pyr, reference, weights, sums.flow, tiles),
+                               tiles=tiles).audio for sums in (whole, parts)]
+    np.testing.assert_allclose(audio[0], audio[1], atol=1e-5)
 
 
 def test_reference_frame_choice_changes_only_offset(sine_clip):

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
-__all__ = ["align_to_reference", "rank1_fit", "rank1_combine"]
+__all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
+           "split_half_snr"]
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
@@ -143,3 +144,102 @@ def rank1_combine(signals: np.ndarray, fit_signals: np.ndarray | None = None):
     if norm > 0:
         weights = weights / norm
     return weights @ x, weights
+
+
+def split_half_snr(first: np.ndarray, second: np.ndarray) -> float:
+    """Blind SNR of a combination from two estimates made on disjoint halves of the data.
+
+    If ``first = s + n1`` and ``second = g * s + n2`` with independent noises of equal
+    power, their squared correlation is ``rho**2 = (S/(S+N))**2``; the combination of both
+    halves then has SNR ``2 * rho / (1 - rho)`` (linear). Returns it in dB (-inf for
+    rho <= 0).
+    """
+    rho = abs(float(np.corrcoef(first, second)[0, 1])) if np.std(first) * np.std(second) > 0 \
+        else 0.0
+    if not np.isfinite(rho) or rho <= 0:
+        return -np.inf
+    rho = min(rho, 1 - 1e-12)
+    return float(10 * np.log10(2 * rho / (1 - rho)))
+
+
+def global_motion(flow: np.ndarray, information: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood rigid motion from per-tile flow sums.
+
+    Parameters
+    ----------
+    flow : ndarray of float, shape (N, 2, T)
+        Per-tile noise-weighted flow sums ``F`` (see :func:`vmic.recover.tile_flow`), with
+        ``E[F] = -M d``.
+    information : ndarray of float, shape (N, 2, 2)
+        Per-tile Fisher information ``M`` (px**-2 per unit noise).
+
+    Returns
+    -------
+    ndarray of float64, shape (2, T)
+        Displacement ``(dx, dy)`` of the whole scene (px), ``-(sum M)^-1 sum F``.
+    """
+    total = information.sum(axis=0)
+    ridge = 1e-9 * np.trace(total) * np.eye(2)
+    return -np.linalg.solve(total + ridge, flow.sum(axis=0))
+
+
+def local_combine(flow: np.ndarray, information: np.ndarray):
+    """Combine per-tile flow signals: rigid maximum likelihood or blind rank-1 fit.
+
+    Two candidates are formed: the rigid-motion estimate (:func:`global_motion`, optimal
+    when the whole scene moves together, and robust at low SNR) and the rank-1 fit of all
+    tile signals (:func:`rank1_combine`, which follows regions moving by different amounts
+    or with opposite signs). Each is also formed from two disjoint halves of the tiles (a
+    checkerboard), and the candidate whose halves agree best (:func:`split_half_snr`) is
+    returned.
+
+    Parameters
+    ----------
+    flow : ndarray of float, shape (N, 2, T)
+        High-passed per-tile flow sums.
+    information : ndarray of float, shape (N, 2, 2)
+        Per-tile Fisher information.
+
+    Returns
+    -------
+    combined : ndarray of float64, shape (T,)
+    weights : ndarray of float64, shape (N, 2)
+        Signed weight of each tile's x and y flow signal.
+    info : dict
+        ``method`` ("rigid" or "rank1") and the split-half SNR estimates (dB).
+    """
+    n_tiles, _, n_samples = flow.shape
+    signals = flow.reshape(n_tiles * 2, n_samples)
+    halves = [np.arange(n_tiles) % 2 == 0, np.arange(n_tiles) % 2 == 1]
+    if n_tiles < 2:
+        halves = None
+
+    def rigid(mask):
+        motion = global_motion(flow[mask], information[mask])
+        return motion
+
+    # Rigid candidate: project on the direction found from all tiles.
+    motion = rigid(np.ones(n_tiles, bool))
+    centred = motion - motion.mean(axis=-1, keepdims=True)
+    _, vectors = np.linalg.eigh(centred @ centred.T)
+    direction = vectors[:, -1]
+    rigid_signal = direction @ motion
+    fa_signal, fa_weights = rank1_combine(signals)
+    info = {"method": "rank1", "rigid_snr_db": None, "rank1_snr_db": None}
+    if halves is not None:
+        rigid_halves = [direction @ rigid(mask) for mask in halves]
+        fa_halves = [rank1_combine(flow[mask].reshape(-1, n_samples))[0] for mask in halves]
+        rigid_snr = split_half_snr(*rigid_halves)
+        fa_snr = split_half_snr(*fa_halves)
+        info.update(rigid_snr_db=rigid_snr, rank1_snr_db=fa_snr)
+        if rigid_snr >= fa_snr:
+            info["method"] = "rigid"
+            total = information.sum(axis=0)
+            ridge = 1e-9 * np.trace(total) * np.eye(2)
+            # rigid_signal = -direction . (sum M)^-1 sum_i F_i: the same weight on every tile.
+            per_component = -np.linalg.solve(total + ridge, np.eye(2)).T @ direction
+            weights = np.tile(per_component, (n_tiles, 1))
+            if np.corrcoef(rigid_signal, fa_signal)[0, 1] < 0:
+                rigid_signal, weights = -rigid_signal, -weights
+            return rigid_signal, weights, info
+    return fa_signal, fa_weights.reshape(n_tiles, 2), info

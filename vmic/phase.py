@@ -26,12 +26,14 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import scipy.fft
 
 from .pyramid import SteerablePyramid
 
 __all__ = [
     "PhaseSums",
     "reference_bands",
+    "flow_weights",
     "phase_sums",
     "frame_phase_sums",
     "concatenate_sums",
@@ -65,10 +67,11 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
-                  energy):  # pragma: no cover - numba
+def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude, energy,
+                  flow_weights, flow):  # pragma: no cover - numba
     n_batch, n_orient, h, w = bands.shape
     n_tx = col_edges.size - 1
+    with_flow = flow.shape[0] > 0
     for job in numba.prange(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
@@ -78,6 +81,8 @@ def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplit
                 wp = 0.0
                 am = 0.0
                 en = 0.0
+                fx = 0.0
+                fy = 0.0
                 for j in range(col_edges[tx], col_edges[tx + 1]):
                     c = bands[b, k, i, j]
                     r = reference[k, i, j]
@@ -85,12 +90,19 @@ def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplit
                     re = c.real * r.real + c.imag * r.imag
                     im = c.imag * r.real - c.real * r.imag
                     a2 = c.real * c.real + c.imag * c.imag
-                    wp += _fast_atan2(im, re) * a2
+                    dphi = _fast_atan2(im, re)
+                    wp += dphi * a2
                     am += np.sqrt(a2)
                     en += a2
+                    if with_flow:
+                        fx += dphi * flow_weights[k, 0, i, j]
+                        fy += dphi * flow_weights[k, 1, i, j]
                 weighted_phase[b, k, ty, tx] += wp
                 amplitude[b, k, ty, tx] += am
                 energy[b, k, ty, tx] += en
+                if with_flow:
+                    flow[b, k, 0, ty, tx] += fx
+                    flow[b, k, 1, ty, tx] += fy
 
 
 def tile_grid(band_shape: tuple[int, int], tiles: tuple[int, int]):
@@ -128,12 +140,16 @@ class PhaseSums:
         sum(A**2) over each tile.
     pixels : ndarray of int64, shape (S, TY, TX)
         Number of band pixels in each tile.
+    flow : ndarray of float, shape (T, S, K, 2, TY', TX') or None
+        Motion-sensitivity-weighted phase sums, sum(dphi * Im(conj(r) * dr/dx)) and the same
+        with d/dy (see :func:`flow_weights`); present when flow weights were given.
     """
 
     weighted_phase: np.ndarray
     amplitude: np.ndarray
     energy: np.ndarray
     pixels: np.ndarray
+    flow: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -146,8 +162,47 @@ def reference_bands(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.nda
     return [pyramid.scale_bands(spectra, s)[0] for s in range(pyramid.scales)]
 
 
+def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarray]:
+    """Per-pixel motion sensitivity of the reference frame's bands.
+
+    A displacement ``d`` (px) changes a band's phase by ``-grad(phi) . d``, where
+    ``grad(phi)`` is the local spatial frequency. Weighting each pixel's phase change by
+    ``A**2 * grad(phi) = Im(conj(r) * grad(r))`` (``r`` the reference band) gives the
+    least-squares (and, for white noise, maximum-likelihood) motion estimate of the tile,
+    which weights pixels by how much they actually move in phase, not only by amplitude.
+
+    Parameters
+    ----------
+    pyramid : SteerablePyramid
+    frame : ndarray, shape (H, W)
+        Reference frame.
+
+    Returns
+    -------
+    list of ndarray of float32, shape (K, 2, h, w) per scale
+        ``[..., 0, :, :]``: ``Im(conj(r) dr/dx)``; ``[..., 1, :, :]``: ``Im(conj(r) dr/dy)``,
+        with derivatives per band pixel (rad per band pixel x amplitude**2).
+    """
+    spectra = pyramid.spectra(frame)
+    weights = []
+    for s in range(pyramid.scales):
+        spectrum = pyramid._gather(spectra, pyramid._levels[s])[0]  # (K, h, w), natural order
+        h, w = spectrum.shape[-2:]
+        ramp_x = (2j * np.pi * np.fft.fftfreq(w))[None, None, :]
+        ramp_y = (2j * np.pi * np.fft.fftfreq(h))[None, :, None]
+        band = scipy.fft.ifft2(spectrum, axes=(-2, -1))
+        dx = scipy.fft.ifft2(spectrum * ramp_x, axes=(-2, -1))
+        dy = scipy.fft.ifft2(spectrum * ramp_y, axes=(-2, -1))
+        out = np.empty((spectrum.shape[0], 2, h, w), dtype=np.float32)
+        out[:, 0] = (np.conj(band) * dx).imag
+        out[:, 1] = (np.conj(band) * dy).imag
+        weights.append(out)
+    return weights
+
+
 def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: np.ndarray,
-                     tiles: tuple[int, int] = (1, 1)) -> PhaseSums:
+                     tiles: tuple[int, int] = (1, 1),
+                     flow: list[np.ndarray] | None = None) -> PhaseSums:
     """Phase sums of a batch of frames against reference bands.
 
     Parameters
@@ -158,6 +213,8 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     frames : ndarray, shape (B, H, W)
     tiles : (int, int), default (1, 1)
         Tile grid (down, across); (1, 1) sums over the whole frame.
+    flow : list of ndarray, optional
+        From :func:`flow_weights`; adds the ``flow`` sums.
 
     Returns
     -------
@@ -171,32 +228,54 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     weighted_phase = np.zeros(shape)
     amplitude = np.zeros(shape)
     energy = np.zeros(shape)
+    flow_sums = None
+    no_flow = np.zeros((0, 1, 2, 1, 1))
+    if flow is not None:
+        flow_sums = np.zeros((n, pyramid.scales, pyramid.orientations, 2) + tuple(tiles))
     pixels = np.zeros((pyramid.scales,) + tuple(tiles), dtype=np.int64)
     spectra = pyramid.spectra(frames)
     for s in range(pyramid.scales):
         bands = pyramid.scale_bands(spectra, s)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
+        weights = flow[s] if flow is not None else np.zeros((1, 2, 1, 1), np.float32)
         _reduce_phase(bands, reference[s], rows, col_edges, weighted_phase[:, s],
-                      amplitude[:, s], energy[:, s])
+                      amplitude[:, s], energy[:, s], weights,
+                      flow_sums[:, s] if flow is not None else no_flow)
         np.add.at(pixels[s], (rows[:, None], cols[None, :]), 1)
-    return PhaseSums(weighted_phase, amplitude, energy, pixels)
+    return PhaseSums(weighted_phase, amplitude, energy, pixels, flow_sums)
 
 
 def concatenate_sums(parts: list[PhaseSums]) -> PhaseSums:
     """Join the sums of consecutive frame ranges (e.g. from several processes)."""
     if not parts:
         raise ValueError("no phase sums to concatenate")
+    flow = None if parts[0].flow is None else np.concatenate([p.flow for p in parts])
     return PhaseSums(
         np.concatenate([p.weighted_phase for p in parts]),
         np.concatenate([p.amplitude for p in parts]),
         np.concatenate([p.energy for p in parts]),
         parts[0].pixels,
+        flow,
+    )
+
+
+def _whole_frame(sums: PhaseSums) -> PhaseSums:
+    # Keep per-tile detail only in the flow sums (what local combination uses); the other
+    # sums shrink to whole-frame totals, so a long clip costs little memory per frame.
+    keep = (-2, -1)
+    return PhaseSums(
+        sums.weighted_phase.sum(axis=keep, keepdims=True),
+        sums.amplitude.sum(axis=keep, keepdims=True),
+        sums.energy.sum(axis=keep, keepdims=True),
+        sums.pixels.sum(axis=keep, keepdims=True),
+        None if sums.flow is None else sums.flow.astype(np.float32),
     )
 
 
 def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
-               tiles: tuple[int, int] = (1, 1), bar=None) -> PhaseSums:
+               tiles: tuple[int, int] = (1, 1), bar=None,
+               flow: list[np.ndarray] | None = None, tile_detail: bool = True) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
 
     Parameters
@@ -204,11 +283,17 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
     batches : iterable of ndarray (B, H, W) or of (first_index, ndarray)
     bar : tqdm-like, optional
         Updated by the number of frames of each batch.
+    flow : list of ndarray, optional
+        From :func:`flow_weights`.
+    tile_detail : bool, default True
+        False keeps per-tile sums only for ``flow`` (stored as float32) and whole-frame
+        totals for the rest, which is all :func:`vmic.recover.recover` needs.
     """
     parts = []
     for item in batches:
         frames = item[1] if isinstance(item, tuple) else item
-        parts.append(frame_phase_sums(pyramid, reference, frames, tiles))
+        part = frame_phase_sums(pyramid, reference, frames, tiles, flow)
+        parts.append(part if tile_detail else _whole_frame(part))
         if bar is not None:
             bar.update(frames.shape[0])
     return concatenate_sums(parts)

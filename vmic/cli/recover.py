@@ -32,7 +32,10 @@ def register(subparsers) -> None:
                         choices=["local", "bands", "align"],
                         help="combination of band signals: local (default; per-tile blind "
                              "rank-1 fit), bands (per-band fit), align (vmSoundFromVideo)")
-    parser.add_argument("--scales", type=positive_int, default=1, help="pyramid scales")
+    parser.add_argument("--scales", type=positive_int, default=None,
+                        help="pyramid scales (default: 1 for align, as the original; up to 3 "
+                             "for local and bands, which the coarser scales' motion "
+                             "information lifts by 4-5 dB)")
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="pyramid orientations")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
