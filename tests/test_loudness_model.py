@@ -140,3 +140,17 @@ def test_cli_cnn_lstm_end_to_end(tmp_path, capsys):
                    "--method", "cnn-lstm", "--rate", "50", "--weights", str(tmp_path / "w.pt")])
     assert status == 2 and not (tmp_path / "x.csv").exists()
     assert "omit --rate" in capsys.readouterr().err
+
+
+def test_shipped_weights_find_held_out_impacts():
+    from vmic.learn.loudness_model import DEFAULT_WEIGHTS, predict_db
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("no shipped loudness weights")
+    clip = render_impacts(2_000_123)  # a test-split seed
+    predicted, meta = predict_db(clip.frames)
+    scores = impact_scores(predicted[None], clip.db[None], [clip.impact_frames],
+                           meta["threshold_db"])
+    assert scores["f1"] >= 0.9
+    baseline = np.mean(np.abs(clip.db[clip.impact_frames] - meta["train_mean_impact_db"]))
+    assert scores["mae_impact_db"] < baseline

@@ -465,6 +465,8 @@ def _train_main(args) -> int:
     if args.save_all:
         out = Path(args.out)
         for variant, model in models.items():
+            if variant == best:
+                continue  # already at OUT
             scores = results[variant]
             save_weights(model, out.with_name(f"{out.stem}.{variant}{out.suffix}"),
                          {**meta, "variant": variant, "threshold_db": scores["threshold_db"],
@@ -501,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--report", default=None, help="also write validation scores (JSON)")
     train.add_argument("--save-all", action="store_true",
-                       help="also save every variant as OUT_STEM.VARIANT.pt")
+                       help="also save the variant(s) not chosen as OUT_STEM.VARIANT.pt")
     args = parser.parse_args(argv)
     return _train_main(args)
 
