@@ -28,7 +28,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import VmicError
 from ..loudness import DEFAULT_FLOOR_DB, detect_impacts, loudness_at_rate
-from .common import add_clip_options, positive_float
+from .common import add_clip_options, positive_float, positive_int
 
 
 def register(subparsers) -> None:
@@ -53,6 +53,15 @@ def register(subparsers) -> None:
                         help="true sound: its per-frame dB goes in the CSV and the plot, and "
                              "the correlation is printed")
     parser.add_argument("--plot", default=None, metavar="PNG", help="plot dB over frames")
+    parser.add_argument("--combine", default=None,
+                        help="--method audio: combination of the pyramid's signals (as in "
+                             "vmic recover; default: recover's default)")
+    parser.add_argument("--scales", type=positive_int, default=None,
+                        help="--method audio: pyramid scales (default: recover's default)")
+    parser.add_argument("--orientations", type=positive_int, default=2,
+                        help="--method audio: pyramid orientations (default 2)")
+    parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
+                        help="--method audio: high-pass cutoff of the recovered sound, Hz")
     parser.add_argument("--weights", default=None,
                         help="CNN-LSTM weights (default: the shipped ones)")
     parser.set_defaults(func=run)
@@ -61,9 +70,13 @@ def register(subparsers) -> None:
 def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
     from ..recover import recover
 
+    options = {"scales": args.scales, "orientations": args.orientations,
+               "highpass_hz": args.highpass}
+    if args.combine is not None:
+        options["combine"] = args.combine
     result = recover(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames,
-                     reference_frame=args.reference_frame, quiet=args.quiet)
+                     reference_frame=args.reference_frame, quiet=args.quiet, **options)
     audio_rate = float(result.rate)
     if rate > audio_rate:
         raise VmicError(f"--rate {rate:g} exceeds the capture rate {audio_rate:g} fps")
