@@ -260,40 +260,46 @@ def concatenate_sums(parts: list[PhaseSums]) -> PhaseSums:
     )
 
 
-def _whole_frame(sums: PhaseSums) -> PhaseSums:
-    # Keep per-tile detail only in the flow sums (what local combination uses); the other
-    # sums shrink to whole-frame totals, so a long clip costs little memory per frame.
+def _compact(sums: PhaseSums, flow_reduce) -> PhaseSums:
+    # Keep only what a recovery needs of a batch: whole-frame totals of the band sums and
+    # the flow sums reduced by `flow_reduce` (float32), so memory per frame stays small.
     keep = (-2, -1)
+    flow = None
+    if sums.flow is not None:
+        flow = (sums.flow if flow_reduce is None else flow_reduce(sums.flow)).astype(np.float32)
     return PhaseSums(
         sums.weighted_phase.sum(axis=keep, keepdims=True),
         sums.amplitude.sum(axis=keep, keepdims=True),
         sums.energy.sum(axis=keep, keepdims=True),
         sums.pixels.sum(axis=keep, keepdims=True),
-        None if sums.flow is None else sums.flow.astype(np.float32),
+        flow,
     )
 
 
 def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
                tiles: tuple[int, int] = (1, 1), bar=None,
-               flow: list[np.ndarray] | None = None, tile_detail: bool = True) -> PhaseSums:
+               flow: list[np.ndarray] | None = None, flow_reduce=None) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
 
     Parameters
     ----------
     batches : iterable of ndarray (B, H, W) or of (first_index, ndarray)
+    tiles : (int, int), default (1, 1)
     bar : tqdm-like, optional
         Updated by the number of frames of each batch.
     flow : list of ndarray, optional
         From :func:`flow_weights`.
-    tile_detail : bool, default True
-        False keeps per-tile sums only for ``flow`` (stored as float32) and whole-frame
-        totals for the rest, which is all :func:`vmic.recover.recover` needs.
+    flow_reduce : callable, optional
+        When given, each batch is compacted as it arrives: the band sums are kept as
+        whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
+        (e.g. :func:`vmic.recover.apply_flow_scale`), stored as float32. This is how
+        :func:`vmic.recover.recover` keeps memory flat on long clips.
     """
     parts = []
     for item in batches:
         frames = item[1] if isinstance(item, tuple) else item
         part = frame_phase_sums(pyramid, reference, frames, tiles, flow)
-        parts.append(part if tile_detail else _whole_frame(part))
+        parts.append(part if flow_reduce is None else _compact(part, flow_reduce))
         if bar is not None:
             bar.update(frames.shape[0])
     return concatenate_sums(parts)

@@ -23,7 +23,8 @@ from .progress import progress
 from .pyramid import SteerablePyramid, max_scales
 
 __all__ = ["Recovery", "recover", "recover_from_sums", "COMBINE_METHODS", "DEFAULT_COMBINE",
-           "default_tiles", "default_scales", "check_reference", "tile_flow"]
+           "default_tiles", "default_scales", "check_reference", "tile_flow",
+           "flow_information", "apply_flow_scale"]
 
 COMBINE_METHODS = ("align", "bands", "local")
 DEFAULT_COMBINE = "local"
@@ -149,17 +150,17 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
                     combine=combine, weights=weights, info=info)
 
 
-def tile_flow(pyramid: SteerablePyramid, reference: list[np.ndarray],
-              weights: list[np.ndarray], flow: np.ndarray, tiles: tuple[int, int]):
-    """Noise-weighted per-tile flow sums and Fisher information, over all bands.
+def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
+                     weights: list[np.ndarray], tiles: tuple[int, int]):
+    """Band noise weights and per-tile Fisher information for the flow sums.
 
     For white pixel noise of variance sigma**2, band ``b`` has coefficient noise variance
     ``sigma**2 * v_b`` with ``v_b = H W sum|H_b|**2 / (h w)**2`` (its filter's energy),
     so a pixel's phase change has variance ``sigma**2 v_b / (2 A**2)``. The flow sums
     ``f_b = sum A**2 grad(phi) dphi`` then have mean ``-N_b d`` and covariance
     ``sigma**2 v_b N_b / 2`` with ``N_b = sum A**2 grad(phi) grad(phi)^T``. Summing
-    ``f_b / v_b`` (gradients in full-frame px) over bands gives each tile's sufficient
-    statistic ``F`` for its displacement ``d``, with information ``M = sum N_b / v_b``.
+    ``f_b / v_b`` (gradients in frame px) over bands gives each tile's sufficient statistic
+    ``F`` for its displacement ``d``, with information ``M = sum N_b / v_b``.
 
     Parameters
     ----------
@@ -168,21 +169,20 @@ def tile_flow(pyramid: SteerablePyramid, reference: list[np.ndarray],
         Reference bands per scale.
     weights : list of ndarray of float32, shape (K, 2, h, w)
         From :func:`vmic.phase.flow_weights`.
-    flow : ndarray, shape (T, S, K, 2, TY, TX)
-        ``PhaseSums.flow``.
     tiles : (int, int)
 
     Returns
     -------
-    F : ndarray of float64, shape (TY * TX, 2, T)
-    M : ndarray of float64, shape (TY * TX, 2, 2)
+    scale : ndarray of float64, shape (S, K, 2)
+        Factor of each band's x and y flow sums in ``F`` (:func:`apply_flow_scale`).
+    information : ndarray of float64, shape (TY * TX, 2, 2)
+        ``M`` per tile (px**-2 per unit pixel-noise variance).
     """
     from .phase import tile_grid
 
     height, width = pyramid.shape
-    n_frames = flow.shape[0]
     ty, tx = tiles
-    total_flow = np.zeros((ty, tx, 2, n_frames))
+    scale = np.zeros((pyramid.scales, pyramid.orientations, 2))
     information = np.zeros((ty, tx, 2, 2))
     for s, (h, w) in enumerate(pyramid.band_shapes):
         to_full = np.array([w / width, h / height])  # d(level px)/d(frame px) per axis
@@ -192,6 +192,7 @@ def tile_flow(pyramid: SteerablePyramid, reference: list[np.ndarray],
             noise = height * width * float(np.sum(np.abs(filt) ** 2)) / float(h * w) ** 2
             if noise <= 0:
                 continue
+            scale[s, k] = to_full / noise
             power = np.abs(reference[s][k]).astype(np.float64) ** 2
             usable = power > 1e-12 * max(power.max(), 1e-300)
             wk = weights[s][k].astype(np.float64) * to_full[:, None, None]  # (2, h, w)
@@ -201,9 +202,36 @@ def tile_flow(pyramid: SteerablePyramid, reference: list[np.ndarray],
             np.add.at(per_tile, (rows[:, None], cols[None, :]),
                       np.moveaxis(outer, (0, 1), (-2, -1)))
             information += per_tile / noise
-            band_flow = flow[:, s, k].astype(np.float64) * to_full[None, :, None, None]
-            total_flow += np.moveaxis(band_flow, 0, -1).transpose(1, 2, 0, 3) / noise
-    return total_flow.reshape(ty * tx, 2, n_frames), information.reshape(ty * tx, 2, 2)
+    return scale, information.reshape(ty * tx, 2, 2)
+
+
+def apply_flow_scale(flow: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Per-tile statistic ``F`` from flow sums (T, S, K, 2, TY, TX) -> (T, 2, TY, TX)."""
+    return np.einsum("tskcyx,skc->tcyx", flow, scale)
+
+
+def tile_flow(pyramid: SteerablePyramid, reference: list[np.ndarray],
+              weights: list[np.ndarray], flow: np.ndarray, tiles: tuple[int, int]):
+    """``(F, M)`` for :func:`recover_from_sums` from full flow sums.
+
+    Parameters
+    ----------
+    flow : ndarray, shape (T, S, K, 2, TY, TX)
+        ``PhaseSums.flow``.
+
+    Returns
+    -------
+    F : ndarray of float64, shape (TY * TX, 2, T)
+    M : ndarray of float64, shape (TY * TX, 2, 2)
+    """
+    scale, information = flow_information(pyramid, reference, weights, tiles)
+    return _tile_major(apply_flow_scale(flow, scale)), information
+
+
+def _tile_major(reduced: np.ndarray) -> np.ndarray:
+    # (T, 2, TY, TX) -> (TY * TX, 2, T)
+    n_frames = reduced.shape[0]
+    return np.moveaxis(reduced.reshape(n_frames, 2, -1), 0, -1).transpose(1, 0, 2)
 
 
 def _highpass_rows(signals: np.ndarray, rate: float, cutoff_hz: float,
@@ -313,15 +341,20 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         local = combine == "local"
         tiles = default_tiles(pyramid.band_shapes) if local else (1, 1)
         flow = flow_weights(pyramid, reference_frame_pixels) if local else None
+        flow_scale = information = None
+        if local:
+            flow_scale, information = flow_information(pyramid, reference, flow, tiles)
         bar = progress(clip.n_frames, "recover", quiet)
         try:
             sums = phase_sums(pyramid, reference, clip.iter_batches(batch_size), tiles, bar,
-                              flow=flow, tile_detail=False)
+                              flow=flow, flow_reduce=(
+                                  (lambda f: apply_flow_scale(f, flow_scale)) if local
+                                  else None))
         finally:
             bar.close()
         if sums.n_frames < 2:
             raise VmicError(f"only {sums.n_frames} frame could be decoded; need at least 2")
-        flow_terms = tile_flow(pyramid, reference, flow, sums.flow, tiles) if local else None
+        flow_terms = (_tile_major(sums.flow), information) if local else None
         result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz, bandpass_hz,
                                    denoise, flow_terms, tiles)
     finally:
