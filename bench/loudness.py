@@ -108,6 +108,16 @@ def impacts_track(seconds: float, path: Path) -> None:
     soundfile.write(str(path), clip.audio, params.audio_rate_hz, subtype="FLOAT")
 
 
+def recovered_snr_db(clip: Path, truth_wav: Path, fps: float) -> float:
+    """SNR (dB) of the recovered sound against the truth (vmic.metrics, aligned)."""
+    from vmic import metrics
+    from vmic.audio import read_wav
+    from vmic.recover import recover
+
+    truth, _ = read_wav(truth_wav)
+    return float(metrics.snr_db(recover(clip, fps=fps).audio, truth, fps))
+
+
 def high_speed_rows(seconds: float) -> list[dict]:
     from vmic.cli import main
     from vmic.cli.loudness import correlation_above_floor
@@ -119,10 +129,11 @@ def high_speed_rows(seconds: float) -> list[dict]:
         impacts_track(seconds, tmp / "impacts.wav")
         cases = [("speech", SynthConfig(source="speech", duration_s=seconds, height=64,
                                         width=64, seed=11)),
-                 ("speech, camera noise", SynthConfig(source="speech", duration_s=seconds,
-                                                      height=64, width=64, amplitude_px=0.02,
-                                                      shot_noise=True, read_noise_e=20.0,
-                                                      seed=14)),
+                 *[("speech, camera noise", SynthConfig(source="speech", duration_s=seconds,
+                                                        height=64, width=64, amplitude_px=amp,
+                                                        shot_noise=True, read_noise_e=20.0,
+                                                        seed=14))
+                   for amp in (0.02, 0.05, 0.1)],
                  ("impacts sound", SynthConfig(source="wav", wav=str(tmp / "impacts.wav"),
                                                duration_s=seconds, height=64, width=64, seed=12))]
         melody = SHARED / "audio" / "melody_2200hz.wav"
@@ -145,6 +156,7 @@ def high_speed_rows(seconds: float) -> list[dict]:
                 continue
             table = list(csv.DictReader(out.open()))
             db = np.array([float(r["db"]) for r in table])
+            snr = recovered_snr_db(clip, truth, cfg.fps)
             true_db = np.array([float(r["truth_db"]) for r in table])
             floor = float(true_db.max() - 40.0)
             rows.append({
@@ -160,7 +172,7 @@ def high_speed_rows(seconds: float) -> list[dict]:
                                                 np.maximum(true_db, true_db.max() - 20.0),
                                                 true_db.max() - 20.0),
                 "n_20": int(np.sum(true_db > true_db.max() - 20.0)),
-                "note": f"{seconds_run:.1f} s",
+                "note": f"SNR {snr:.1f} dB, {seconds_run:.1f} s",
             })
     return rows
 
