@@ -27,7 +27,7 @@ def test_sinusoidal_subpixel_motion_is_recovered(sine_clip, method):
     assert np.abs(result.audio).max() <= 1.0 + 1e-6
     assert abs(dominant_hz(result.audio, fps) - freq) <= fps / len(displacement)
     # Noise-free rendering: the recovered waveform is the displacement up to gain and sign.
-    truth = post.highpass(displacement, fps, post.default_highpass_hz(fps))
+    truth = post.highpass(displacement, fps, post.audible_highpass_hz(fps))
     skip = 40  # filter start-up
     # align's causal filter delays the signal by a fraction of a sample that no integer lag
     # undoes (at 10 samples per period that alone caps its SNR near 17 dB).
@@ -41,7 +41,7 @@ def test_noisy_clip_recovers_above_a_minimum_snr(sine_clip):
     frames, displacement, fps, freq = sine_clip
     noisy = frames + np.random.default_rng(0).normal(0, 2.0, frames.shape)
     result = recover(noisy, fps=fps)
-    truth = post.highpass(displacement, fps, post.default_highpass_hz(fps))
+    truth = post.highpass(displacement, fps, post.audible_highpass_hz(fps))
     assert snr_db(result.audio[40:].astype(float), truth[40:]) >= 10.0
 
 
@@ -53,7 +53,7 @@ def test_opposite_sign_regions_add_up_in_local_but_cancel_in_align():
     right = shifted_frames(texture, -d)
     frames = left.copy()
     frames[:, :, 32:] = right[:, :, 32:]
-    truth = post.highpass(d, fps, post.default_highpass_hz(fps))
+    truth = post.highpass(d, fps, post.audible_highpass_hz(fps))
     local = recover(frames, fps=fps, combine="local")
     aligned = recover(frames, fps=fps, combine="align")
     snr_local = snr_db(local.audio[40:].astype(float), truth[40:])

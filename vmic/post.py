@@ -19,12 +19,24 @@ __all__ = [
     "scale_original",
     "scale_peak",
     "default_highpass_hz",
+    "audible_highpass_hz",
+    "finish",
 ]
 
 
 def default_highpass_hz(fs: float) -> float:
     """The original's high-pass cutoff, 0.05 of the Nyquist rate (Hz)."""
     return 0.05 * fs / 2.0
+
+
+def audible_highpass_hz(fs: float) -> float:
+    """vmic's default high-pass cutoff: 20 Hz, the low edge of hearing (Hz).
+
+    The original's relative cutoff (0.05 of Nyquist) grows with the camera: 55 Hz at
+    2200 fps, 500 Hz at 20 000 fps, where it removes most of a voice. At very low rates
+    the cutoff is kept under 0.2 of Nyquist.
+    """
+    return min(20.0, 0.2 * fs / 2.0)
 
 
 def _check_cutoff(cutoff_hz: float, fs: float, name: str) -> float:

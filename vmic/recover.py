@@ -102,8 +102,8 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
         Capture rate (Hz).
     combine : {"align", "bands", "local"}
     highpass_hz : float, optional
-        High-pass cutoff (Hz). Default 0.05 of Nyquist, as the original. ``align`` always
-        uses the original's fixed causal filter and ignores it.
+        Zero-phase high-pass cutoff (Hz); default :func:`vmic.post.audible_highpass_hz`
+        (20 Hz). ``align`` always uses the original's fixed causal filter and ignores it.
     bandpass_hz : (float, float), optional
         Keep only [lo, hi] Hz (zero-phase), after the combination.
     denoise : str, default "none"
@@ -127,7 +127,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
         raw = _combine.align_to_reference(band_signals)
         audio = post.scale_original(post.original_highpass(raw))
     else:
-        cutoff = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
+        cutoff = post.audible_highpass_hz(rate) if highpass_hz is None else highpass_hz
         if combine == "bands":
             signals = band_signals.reshape(-1, band_signals.shape[-1])
             filtered = _highpass_rows(signals, rate, cutoff)
@@ -297,7 +297,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         Combination method (see :mod:`vmic.combine`); ``align`` reproduces
         ``vmSoundFromVideo``.
     highpass_hz : float, optional
-        High-pass cutoff (Hz), zero-phase; default 0.05 of Nyquist.
+        High-pass cutoff (Hz), zero-phase; default 20 Hz (``align``: the original's causal
+        filter at 0.05 of Nyquist).
     reference_frame : int, default 0
         Reference frame, counted from ``start``.
     roi, downsample, start, n_frames

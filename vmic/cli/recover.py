@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="pyramid orientations")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
-                        help="zero-phase high-pass cutoff (default 0.05 of Nyquist)")
+                        help="zero-phase high-pass cutoff (default 20 Hz; align keeps the "
+                             "original's causal filter at 0.05 of Nyquist)")
     parser.add_argument("--bandpass", default=None, metavar="LO,HI",
                         help="keep only this band (Hz), zero-phase")
     parser.add_argument("--denoise", default="none",
