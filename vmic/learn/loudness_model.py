@@ -138,62 +138,87 @@ class LoudnessCNN(nn.Module):
 class CNNLSTM(nn.Module):
     """CNN per space-time image, LSTM across frames, linear dB output.
 
-    ``forward(x)`` maps space-time images (B, T, 3, S, S) to dB (B, T) (float32, dB). The
-    network works on normalised dB ``(dB - db_mean) / db_std`` (buffers, from the training
-    set); ``per_frame_head`` is the linear head used while pre-training the CNN alone.
+    ``forward(x, fps)`` maps space-time images (B, T, 3, S, S) to dB (B, T) (float32, dB).
+    The network works on normalised dB ``(dB - db_mean) / db_std`` (buffers, from the
+    training set); ``per_frame_head`` is the linear head used while pre-training the CNN
+    alone. With ``rate_input`` the frame rate enters beside the CNN features as
+    ``log2(fps / 30)``: the same displacement per frame means twice the speed (+6 dB) at twice
+    the rate, which the frames alone cannot tell.
     """
 
-    def __init__(self, size: int = 64, width: int = 16, features: int = 128, hidden: int = 64):
+    def __init__(self, size: int = 64, width: int = 16, features: int = 128, hidden: int = 64,
+                 rate_input: bool = False):
         super().__init__()
+        extra = 1 if rate_input else 0
         self.cnn = LoudnessCNN(size, width, features)
-        self.lstm = nn.LSTM(features, hidden, batch_first=True)
+        self.lstm = nn.LSTM(features + extra, hidden, batch_first=True)
         self.head = nn.Linear(hidden, 1)
-        self.per_frame_head = nn.Linear(features, 1)
+        self.per_frame_head = nn.Linear(features + extra, 1)
         self.register_buffer("db_mean", torch.tensor(0.0))
         self.register_buffer("db_std", torch.tensor(1.0))
-        self.config = {"size": size, "width": width, "features": features, "hidden": hidden}
+        self.config = {"size": size, "width": width, "features": features, "hidden": hidden,
+                       "rate_input": bool(rate_input)}
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+        """CNN features (B, T, F) of space-time images, plus the rate feature if used."""
         b, t = x.shape[:2]
-        return self.cnn(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
+        features = self.cnn(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
+        if not self.config["rate_input"]:
+            return features
+        fps = torch.as_tensor(MODEL_FRAME_RATE if fps is None else fps, dtype=features.dtype)
+        rate = torch.log2(fps.reshape(-1, 1, 1) / MODEL_FRAME_RATE).expand(b, t, 1)
+        return torch.cat([features, rate], dim=-1)
 
-    def forward_normalised(self, x: torch.Tensor) -> torch.Tensor:
-        out, _ = self.lstm(self.embed(x))
+    def forward_normalised(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+        out, _ = self.lstm(self.embed(x, fps))
         return self.head(out).squeeze(-1)
 
-    def per_frame_normalised(self, x: torch.Tensor) -> torch.Tensor:
-        return self.per_frame_head(self.embed(x)).squeeze(-1)
+    def per_frame_normalised(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+        return self.per_frame_head(self.embed(x, fps)).squeeze(-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_normalised(x) * self.db_std + self.db_mean
+    def forward(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+        """dB (B, T) of space-time images (B, T, 3, S, S) at ``fps`` (scalar or (B,), Hz)."""
+        return self.forward_normalised(x, fps) * self.db_std + self.db_mean
 
 
 # ---------------------------------------------------------------- data
 
 
 def build_dataset(split: str, n_clips: int, size: int = 64,
-                  params: ImpactParams | None = None) -> dict:
+                  params: ImpactParams | None = None, frame_rates=None) -> dict:
     """Render ``n_clips`` impacts clips of a split and resize their frames for the model.
+
+    Parameters
+    ----------
+    frame_rates : sequence of float, optional
+        Clip ``j`` is rendered at ``frame_rates[j % len(frame_rates)]`` frames/s (default:
+        the rate of ``params``).
 
     Returns
     -------
     dict
         ``frames``: uint8 (N, T, size, size); ``db``: float32 (N, T) truth dB;
-        ``impact_frames``: list of N int64 arrays; ``seeds``: list of int.
+        ``fps``: float32 (N,) frame rates; ``impact_frames``: list of N int64 arrays;
+        ``seeds``: list of int.
     """
+    import dataclasses
+
+    params = ImpactParams() if params is None else params
+    rates = [params.fps] if frame_rates is None else [float(r) for r in frame_rates]
     seeds = split_seeds(split, n_clips)
     frames, dbs, impacts = [], [], []
-    for seed in seeds:
-        clip = render_impacts(seed, params)
+    for j, seed in enumerate(seeds):
+        clip = render_impacts(seed, dataclasses.replace(params, fps=rates[j % len(rates)]))
         frames.append(resize_frames(clip.frames, size))
         dbs.append(clip.db.astype(np.float32))
         impacts.append(clip.impact_frames)
-    return {"frames": np.stack(frames), "db": np.stack(dbs), "impact_frames": impacts,
-            "seeds": seeds}
+    fps = np.array([rates[j % len(rates)] for j in range(len(seeds))], dtype=np.float32)
+    return {"frames": np.stack(frames), "db": np.stack(dbs), "fps": fps,
+            "impact_frames": impacts, "seeds": seeds}
 
 
 def _batches(data: dict, batch: int, window: int, rng: np.random.Generator):
-    """Endless random (frames uint8 (B, W, S, S), dB (B, W)) windows of the training clips."""
+    """Endless random (frames uint8 (B, W, S, S), dB (B, W), fps (B,)) training windows."""
     n, t = data["db"].shape
     window = min(window, t)
     while True:
@@ -202,7 +227,8 @@ def _batches(data: dict, batch: int, window: int, rng: np.random.Generator):
         frames = np.stack([data["frames"][c, s:s + window] for c, s in zip(clips, starts,
                                                                             strict=True)])
         db = np.stack([data["db"][c, s:s + window] for c, s in zip(clips, starts, strict=True)])
-        yield torch.from_numpy(frames), torch.from_numpy(db)
+        fps = data["fps"][clips] if "fps" in data else np.full(batch, MODEL_FRAME_RATE)
+        yield torch.from_numpy(frames), torch.from_numpy(db), torch.as_tensor(fps)
 
 
 def _set_normalisation(model: CNNLSTM, data: dict) -> None:
@@ -217,8 +243,9 @@ def _fit(model, parameters, loss_of_batch, batches, steps: int, lr: float, log, 
     losses = []
     start = time.perf_counter()
     for step in range(steps):
-        frames, db = next(batches)
-        loss = loss_of_batch(space_time_images(frames), (db - model.db_mean) / model.db_std)
+        frames, db, fps = next(batches)
+        loss = loss_of_batch(space_time_images(frames), fps,
+                             (db - model.db_mean) / model.db_std)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -239,8 +266,8 @@ def train_end_to_end(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int
     parameters = [p for name, p in model.named_parameters()
                   if not name.startswith("per_frame_head")]
 
-    def loss_of_batch(x, target):
-        return torch.mean((model.forward_normalised(x) - target) ** 2)
+    def loss_of_batch(x, fps, target):
+        return torch.mean((model.forward_normalised(x, fps) - target) ** 2)
 
     return _fit(model, parameters, loss_of_batch, batches, steps, lr, log, "end2end")
 
@@ -253,8 +280,8 @@ def pretrain_cnn(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8
     batches = _batches(data, batch, window, np.random.default_rng(seed))
     parameters = list(model.cnn.parameters()) + list(model.per_frame_head.parameters())
 
-    def loss_of_batch(x, target):
-        return torch.mean((model.per_frame_normalised(x) - target) ** 2)
+    def loss_of_batch(x, fps, target):
+        return torch.mean((model.per_frame_normalised(x, fps) - target) ** 2)
 
     return _fit(model, parameters, loss_of_batch, batches, steps, lr, log, "pretrain")
 
@@ -269,8 +296,8 @@ def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8
     batches = _batches(data, batch, window, np.random.default_rng(seed))
     parameters = list(model.lstm.parameters()) + list(model.head.parameters())
 
-    def loss_of_batch(x, target):
-        return torch.mean((model.forward_normalised(x) - target) ** 2)
+    def loss_of_batch(x, fps, target):
+        return torch.mean((model.forward_normalised(x, fps) - target) ** 2)
 
     try:
         return _fit(model, parameters, loss_of_batch, batches, steps, lr, log, "frozen")
@@ -283,23 +310,31 @@ def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8
 
 
 @torch.no_grad()
-def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray, chunk: int = 8) -> np.ndarray:
+def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray, fps=None,
+                  chunk: int = 8) -> np.ndarray:
     """Predicted dB of every frame of resized clips.
 
     Parameters
     ----------
     frames_uint8 : numpy.ndarray of uint8, shape (N, T, S, S)
+    fps : float or array_like of shape (N,), optional
+        Frame rate of each clip, frames/s (default 30; used by models with ``rate_input``).
+    chunk : int
+        Clips per forward pass.
 
     Returns
     -------
     numpy.ndarray of float64, shape (N, T), dB
     """
     model.eval()
+    n = frames_uint8.shape[0]
+    rates = np.broadcast_to(np.asarray(MODEL_FRAME_RATE if fps is None else fps,
+                                       dtype=np.float32), (n,))
     out = []
-    for start in range(0, frames_uint8.shape[0], chunk):
+    for start in range(0, n, chunk):
         x = space_time_images(torch.from_numpy(np.ascontiguousarray(
             frames_uint8[start:start + chunk])))
-        out.append(model(x).double().numpy())
+        out.append(model(x, torch.from_numpy(rates[start:start + chunk].copy())).double().numpy())
     return np.concatenate(out)
 
 
@@ -392,18 +427,21 @@ def load_weights(path: str | Path | None = None) -> tuple[CNNLSTM, dict]:
     return model, dict(payload.get("meta", {}))
 
 
-def predict_db(frames, weights: str | Path | None = None,
-               intensity_max: float = 255.0) -> tuple[np.ndarray, dict]:
+def predict_db(frames, weights: str | Path | None = None, intensity_max: float = 255.0,
+               fps: float | None = None) -> tuple[np.ndarray, dict]:
     """Predicted loudness (dB) of every frame of a grey clip.
 
     Parameters
     ----------
     frames : array_like, shape (T, H, W)
-        Grey frames in [0, ``intensity_max``], at (ideally) the model's 30 frames/s.
+        Grey frames in [0, ``intensity_max``], at a frame rate the model was trained for
+        (``meta["frame_rates"]``).
     weights : path, optional
         Weights file (default: the shipped ``vmic/weights/loudness_cnnlstm.pt``).
     intensity_max : float
         White level of ``frames``.
+    fps : float, optional
+        Frame rate of the clip, frames/s (default 30).
 
     Returns
     -------
@@ -412,7 +450,7 @@ def predict_db(frames, weights: str | Path | None = None,
     """
     model, meta = load_weights(weights)
     small = resize_frames(frames, model.config["size"], intensity_max)
-    return predict_clips(model, small[None])[0], meta
+    return predict_clips(model, small[None], fps)[0], meta
 
 
 # ---------------------------------------------------------------- training entry point
@@ -426,8 +464,9 @@ def _train_main(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     t0 = time.perf_counter()
-    train = build_dataset("train", args.train_clips, args.size)
-    val = build_dataset("val", args.val_clips, args.size)
+    rates = [float(r) for r in args.frame_rates.split(",")]
+    train = build_dataset("train", args.train_clips, args.size, frame_rates=rates)
+    val = build_dataset("val", args.val_clips, args.size, frame_rates=rates)
     log(f"rendered {args.train_clips} train + {args.val_clips} val clips "
         f"({time.perf_counter() - t0:.0f} s)")
     results = {}
@@ -435,7 +474,7 @@ def _train_main(args) -> int:
     models = {}
     for variant in variants:
         torch.manual_seed(args.seed)
-        model = CNNLSTM(size=args.size, width=args.width)
+        model = CNNLSTM(size=args.size, width=args.width, rate_input=len(rates) > 1)
         t1 = time.perf_counter()
         if variant == "end2end":
             train_end_to_end(model, train, steps=args.steps, batch=args.batch,
@@ -446,7 +485,7 @@ def _train_main(args) -> int:
             train_frozen(model, train, steps=args.lstm_steps, batch=args.batch,
                          window=args.window, lr=args.lr, seed=args.seed + 1, log=log)
         train_s = time.perf_counter() - t1
-        predicted = predict_clips(model, val["frames"])
+        predicted = predict_clips(model, val["frames"], val["fps"])
         threshold = calibrate_threshold(predicted, val["db"], val["impact_frames"])
         scores = impact_scores(predicted, val["db"], val["impact_frames"], threshold)
         scores.update(threshold_db=threshold, train_s=train_s)
@@ -454,7 +493,7 @@ def _train_main(args) -> int:
         models[variant] = model
         log(f"{variant}: val " + json.dumps({k: round(v, 3) for k, v in scores.items()}))
     best = min(results, key=lambda v: (-results[v]["f1"], results[v]["mae_impact_db"]))
-    meta = {"variant": best, "fps": MODEL_FRAME_RATE, "size": args.size,
+    meta = {"variant": best, "frame_rates": args.frame_rates, "size": args.size,
             "threshold_db": results[best]["threshold_db"],
             "val_f1": results[best]["f1"], "val_mae_impact_db": results[best]["mae_impact_db"],
             "train_clips": args.train_clips, "steps": args.steps, "seed": args.seed,
@@ -491,6 +530,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--train-clips", type=int, default=300)
     train.add_argument("--val-clips", type=int, default=40)
     train.add_argument("--size", type=int, default=64, help="model input side, px")
+    train.add_argument("--frame-rates", default="30,15",
+                       help="frame rates of the training clips, frames/s, comma-separated "
+                            "(alternating); more than one adds the rate as a model input")
     train.add_argument("--width", type=int, default=16, help="channels of the first conv")
     train.add_argument("--steps", type=int, default=1000,
                        help="steps of end-to-end training and of CNN pre-training")
