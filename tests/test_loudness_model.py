@@ -154,3 +154,19 @@ def test_shipped_weights_find_held_out_impacts():
     assert scores["f1"] >= 0.9
     baseline = np.mean(np.abs(clip.db[clip.impact_frames] - meta["train_mean_impact_db"]))
     assert scores["mae_impact_db"] < baseline
+
+
+def test_rate_input_model_sees_the_frame_rate():
+    data = build_dataset("val", 2, size=16, params=TINY, frame_rates=(30.0, 15.0))
+    np.testing.assert_array_equal(data["fps"], [30.0, 15.0])
+    torch.manual_seed(3)
+    model = CNNLSTM(size=16, width=4, features=16, hidden=8, rate_input=True)
+    losses = train_end_to_end(model, data, steps=3, batch=2, window=8)
+    assert np.all(np.isfinite(losses))
+    at_30 = predict_clips(model, data["frames"], 30.0)
+    at_15 = predict_clips(model, data["frames"], 15.0)
+    assert at_30.shape == data["db"].shape and not np.allclose(at_30, at_15)
+    # A model without the rate input ignores it.
+    plain = CNNLSTM(size=16, width=4, features=16, hidden=8)
+    np.testing.assert_array_equal(predict_clips(plain, data["frames"], 30.0),
+                                  predict_clips(plain, data["frames"], 15.0))

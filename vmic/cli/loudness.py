@@ -10,7 +10,7 @@ Two methods:
 ``cnn-lstm``
     Predict each video frame's dB from the frames alone with the learned CNN-LSTM
     (:mod:`vmic.learn.loudness_model`, needs the ``learn`` extra), for ordinary-rate clips
-    (trained at 30 frames/s); one row per video frame. Its dB are on the scale of the
+    (15-30 frames/s, as trained); one row per video frame. Its dB are on the scale of the
     training sounds (:mod:`vmic.impacts`).
 
 The CSV holds ``frame, time_s, db`` (+ ``truth_db`` with ``--reference``, + ``impact`` for
@@ -110,15 +110,16 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
     if args.rate is not None and not math.isclose(args.rate, fps, rel_tol=1e-6):
         raise VmicError("--method cnn-lstm gives one dB per video frame; omit --rate "
                         f"(the clip runs at {fps:g} fps)")
-    if not math.isclose(fps, MODEL_FRAME_RATE, rel_tol=0.05):
-        import warnings
-
-        warnings.warn(f"the CNN-LSTM was trained on {MODEL_FRAME_RATE:g} fps clips; this clip "
-                      f"runs at {fps:g} fps, so its dB scale and detections may be off",
-                      stacklevel=2)
     # 8-bit footage is in [0, 255]; anything brighter is taken as 16-bit.
     intensity_max = 255.0 if float(frames.max(initial=0.0)) <= 255.0 else 65535.0
-    db, meta = predict_db(frames, args.weights, intensity_max)
+    db, meta = predict_db(frames, args.weights, intensity_max, fps=fps)
+    trained = [float(r) for r in str(meta.get("frame_rates", MODEL_FRAME_RATE)).split(",")]
+    if not 0.95 * min(trained) <= fps <= 1.05 * max(trained):
+        import warnings
+
+        warnings.warn(f"the CNN-LSTM was trained on {meta.get('frame_rates', MODEL_FRAME_RATE)} "
+                      f"fps clips; this clip runs at {fps:g} fps, so its dB scale and "
+                      "detections may be off", stacklevel=2)
     db = np.maximum(db, args.floor_db)
     threshold = float(meta.get("threshold_db", -40.0))
     return db, fps, detect_impacts(db, threshold), threshold
