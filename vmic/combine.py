@@ -24,7 +24,7 @@ import numpy as np
 import scipy.signal
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
-           "split_half_snr"]
+           "split_half_snr", "coarsen"]
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
@@ -183,22 +183,68 @@ def global_motion(flow: np.ndarray, information: np.ndarray) -> np.ndarray:
     return -np.linalg.solve(total + ridge, flow.sum(axis=0))
 
 
-def local_combine(flow: np.ndarray, information: np.ndarray):
-    """Combine per-tile flow signals: rigid maximum likelihood or blind rank-1 fit.
+def coarsen(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, int],
+            grid: tuple[int, int]):
+    """Merge tiles into a coarser grid by adding their statistics (they are additive).
 
-    Two candidates are formed: the rigid-motion estimate (:func:`global_motion`, optimal
-    when the whole scene moves together, and robust at low SNR) and the rank-1 fit of all
-    tile signals (:func:`rank1_combine`, which follows regions moving by different amounts
-    or with opposite signs). Each is also formed from two disjoint halves of the tiles (a
-    checkerboard), and the candidate whose halves agree best (:func:`split_half_snr`) is
-    returned.
+    Parameters
+    ----------
+    flow : ndarray, shape (TY * TX, 2, T)
+    information : ndarray, shape (TY * TX, 2, 2)
+    tiles : (int, int)
+        The fine grid (TY, TX).
+    grid : (int, int)
+        The coarse grid (GY, GX), each at most the fine one.
+
+    Returns
+    -------
+    flow : ndarray, shape (GY * GX, 2, T)
+    information : ndarray, shape (GY * GX, 2, 2)
+    block : ndarray of int64, shape (TY * TX,)
+        Coarse tile of each fine tile.
+    """
+    ty, tx = tiles
+    gy, gx = grid
+    rows = np.arange(ty) * gy // ty
+    cols = np.arange(tx) * gx // tx
+    block = (rows[:, None] * gx + cols[None, :]).ravel()
+    coarse_flow = np.zeros((gy * gx,) + flow.shape[1:])
+    coarse_info = np.zeros((gy * gx, 2, 2))
+    np.add.at(coarse_flow, block, flow)
+    np.add.at(coarse_info, block, information)
+    return coarse_flow, coarse_info, block
+
+
+def _checkerboard(grid: tuple[int, int]) -> list[np.ndarray] | None:
+    gy, gx = grid
+    if gy * gx < 2:
+        return None
+    parity = (np.arange(gy)[:, None] + np.arange(gx)[None, :]).ravel() % 2
+    if gy == 1 or gx == 1:
+        parity = np.arange(gy * gx) % 2
+    return [parity == 0, parity == 1]
+
+
+def local_combine(flow: np.ndarray, information: np.ndarray,
+                  tiles: tuple[int, int] | None = None):
+    """Combine per-tile flow signals: rigid maximum likelihood or blind rank-1 fits.
+
+    Candidates are the rigid-motion estimate (:func:`global_motion`, optimal when the whole
+    scene moves together, and robust at low SNR) and rank-1 fits (:func:`rank1_combine`)
+    of the tiles' x and y signals at the full tile grid and at coarser grids (4 x 4, 2 x 2;
+    merged tiles add their statistics, so a fit still works where single tiles are too
+    noisy). Rank-1 fits follow regions that move by different amounts or with opposite
+    signs. Each candidate is also formed from two disjoint halves of its tiles (a
+    checkerboard) and the candidate whose halves agree best (:func:`split_half_snr`) wins.
 
     Parameters
     ----------
     flow : ndarray of float, shape (N, 2, T)
-        High-passed per-tile flow sums.
+        High-passed per-tile flow statistics ``F``, tile-major over the grid ``tiles``.
     information : ndarray of float, shape (N, 2, 2)
-        Per-tile Fisher information.
+        Per-tile Fisher information ``M``.
+    tiles : (int, int), optional
+        The grid (TY, TX) with TY * TX = N (default: one row of N tiles).
 
     Returns
     -------
@@ -206,40 +252,45 @@ def local_combine(flow: np.ndarray, information: np.ndarray):
     weights : ndarray of float64, shape (N, 2)
         Signed weight of each tile's x and y flow signal.
     info : dict
-        ``method`` ("rigid" or "rank1") and the split-half SNR estimates (dB).
+        ``method`` ("rigid" or "rank1 GYxGX") and each candidate's split-half SNR (dB).
     """
     n_tiles, _, n_samples = flow.shape
-    signals = flow.reshape(n_tiles * 2, n_samples)
-    halves = [np.arange(n_tiles) % 2 == 0, np.arange(n_tiles) % 2 == 1]
-    if n_tiles < 2:
-        halves = None
+    tiles = (1, n_tiles) if tiles is None else tuple(tiles)
+    if tiles[0] * tiles[1] != n_tiles:
+        raise ValueError(f"tile grid {tiles} does not hold {n_tiles} tiles")
 
-    def rigid(mask):
-        motion = global_motion(flow[mask], information[mask])
-        return motion
-
-    # Rigid candidate: project on the direction found from all tiles.
-    motion = rigid(np.ones(n_tiles, bool))
+    # Rigid candidate, projected on the direction of largest motion variance.
+    motion = global_motion(flow, information)
     centred = motion - motion.mean(axis=-1, keepdims=True)
     _, vectors = np.linalg.eigh(centred @ centred.T)
     direction = vectors[:, -1]
-    rigid_signal = direction @ motion
-    fa_signal, fa_weights = rank1_combine(signals)
-    info = {"method": "rank1", "rigid_snr_db": None, "rank1_snr_db": None}
-    if halves is not None:
-        rigid_halves = [direction @ rigid(mask) for mask in halves]
-        fa_halves = [rank1_combine(flow[mask].reshape(-1, n_samples))[0] for mask in halves]
-        rigid_snr = split_half_snr(*rigid_halves)
-        fa_snr = split_half_snr(*fa_halves)
-        info.update(rigid_snr_db=rigid_snr, rank1_snr_db=fa_snr)
-        if rigid_snr >= fa_snr:
-            info["method"] = "rigid"
-            total = information.sum(axis=0)
-            ridge = 1e-9 * np.trace(total) * np.eye(2)
-            # rigid_signal = -direction . (sum M)^-1 sum_i F_i: the same weight on every tile.
-            per_component = -np.linalg.solve(total + ridge, np.eye(2)).T @ direction
-            weights = np.tile(per_component, (n_tiles, 1))
-            if np.corrcoef(rigid_signal, fa_signal)[0, 1] < 0:
-                rigid_signal, weights = -rigid_signal, -weights
-            return rigid_signal, weights, info
-    return fa_signal, fa_weights.reshape(n_tiles, 2), info
+    candidates = {}
+    total = information.sum(axis=0)
+    ridge = 1e-9 * np.trace(total) * np.eye(2)
+    rigid_weight = -np.linalg.solve(total + ridge, np.eye(2)).T @ direction
+    halves = _checkerboard(tiles)
+    rigid_snr = (split_half_snr(*[direction @ global_motion(flow[h], information[h])
+                                  for h in halves]) if halves is not None else -np.inf)
+    candidates["rigid"] = (rigid_snr, direction @ motion, np.tile(rigid_weight, (n_tiles, 1)))
+
+    grids = [tiles] + [g for g in ((4, 4), (2, 2))
+                       if g[0] <= tiles[0] and g[1] <= tiles[1] and g != tiles]
+    for grid in grids:
+        if grid == tiles:
+            coarse_flow, block = flow, np.arange(n_tiles)
+        else:
+            coarse_flow, _, block = coarsen(flow, information, tiles, grid)
+        signals = coarse_flow.reshape(-1, n_samples)
+        combined, weights = rank1_combine(signals)
+        halves = _checkerboard(grid)
+        snr = (split_half_snr(*[rank1_combine(coarse_flow[h].reshape(-1, n_samples))[0]
+                                for h in halves]) if halves is not None else -np.inf)
+        candidates[f"rank1 {grid[0]}x{grid[1]}"] = (snr, combined,
+                                                     weights.reshape(-1, 2)[block])
+    name = max(candidates, key=lambda key: candidates[key][0])
+    snr, combined, weights = candidates[name]
+    reference = candidates[f"rank1 {tiles[0]}x{tiles[1]}"][1]
+    if name != f"rank1 {tiles[0]}x{tiles[1]}" and np.corrcoef(combined, reference)[0, 1] < 0:
+        combined, weights = -combined, -weights  # same sign convention for every choice
+    info = {"method": name, "split_half_snr_db": {k: v[0] for k, v in candidates.items()}}
+    return combined, weights, info

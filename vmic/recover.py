@@ -52,8 +52,8 @@ class Recovery:
         Wall time of the recovery (s).
     info : dict
         Details: frames, shapes, tiles, where the capture rate came from, and for
-        ``local`` which candidate was chosen ("rigid" or "rank1") with their split-half
-        SNR estimates (dB).
+        ``local`` which candidate was chosen ("rigid" or "rank1 GYxGX") with every
+        candidate's split-half SNR estimate (dB).
     """
 
     audio: np.ndarray
@@ -141,7 +141,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
             n_tiles = tile_signals.shape[0]
             filtered = _highpass_rows(tile_signals.reshape(n_tiles * 2, -1), rate, cutoff)
             combined, weights, details = _combine.local_combine(
-                filtered.reshape(n_tiles, 2, -1).astype(np.float64), information)
+                filtered.reshape(n_tiles, 2, -1).astype(np.float64), information, tiles)
             info.update(details)
             weights = weights.T.reshape((2,) + tuple(tiles))
         audio = post.scale_peak(combined)
