@@ -185,8 +185,7 @@ def test_noiseless_float_clip_recovers_above_30_db():
     cfg = SynthConfig(duration_s=0.5, height=64, width=64, bits=None, object="full",
                       amplitude_px=0.05)
     clip = synthesize(cfg)
-    # highpass 5 Hz: the default 0.05-Nyquist high-pass leaves edge transients (~21 dB).
-    rec = recover(clip.frames, fps=cfg.fps, highpass_hz=5.0)
+    rec = recover(clip.frames, fps=cfg.fps)  # the defaults
     assert metrics.snr_db(rec.audio, clip.truth, cfg.fps) >= 30.0
 
 
