@@ -62,3 +62,32 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-frame", type=nonnegative_int, default=0, metavar="N",
                         help="reference frame, counted from --start (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_output(path: str, suffixes: tuple[str, ...], what: str,
+                 clip: str | None = None) -> None:
+    """Refuse an output path before any work: wrong suffix, missing folder, or the input.
+
+    Parameters
+    ----------
+    path : str
+        Output path.
+    suffixes : tuple of str
+        Accepted suffixes, lower case with the dot (".wav").
+    what : str
+        How the message names the output ("output", "--plot").
+    clip : str, optional
+        The input clip, which an output must never overwrite.
+    """
+    from pathlib import Path
+
+    from ..errors import VmicError
+
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise VmicError(f"output folder does not exist: {folder}")
+    if clip is not None and out.resolve() == Path(clip).resolve():
+        raise VmicError(f"{what} would overwrite the input clip")

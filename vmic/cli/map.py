@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import VmicError
-from .common import add_clip_options, positive_float, positive_int
+from .common import add_clip_options, check_output, positive_float, positive_int
 
 PICTURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -42,23 +40,12 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _check_output(path: str, suffixes: tuple[str, ...], what: str, clip: str) -> None:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise VmicError(f"output folder does not exist: {folder}")
-    if out.resolve() == Path(clip).resolve():
-        raise VmicError(f"{what} would overwrite the input clip")
-
-
 def run(args) -> int:
     from ..vibmap import save_vibration_map, vibration_map
 
-    _check_output(args.output, PICTURE_SUFFIXES, "output", args.clip)
+    check_output(args.output, PICTURE_SUFFIXES, "output", args.clip)
     if args.data:
-        _check_output(args.data, (".npz",), "--data", args.clip)
+        check_output(args.data, (".npz",), "--data", args.clip)
     vmap = vibration_map(
         args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
         tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,

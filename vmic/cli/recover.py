@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from ..errors import VmicError
-from .common import add_clip_options, positive_float, positive_int
+from .common import add_clip_options, check_output, positive_float, positive_int
 
 
 def register(subparsers) -> None:
@@ -54,29 +53,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _check_output(path: str, suffixes: tuple[str, ...], what: str) -> None:
-    out = Path(path)
-    if out.suffix.lower() not in suffixes:
-        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise VmicError(f"output folder does not exist: {folder}")
-
-
 def run(args) -> int:
     from .. import post
     from ..audio import save_spectrogram, write_wav
 
-    _check_output(args.output, (".wav",), "output")
+    check_output(args.output, (".wav",), "output", args.clip)
     if args.spectrogram:
-        _check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram")
+        check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram", args.clip)
     if args.signals:
-        _check_output(args.signals, (".npz",), "--signals")
-    for name in ("spectrogram", "signals"):
-        if getattr(args, name) and Path(getattr(args, name)).resolve() == Path(args.clip).resolve():
-            raise VmicError(f"--{name} would overwrite the input clip")
-    if Path(args.output).resolve() == Path(args.clip).resolve():
-        raise VmicError("output would overwrite the input clip")
+        check_output(args.signals, (".npz",), "--signals", args.clip)
 
     from ..denoise import parse_band
 
