@@ -29,11 +29,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
+import scipy.signal
 
 from .. import post
 from ..errors import VmicError
-from ..phase import frame_phase_sums, reference_bands
+from ..phase import _fast_atan2, reference_bands, tile_grid
 from ..pyramid import SteerablePyramid, max_scales
 from ..recover import check_reference
 
@@ -119,9 +121,40 @@ def tiles_for(pyramid: SteerablePyramid, grid: int) -> tuple[int, int]:
     return min(grid, hc), min(grid, wc)
 
 
+@numba.njit(cache=True, fastmath=True)
+def _tile_phase_energy(bands, reference, tile_rows, tile_cols, weighted_phase,
+                       energy):  # pragma: no cover - numba
+    # Per tile: sum(dphi * A**2) and sum(A**2). A row's values are computed first (the
+    # loop over all its pixels vectorises), then added to their tiles; single-threaded, as
+    # the pyramid's FFTs already use the cores and small tiles leave too little per job.
+    n_batch, n_orient, h, w = bands.shape
+    wp_row = np.empty(w, dtype=np.float32)
+    en_row = np.empty(w, dtype=np.float32)
+    for b in range(n_batch):
+        for k in range(n_orient):
+            for i in range(h):
+                ty = tile_rows[i]
+                for j in range(w):
+                    c = bands[b, k, i, j]
+                    r = reference[k, i, j]
+                    re = c.real * r.real + c.imag * r.imag
+                    im = c.imag * r.real - c.real * r.imag
+                    a2 = c.real * c.real + c.imag * c.imag
+                    wp_row[j] = _fast_atan2(im, re) * a2
+                    en_row[j] = a2
+                for j in range(w):
+                    tx = tile_cols[j]
+                    weighted_phase[b, k, ty, tx] += wp_row[j]
+                    energy[b, k, ty, tx] += en_row[j]
+
+
 def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: np.ndarray,
                tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Phase-change and energy maps of a batch of frames.
+
+    The per-tile sums are those of :func:`vmic.phase.frame_phase_sums` (``weighted_phase``
+    and ``energy``), computed by a kernel that skips the amplitude sums and adds a whole
+    row of pixels at a time.
 
     Parameters
     ----------
@@ -140,14 +173,28 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
     energy : ndarray of float32, shape (B, S*K, gy, gx)
         Mean A**2 per tile.
     """
-    sums = frame_phase_sums(pyramid, reference, frames, tiles)
-    n = sums.n_frames
-    shape = (n, pyramid.scales * pyramid.orientations) + tuple(tiles)
+    frames = np.asarray(frames)
+    if frames.ndim == 2:
+        frames = frames[None]
+    n = frames.shape[0]
+    shape = (n, pyramid.scales, pyramid.orientations) + tuple(tiles)
+    weighted_phase = np.zeros(shape)
+    energy = np.zeros(shape)
+    pixels = np.zeros((pyramid.scales,) + tuple(tiles))
+    spectra = pyramid.spectra(frames)
+    for s in range(pyramid.scales):
+        bands = pyramid.scale_bands(spectra, s)
+        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
+        _tile_phase_energy(bands, np.ascontiguousarray(reference[s]), rows, cols,
+                           weighted_phase[:, s], energy[:, s])
+        pixels[s] = np.outer(np.bincount(rows, minlength=tiles[0]),
+                             np.bincount(cols, minlength=tiles[1]))
+    out_shape = (n, pyramid.scales * pyramid.orientations) + tuple(tiles)
     with np.errstate(invalid="ignore", divide="ignore"):
-        phase = np.nan_to_num(sums.weighted_phase / sums.energy)
-    pixels = sums.pixels[None, :, None].astype(np.float64)  # (1, S, 1, gy, gx)
-    energy = sums.energy / pixels
-    return phase.reshape(shape).astype(np.float32), energy.reshape(shape).astype(np.float32)
+        phase = np.nan_to_num(weighted_phase / energy)
+    energy = energy / pixels[None, :, None]
+    return (phase.reshape(out_shape).astype(np.float32),
+            energy.reshape(out_shape).astype(np.float32))
 
 
 def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
@@ -224,10 +271,11 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
         +1 or -1 per tile.
     """
     t = phase.shape[0]
-    x = phase.reshape(t, -1).astype(np.float64).T  # (cells, T)
-    x = x - x.mean(axis=1, keepdims=True)
+    x = phase.reshape(t, -1).astype(np.float64)  # (T, cells), filtered along time
+    x = x - x.mean(axis=0)
     if t > 12:
-        x = post.highpass(x, rate, post.default_highpass_hz(rate))
+        x = _highpass_time_major(x, rate, post.default_highpass_hz(rate))
+    x = x.T
     w = energy_ref.reshape(-1).astype(np.float64)
     r = x[int(np.argmax(w))]
     signs = np.ones(x.shape[0])
@@ -238,6 +286,15 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
         if not np.any(r):
             break
     return signs.reshape(energy_ref.shape).astype(np.float32)
+
+
+def _highpass_time_major(x: np.ndarray, rate: float, cutoff_hz: float) -> np.ndarray:
+    # post.highpass (3rd-order Butterworth, forward-backward, even padding over 4 time
+    # constants) along axis 0 of a (T, N) array, without transposing to (N, T) first.
+    sos = scipy.signal.butter(3, cutoff_hz / (rate / 2.0), btype="highpass", output="sos")
+    n = x.shape[0]
+    padlen = min(n - 1, max(3 * (2 * len(sos) + 1), int(np.ceil(4 * rate / cutoff_hz))))
+    return scipy.signal.sosfiltfilt(sos, x, axis=0, padtype="even", padlen=max(padlen, 0))
 
 
 def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None):

@@ -61,7 +61,7 @@ def load_model(path: str | Path | None = None) -> tuple[SiameseRegressor, MapSpe
     return model, MapSpec(**spec)
 
 
-def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 2048,
+def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 256,
                     signs: np.ndarray | None = None) -> np.ndarray:
     """The model's raw samples for a clip (before high-pass and scaling).
 
@@ -80,14 +80,25 @@ def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 2
     """
     phase, features, features_ref, weights = model_inputs(maps, signs)
     out = np.empty(phase.shape[0], dtype=np.float64)
-    with torch.no_grad():
+    # One intra-op thread: the network is tiny (per batch, less work than the threads'
+    # hand-offs cost), and with a busy CPU the extra threads only wait for each other.
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        out = _forward(model, phase, features, features_ref, weights, batch_size, out)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return out
+
+
+def _forward(model, phase, features, features_ref, weights, batch_size, out):
+    with torch.inference_mode():
         ref = model.encode_reference(torch.from_numpy(features_ref)[None])
         w = torch.from_numpy(weights)[None]
         for i in range(0, phase.shape[0], batch_size):
             sl = slice(i, i + batch_size)
-            current = torch.from_numpy(features[sl]).contiguous(
-                memory_format=torch.channels_last)  # faster small convolutions on CPU
-            y = model.frame_outputs(torch.from_numpy(phase[sl]), current, ref, w)
+            y = model.frame_outputs(torch.from_numpy(phase[sl]), torch.from_numpy(features[sl]),
+                                    ref, w)
             out[sl] = y.double().numpy()
         if model.taps:
             out = model.temporal_filter(torch.from_numpy(out)[None].float())[0].double().numpy()
@@ -111,7 +122,7 @@ def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = N
 
 def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, start=0,
                     n_frames=None, reference_frame=0, quiet=True, *, model=None,
-                    batch_size: int = 64) -> Recovery:
+                    batch_size: int = 128) -> Recovery:
     """Recover sound with the learned Siamese regressor.
 
     Parameters
