@@ -3,8 +3,9 @@
 The clip is streamed in batches through the pyramid (:func:`vmic.learn.data.clip_maps`); only
 the small per-frame maps (C x 16 x 16 floats per frame) are kept. Tile signs are fitted on the
 whole clip (:func:`vmic.learn.data.tile_signs`), the Siamese regressor gives one sample per
-frame, and the samples go through the classical path's post-processing: zero-phase high-pass
-at 0.05 of Nyquist (or ``highpass_hz``) and peak scaling to [-1, 1].
+frame, and the samples go through the classical default's post-processing: zero-phase high-pass
+at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and peak scaling to
+[-1, 1]. (The tile-sign fit alone high-passes at 0.05 of Nyquist, to keep slow drift out.)
 """
 
 from __future__ import annotations
@@ -106,13 +107,25 @@ def _forward(model, phase, features, features_ref, weights, batch_size, out):
 
 
 def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = None) -> np.ndarray:
-    """Mean removal, zero-phase high-pass (default 0.05 of Nyquist) and peak scaling.
+    """Mean removal, zero-phase high-pass and peak scaling.
+
+    Parameters
+    ----------
+    samples : ndarray of float, shape (T,)
+        Raw model samples.
+    rate : float
+        Capture rate (Hz).
+    highpass_hz : float, optional
+        Cutoff (Hz); default 20 Hz (:func:`vmic.post.audible_highpass_hz`), as the classical
+        default path. (It was 0.05 of Nyquist before, 55 Hz at 2200 fps: on 16
+        validation clips 20 Hz gave 4.07 vs 3.27 dB mean SNR, as it keeps speech and pink
+        noise below 55 Hz.)
 
     Returns
     -------
     ndarray of float32, shape (T,), in [-1, 1]
     """
-    cutoff = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
+    cutoff = post.audible_highpass_hz(rate) if highpass_hz is None else highpass_hz
     x = np.asarray(samples, dtype=np.float64)
     x = x - x.mean()
     if x.size > 12:
