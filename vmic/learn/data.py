@@ -27,6 +27,8 @@ signal or a texture.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -121,7 +123,7 @@ def tiles_for(pyramid: SteerablePyramid, grid: int) -> tuple[int, int]:
     return min(grid, hc), min(grid, wc)
 
 
-@numba.njit(cache=True, fastmath=True)
+@numba.njit(cache=True, fastmath=True, nogil=True)
 def _tile_phase_energy(bands, reference, tile_rows, tile_cols, weighted_phase,
                        energy):  # pragma: no cover - numba
     # Per tile: sum(dphi * A**2) and sum(A**2). A row's values are computed first (the
@@ -198,7 +200,7 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
 
 
 def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
-              bar=None) -> ClipMaps:
+              bar=None, workers: int = 2) -> ClipMaps:
     """Maps of every frame of an opened clip (streamed in batches).
 
     Parameters
@@ -211,6 +213,10 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
         Frames per batch.
     bar : tqdm-like, optional
         Updated with the number of frames done.
+    workers : int
+        Batches in flight at once, each in its own thread (the FFTs and the tile kernel
+        release the GIL, so consecutive batches overlap); at most ``workers + 1`` batches
+        are held in memory.
 
     Returns
     -------
@@ -231,12 +237,22 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     tiles = tiles_for(pyramid, spec.grid)
     _, energy_ref = frame_maps(pyramid, reference, ref_frame[None], tiles)
     phases, energies = [], []
-    for _, frames in clip.iter_batches(batch_size):
-        p, e = frame_maps(pyramid, reference, frames, tiles)
+
+    def collect(job):
+        p, e = job.result()
         phases.append(p)
         energies.append(e)
         if bar is not None:
-            bar.update(frames.shape[0])
+            bar.update(p.shape[0])
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max(1, int(workers))) as pool:
+        for _, frames in clip.iter_batches(batch_size):
+            pending.append(pool.submit(frame_maps, pyramid, reference, frames, tiles))
+            if len(pending) > max(1, int(workers)):
+                collect(pending.popleft())
+        while pending:
+            collect(pending.popleft())
     phase = np.concatenate(phases)
     if phase.shape[0] < 2:
         raise VmicError(f"only {phase.shape[0]} frame could be decoded; need at least 2")

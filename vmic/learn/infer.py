@@ -135,7 +135,7 @@ def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = N
 
 def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, start=0,
                     n_frames=None, reference_frame=0, quiet=True, *, model=None,
-                    batch_size: int = 128) -> Recovery:
+                    batch_size: int = 64) -> Recovery:
     """Recover sound with the learned Siamese regressor.
 
     Parameters
