@@ -12,7 +12,9 @@ torch = pytest.importorskip("torch")
 
 from vmic.learn.data import (  # noqa: E402
     MapSpec,
+    clip_maps,
     draw_config,
+    frame_maps,
     model_inputs,
     synth_clip_maps,
     tile_signs,
@@ -67,6 +69,37 @@ def test_maps_have_the_spec_shape(clips):
     # Frame 0 is the reference: no phase change.
     assert np.abs(maps.phase[0]).max() < 1e-5
     assert np.abs(maps.phase[1:]).max() > 1e-5
+
+
+def test_frame_maps_match_the_phase_module():
+    # The learned path's own tile kernel must give vmic.phase's A**2-weighted tile phases.
+    from vmic.phase import frame_phase_sums, reference_bands
+    from vmic.pyramid import SteerablePyramid
+
+    rng = np.random.default_rng(3)
+    frames = rng.random((5, 40, 52)).astype(np.float32)  # tiles of unequal size
+    pyramid = SteerablePyramid((40, 52), 2, 2)
+    reference = reference_bands(pyramid, frames[0])
+    phase, energy = frame_maps(pyramid, reference, frames, (6, 7))
+    sums = frame_phase_sums(pyramid, reference, frames, (6, 7))
+    expected_phase = (sums.weighted_phase / sums.energy).reshape(5, 4, 6, 7)
+    expected_energy = (sums.energy / sums.pixels[None, :, None]).reshape(5, 4, 6, 7)
+    assert np.abs(phase[1:]).max() > 0.01
+    np.testing.assert_allclose(phase, expected_phase, atol=1e-6)
+    np.testing.assert_allclose(energy, expected_energy, rtol=1e-5)
+
+
+def test_clip_maps_same_with_any_pipeline_depth():
+    from vmic.frames import open_clip
+
+    frames = np.random.default_rng(4).random((37, 48, 48)).astype(np.float32)
+    out = []
+    for workers, batch in ((1, 37), (3, 5)):
+        with open_clip(frames, fps=2000.0) as clip:
+            out.append(clip_maps(clip, SPEC, batch_size=batch, workers=workers))
+    assert out[1].phase.shape == (37, SPEC.channels, 8, 8)
+    np.testing.assert_array_equal(out[0].phase, out[1].phase)
+    np.testing.assert_array_equal(out[0].energy, out[1].energy)
 
 
 def test_splits_never_share_seeds():
