@@ -66,43 +66,70 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
     return -r if y < 0 else r
 
 
+# The pixel loops below keep float32 accumulators within one row segment (so they
+# vectorise; at most a few hundred terms) and add each segment to float64 totals.
+
+
 @numba.njit(parallel=True, cache=True, fastmath=True)
-def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude, energy,
-                  flow_weights, flow):  # pragma: no cover - numba
+def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
+                  energy):  # pragma: no cover - numba
     n_batch, n_orient, h, w = bands.shape
     n_tx = col_edges.size - 1
-    with_flow = flow.shape[0] > 0
     for job in numba.prange(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
             ty = tile_rows[i]
             for tx in range(n_tx):
-                wp = 0.0
-                am = 0.0
-                en = 0.0
-                fx = 0.0
-                fy = 0.0
+                wp = np.float32(0.0)
+                am = np.float32(0.0)
+                en = np.float32(0.0)
                 for j in range(col_edges[tx], col_edges[tx + 1]):
                     c = bands[b, k, i, j]
                     r = reference[k, i, j]
+                    cr, ci, rr, ri = c.real, c.imag, r.real, r.imag
                     # angle(c * conj(r)), wrapped to (-pi, pi]
-                    re = c.real * r.real + c.imag * r.imag
-                    im = c.imag * r.real - c.real * r.imag
-                    a2 = c.real * c.real + c.imag * c.imag
-                    dphi = _fast_atan2(im, re)
-                    wp += dphi * a2
+                    a2 = cr * cr + ci * ci
+                    wp += _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri) * a2
                     am += np.sqrt(a2)
                     en += a2
-                    if with_flow:
-                        fx += dphi * flow_weights[k, 0, i, j]
-                        fy += dphi * flow_weights[k, 1, i, j]
                 weighted_phase[b, k, ty, tx] += wp
                 amplitude[b, k, ty, tx] += am
                 energy[b, k, ty, tx] += en
-                if with_flow:
-                    flow[b, k, 0, ty, tx] += fx
-                    flow[b, k, 1, ty, tx] += fy
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _reduce_phase_flow(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
+                       energy, flow_weights, flow):  # pragma: no cover - numba
+    n_batch, n_orient, h, w = bands.shape
+    n_tx = col_edges.size - 1
+    for job in numba.prange(n_batch * n_orient):
+        b = job // n_orient
+        k = job % n_orient
+        for i in range(h):
+            ty = tile_rows[i]
+            for tx in range(n_tx):
+                wp = np.float32(0.0)
+                am = np.float32(0.0)
+                en = np.float32(0.0)
+                fx = np.float32(0.0)
+                fy = np.float32(0.0)
+                for j in range(col_edges[tx], col_edges[tx + 1]):
+                    c = bands[b, k, i, j]
+                    r = reference[k, i, j]
+                    cr, ci, rr, ri = c.real, c.imag, r.real, r.imag
+                    a2 = cr * cr + ci * ci
+                    dphi = _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri)
+                    wp += dphi * a2
+                    am += np.sqrt(a2)
+                    en += a2
+                    fx += dphi * flow_weights[k, 0, i, j]
+                    fy += dphi * flow_weights[k, 1, i, j]
+                weighted_phase[b, k, ty, tx] += wp
+                amplitude[b, k, ty, tx] += am
+                energy[b, k, ty, tx] += en
+                flow[b, k, 0, ty, tx] += fx
+                flow[b, k, 1, ty, tx] += fy
 
 
 def tile_grid(band_shape: tuple[int, int], tiles: tuple[int, int]):
@@ -229,7 +256,6 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     amplitude = np.zeros(shape)
     energy = np.zeros(shape)
     flow_sums = None
-    no_flow = np.zeros((0, 1, 2, 1, 1))
     if flow is not None:
         flow_sums = np.zeros((n, pyramid.scales, pyramid.orientations, 2) + tuple(tiles))
     pixels = np.zeros((pyramid.scales,) + tuple(tiles), dtype=np.int64)
@@ -238,10 +264,12 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
         bands = pyramid.scale_bands(spectra, s)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
-        weights = flow[s] if flow is not None else np.zeros((1, 2, 1, 1), np.float32)
-        _reduce_phase(bands, reference[s], rows, col_edges, weighted_phase[:, s],
-                      amplitude[:, s], energy[:, s], weights,
-                      flow_sums[:, s] if flow is not None else no_flow)
+        if flow is None:
+            _reduce_phase(bands, reference[s], rows, col_edges, weighted_phase[:, s],
+                          amplitude[:, s], energy[:, s])
+        else:
+            _reduce_phase_flow(bands, reference[s], rows, col_edges, weighted_phase[:, s],
+                               amplitude[:, s], energy[:, s], flow[s], flow_sums[:, s])
         np.add.at(pixels[s], (rows[:, None], cols[None, :]), 1)
     return PhaseSums(weighted_phase, amplitude, energy, pixels, flow_sums)
 
