@@ -38,8 +38,11 @@ SHARED = ROOT.parent / "shared"
 
 
 def learned_rows(weights: Path, n_test: int) -> list[dict]:
+    import dataclasses
+
     import torch
 
+    from vmic.impacts import ImpactParams
     from vmic.learn.loudness_model import (
         build_dataset,
         impact_scores,
@@ -49,50 +52,50 @@ def learned_rows(weights: Path, n_test: int) -> list[dict]:
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    test = build_dataset("test", n_test)
-    print(f"rendered {n_test} held-out test clips in {time.perf_counter() - t0:.0f} s",
-          file=sys.stderr)
-    files = [("shipped", weights)]  # the better variant on validation ...
-    for variant in ("end2end", "frozen"):  # ... and the other one, saved beside it
-        path = weights.with_name(f"{weights.stem}.{variant}{weights.suffix}")
-        if path.is_file():
-            files.append((variant, path))
-    rows, meta = [], {}
+    tests = {30.0: build_dataset("test", n_test),
+             # 15 fps clips of the same 3.2 s (48 frames)
+             15.0: build_dataset("test", n_test // 2, params=dataclasses.replace(
+                 ImpactParams(), fps=15.0, n_frames=48))}
+    print(f"rendered {n_test} + {n_test // 2} held-out test clips in "
+          f"{time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    # The shipped 30 fps model (better variant on validation), the other variant saved beside
+    # it, and the 15-30 fps model (frame rate as an input).
+    files = [("shipped", weights)]
+    files += [(v, weights.with_name(f"{weights.stem}.{v}{weights.suffix}"))
+              for v in ("end2end", "frozen", "rates")]
+    rows, shipped_meta = [], {}
     for label, path in files:
+        if not path.is_file():
+            continue
         model, meta = load_weights(path)
-        t1 = time.perf_counter()
-        predicted = predict_clips(model, test["frames"], test["fps"])
-        seconds = time.perf_counter() - t1
-        scores = impact_scores(predicted, test["db"], test["impact_frames"], meta["threshold_db"])
-        name = f"CNN-LSTM {meta.get('variant', '?')}" + (" (shipped)" if label == "shipped" else "")
-        rows.append({"method": name, **scores,
-                     "note": f"val F1 {meta.get('val_f1', float('nan')):.3f}, "
-                             f"{test['db'].size / seconds:.0f} frames/s"})
-    # Off the training rate: the shipped model on 15 fps clips (48 frames = the same 3.2 s).
-    import dataclasses
-
-    from vmic.impacts import ImpactParams
-
-    test15 = build_dataset("test", n_test // 2,
-                           params=dataclasses.replace(ImpactParams(), fps=15.0, n_frames=48))
-    model, shipped_meta = load_weights(weights)
-    scores = impact_scores(predict_clips(model, test15["frames"], 15.0), test15["db"],
-                           test15["impact_frames"], shipped_meta["threshold_db"])
-    rows.append({"method": f"CNN-LSTM {shipped_meta.get('variant', '?')} (shipped) on 15 fps "
-                           f"clips ({n_test // 2})", **scores,
-                 "note": f"trained at {shipped_meta.get('frame_rates', 30)} fps"})
+        if label == "shipped":
+            shipped_meta = meta
+        trained = str(meta.get("frame_rates", "30"))
+        name = (f"CNN-LSTM {meta.get('variant', '?')}, trained at {trained} fps"
+                + (" (shipped default)" if label == "shipped" else ""))
+        for fps, test in tests.items():
+            t1 = time.perf_counter()
+            predicted = predict_clips(model, test["frames"], test["fps"])
+            seconds = time.perf_counter() - t1
+            scores = impact_scores(predicted, test["db"], test["impact_frames"],
+                                   meta["threshold_db"])
+            rows.append({"method": name, "clips": f"{fps:g} fps", **scores,
+                         "note": f"{test['db'].size / seconds:.0f} frames/s"})
     for label, key in (("mean dB of all frames", "train_mean_db"),
                        ("mean dB of impact frames", "train_mean_impact_db")):
-        if key in meta:
-            constant = np.full_like(test["db"], meta[key], dtype=np.float64)
-            scores = impact_scores(constant, test["db"], test["impact_frames"], meta[key] + 1.0)
-            rows.append({"method": f"baseline: {label} ({meta[key]:.1f} dB)", **scores,
-                         "note": "constant"})
-    impacts = np.concatenate([db[i] for db, i in zip(test["db"], test["impact_frames"],
-                                                       strict=True)])
-    print(f"test set: {n_test} clips, {test['db'].size} frames, {impacts.size} impacts "
-          f"(truth dB at impacts {impacts.min():.1f}..{impacts.max():.1f}, "
-          f"std {impacts.std():.1f} dB)", file=sys.stderr)
+        if key in shipped_meta:
+            test = tests[30.0]
+            constant = np.full_like(test["db"], shipped_meta[key], dtype=np.float64)
+            scores = impact_scores(constant, test["db"], test["impact_frames"],
+                                   shipped_meta[key] + 1.0)
+            rows.append({"method": f"baseline: {label} of training ({shipped_meta[key]:.1f} dB)",
+                         "clips": "30 fps", **scores, "note": "constant"})
+    for fps, test in tests.items():
+        impacts = np.concatenate([db[i] for db, i in zip(test["db"], test["impact_frames"],
+                                                           strict=True)])
+        print(f"test set at {fps:g} fps: {len(test['seeds'])} clips, {test['db'].size} frames, "
+              f"{impacts.size} impacts (truth dB at impacts {impacts.min():.1f}.."
+              f"{impacts.max():.1f}, std {impacts.std():.1f} dB)", file=sys.stderr)
     return rows
 
 
@@ -191,14 +194,15 @@ def main(argv=None) -> int:
 
     if not args.skip_learned:
         rows = learned_rows(args.weights, args.test_clips)
-        print(f"\n### Held-out impact clips ({args.test_clips} clips, 96 frames each at 30 fps, "
-              "128x128 px, model input 64x64)\n")
-        print("| method | F1 (+-1 frame) | precision | recall | dB MAE at impacts | "
+        print(f"\n### Held-out impact clips ({args.test_clips} clips of 96 frames at 30 fps, "
+              f"{args.test_clips // 2} of 48 frames at 15 fps; 128x128 px, model input 64x64)\n")
+        print("| method | test clips | F1 (+-1 frame) | precision | recall | dB MAE at impacts | "
               "dB MAE all frames | note |")
-        print("|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['method']} | {r['f1']:.3f} | {r['precision']:.3f} | {r['recall']:.3f} "
-                  f"| {r['mae_impact_db']:.2f} | {r['mae_all_db']:.2f} | {r['note']} |")
+            print(f"| {r['method']} | {r['clips']} | {r['f1']:.3f} | {r['precision']:.3f} "
+                  f"| {r['recall']:.3f} | {r['mae_impact_db']:.2f} | {r['mae_all_db']:.2f} "
+                  f"| {r['note']} |")
     if not args.skip_high_speed:
         rows = high_speed_rows(args.hs_seconds)
         print("\n### `vmic loudness` from recovered audio vs truth (30 frames/s)\n")

@@ -40,6 +40,8 @@ from ..loudness import detect_impacts, match_events
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "RATES_WEIGHTS",
+    "default_weights",
     "MODEL_FRAME_RATE",
     "resize_frames",
     "space_time_images",
@@ -57,10 +59,21 @@ __all__ = [
     "predict_db",
 ]
 
-#: Shipped weights (trained by the command in docs/loudness.md).
+#: Shipped weights for 30 fps clips (trained by the command in docs/loudness.md).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "loudness_cnnlstm.pt"
-#: Frame rate of the training clips, frames/s; the dB scale holds for chunks of this length.
+#: Shipped weights for 15-30 fps clips (trained on both rates, with the rate as an input).
+RATES_WEIGHTS = DEFAULT_WEIGHTS.with_name("loudness_cnnlstm.rates.pt")
+#: Reference frame rate, frames/s: the 30 fps model's training rate, and the rate at which the
+#: rate input ``log2(fps / 30)`` is zero.
 MODEL_FRAME_RATE = 30.0
+
+
+def default_weights(fps: float | None = None) -> Path:
+    """Shipped weights for a clip at ``fps`` frames/s: the 30 fps model within 5 % of 30 fps
+    (or when ``fps`` is None), else the 15-30 fps model (if installed)."""
+    if fps is None or abs(fps / MODEL_FRAME_RATE - 1.0) <= 0.05 or not RATES_WEIGHTS.is_file():
+        return DEFAULT_WEIGHTS
+    return RATES_WEIGHTS
 
 
 # ---------------------------------------------------------------- inputs
@@ -437,7 +450,7 @@ def predict_db(frames, weights: str | Path | None = None, intensity_max: float =
         Grey frames in [0, ``intensity_max``], at a frame rate the model was trained for
         (``meta["frame_rates"]``).
     weights : path, optional
-        Weights file (default: the shipped ``vmic/weights/loudness_cnnlstm.pt``).
+        Weights file (default: :func:`default_weights` of ``fps``).
     intensity_max : float
         White level of ``frames``.
     fps : float, optional
@@ -448,7 +461,7 @@ def predict_db(frames, weights: str | Path | None = None, intensity_max: float =
     (numpy.ndarray of float64 shape (T,), dict)
         dB per frame (on the training audio's scale), and the weights' meta numbers.
     """
-    model, meta = load_weights(weights)
+    model, meta = load_weights(default_weights(fps) if weights is None else weights)
     small = resize_frames(frames, model.config["size"], intensity_max)
     return predict_clips(model, small[None], fps)[0], meta
 
