@@ -112,3 +112,33 @@ def test_bad_inputs_raise_one_clear_error(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((4, 5)))
     with pytest.raises(VmicError, match="shape"):
         open_clip(tmp_path / "bad.npy", fps=10)
+
+
+def test_prefetch_keeps_order_raises_errors_and_stops_early():
+    import threading
+
+    from vmic.frames import prefetch
+
+    assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("broken frame")
+
+    with pytest.raises(ValueError, match="broken frame"):
+        list(prefetch(failing()))
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    for item in prefetch(endless(), depth=2):
+        if item == 5:
+            break
+    count = len(produced)
+    assert not any(t.name == "vmic-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert len(produced) == count  # the producer stopped

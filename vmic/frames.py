@@ -27,7 +27,8 @@ import numpy as np
 
 from .errors import VmicError
 
-__all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area"]
+__all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area",
+           "prefetch"]
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".avi", ".mkv", ".mp4", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
@@ -84,6 +85,54 @@ def to_grey(frames: np.ndarray) -> np.ndarray:
     if frames.ndim >= 3 and frames.shape[-1] in (3, 4):
         return frames[..., :3].mean(axis=-1, dtype=np.float32)
     return frames.astype(np.float32, copy=False)
+
+
+def prefetch(iterable, depth: int = 2):
+    """Iterate ``iterable`` in a background thread, ``depth`` items ahead.
+
+    Decoding (OpenCV, which releases the GIL) then overlaps the pyramid work on the batches
+    already read. Exceptions from the producer are raised in the consumer; leaving the loop
+    early stops the producer.
+    """
+    import queue
+    import threading
+
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("done", done))
+        except BaseException as exc:  # handed to the consumer, raised there
+            items.put(("error", exc))
+
+    worker = threading.Thread(target=produce, name="vmic-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)
 
 
 def downsample_area(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -172,7 +221,8 @@ class Clip:
         return self._prepare(batch)[0]
 
     def iter_batches(self, batch_size: int = 32, first: int = 0,
-                     count: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+                     count: int | None = None,
+                     background: bool = True) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` batches, frames float32 (B, H, W).
 
         Parameters
@@ -183,15 +233,21 @@ class Clip:
             First frame, counted from the clip's ``start``.
         count : int, optional
             Number of frames (default: to the end of the selected range).
+        background : bool, default True
+            Read and convert the next batches in a background thread (:func:`prefetch`).
         """
         if count is None:
             count = self.n_frames - first
         count = max(0, min(count, self.n_frames - first))
-        index = first
-        for raw in self._reader.batches(self.start + first, count, batch_size):
-            frames = self._prepare(raw)
-            yield index, frames
-            index += frames.shape[0]
+
+        def batches():
+            index = first
+            for raw in self._reader.batches(self.start + first, count, batch_size):
+                frames = self._prepare(raw)
+                yield index, frames
+                index += frames.shape[0]
+
+        return prefetch(batches()) if background else batches()
 
     def close(self) -> None:
         self._reader.close()
