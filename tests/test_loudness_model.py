@@ -170,3 +170,12 @@ def test_rate_input_model_sees_the_frame_rate():
     plain = CNNLSTM(size=16, width=4, features=16, hidden=8)
     np.testing.assert_array_equal(predict_clips(plain, data["frames"], 30.0),
                                   predict_clips(plain, data["frames"], 15.0))
+
+
+def test_default_weights_follow_the_clip_rate():
+    from vmic.learn.loudness_model import DEFAULT_WEIGHTS, RATES_WEIGHTS, default_weights
+
+    assert default_weights(None) == DEFAULT_WEIGHTS
+    assert default_weights(29.97) == DEFAULT_WEIGHTS
+    expected = RATES_WEIGHTS if RATES_WEIGHTS.is_file() else DEFAULT_WEIGHTS
+    assert default_weights(15.0) == expected
