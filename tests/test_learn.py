@@ -102,6 +102,31 @@ def test_clip_maps_same_with_any_pipeline_depth():
     np.testing.assert_array_equal(out[0].energy, out[1].energy)
 
 
+def test_flow_maps_measure_the_displacement_in_px():
+    # A rigid horizontal shift: every tile's x map is the shift itself (px), y stays ~0.
+    cfg = replace(draw_config("train", 0), duration_s=0.05, height=48, width=48,
+                  source="tones", amplitude_px=0.05, read_noise_e=0.0, shot_noise=False,
+                  motion="global", direction_deg=0.0, object="full")
+    maps, truth = synth_clip_maps(cfg, MapSpec(3, 2, 8, "flow"))
+    assert maps.phase.shape == (truth.size, 2, 8, 8)
+    assert maps.energy_ref.shape == (2, 8, 8)
+    w = maps.energy_ref
+    dx = (maps.phase[:, 0] * w[0]).sum(axis=(1, 2)) / w[0].sum()
+    dy = (maps.phase[:, 1] * w[1]).sum(axis=(1, 2)) / w[1].sum()
+    shift = truth - truth[0]
+    slope = np.polyfit(shift, dx, 1)[0]
+    assert 0.9 < slope < 1.1
+    assert np.abs(dx - shift).max() < 0.05 * np.abs(shift).max()
+    assert np.abs(dy).max() < 0.1 * np.abs(shift).max()
+
+
+def test_unknown_map_inputs_are_refused():
+    from vmic.errors import VmicError
+
+    with pytest.raises(VmicError, match="flow"):
+        MapSpec(inputs="pixels")
+
+
 def test_splits_never_share_seeds():
     seeds = {split: {draw_config(split, i).seed for i in range(50)}
              for split in ("train", "val", "test")}

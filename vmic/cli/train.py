@@ -41,6 +41,13 @@ def register(subparsers) -> None:
     parser.add_argument("--taps", type=positive_int, default=4,
                         help="half-length of the context design's temporal filter (frames)")
     parser.add_argument("--width", type=positive_int, default=8, help="encoder channels")
+    parser.add_argument("--inputs", choices=["phase", "flow"], default="flow",
+                        help="per-band A^2-weighted tile phases, or each tile's "
+                             "maximum-likelihood displacement from the flow-weighted phase "
+                             "sums of all bands")
+    parser.add_argument("--scales", type=positive_int, default=3, help="pyramid scales")
+    parser.add_argument("--grid", type=positive_int, default=16,
+                        help="largest tile grid side of the maps")
     parser.add_argument("--lr", type=positive_float, default=3e-3, help="learning rate")
     parser.add_argument("--threads", type=positive_int, default=2, help="torch threads")
     parser.add_argument("--plot", default=None, metavar="PNG", help="loss curves picture")
@@ -57,6 +64,7 @@ def run(args) -> int:
     from ..learn import require_torch
 
     require_torch()
+    from ..learn.data import MapSpec
     from ..learn.train import TrainConfig, train_and_select
 
     cfg = TrainConfig(n_train=args.clips, n_val=args.val_clips, duration_s=args.duration,
@@ -69,7 +77,8 @@ def run(args) -> int:
         if not args.quiet:
             print(f"vmic: {line}", file=sys.stderr, flush=True)
 
-    summary = train_and_select(cfg, out, plot=args.plot, quiet=args.quiet, log=log)
+    spec = MapSpec(scales=args.scales, orientations=2, grid=args.grid, inputs=args.inputs)
+    summary = train_and_select(cfg, out, spec=spec, plot=args.plot, quiet=args.quiet, log=log)
     if not args.quiet:
         print(json.dumps(summary, indent=2), file=sys.stderr)
         print(f"vmic: wrote {out} (design {summary['chosen']}, "

@@ -37,7 +37,7 @@ import scipy.signal
 
 from .. import post
 from ..errors import VmicError
-from ..phase import _fast_atan2, reference_bands, tile_grid
+from ..phase import _fast_atan2, flow_weights, reference_bands, tile_grid
 from ..pyramid import SteerablePyramid, max_scales
 from ..recover import check_reference
 
@@ -61,6 +61,8 @@ PHASE_UNIT = 1e-3
 SPLIT_SEEDS = {"train": 100_000, "val": 200_000, "test": 300_000}
 """First seed of each split; split ``name`` uses seeds ``SPLIT_SEEDS[name] + i``."""
 
+INPUT_KINDS = ("phase", "flow")
+
 _ENERGY_FLOOR = 1e-8  # relative to the reference's largest tile energy
 
 
@@ -77,18 +79,32 @@ class MapSpec:
     grid : int
         Largest tile grid side; maps are (min(grid, h_c), min(grid, w_c)) where (h_c, w_c) is
         the coarsest band's shape.
+    inputs : {"phase", "flow"}
+        ``"phase"``: one map per band, the A**2-weighted mean phase change (rad), with the
+        tile energy ``mean(A**2)``. ``"flow"``: two maps (x, y), each tile's
+        maximum-likelihood displacement component ``-F_c / M_cc`` (px) from the
+        motion-sensitivity-weighted phase sums of all bands (:func:`vmic.phase.flow_weights`,
+        noise-weighted and summed as :func:`vmic.recover.flow_information`), with the tile's
+        Fisher information ``M_cc`` in place of the energy.
     """
 
     scales: int = 2
     orientations: int = 2
     grid: int = 16
+    inputs: str = "phase"
+
+    def __post_init__(self):
+        if self.inputs not in INPUT_KINDS:
+            raise VmicError(f"unknown model inputs {self.inputs!r}; choose from "
+                            f"{', '.join(INPUT_KINDS)}")
 
     @property
     def channels(self) -> int:
-        return self.scales * self.orientations
+        return 2 if self.inputs == "flow" else self.scales * self.orientations
 
     def to_dict(self) -> dict:
-        return {"scales": self.scales, "orientations": self.orientations, "grid": self.grid}
+        return {"scales": self.scales, "orientations": self.orientations, "grid": self.grid,
+                "inputs": self.inputs}
 
 
 @dataclass
@@ -199,6 +215,72 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
             energy.reshape(out_shape).astype(np.float32))
 
 
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _tile_flow(bands, reference, weights, scale, tile_rows, tile_cols,
+               flow):  # pragma: no cover - numba
+    # Per tile: sum over pixels of dphi * Im(conj(r) dr/dx) * scale[0] (and y), added into
+    # flow[b, c, ty, tx] for every band of the scale, so the bands' sums add up in one map.
+    n_batch, n_orient, h, w = bands.shape
+    fx_row = np.empty(w, dtype=np.float32)
+    fy_row = np.empty(w, dtype=np.float32)
+    for b in range(n_batch):
+        for k in range(n_orient):
+            sx = scale[k, 0]
+            sy = scale[k, 1]
+            for i in range(h):
+                ty = tile_rows[i]
+                for j in range(w):
+                    c = bands[b, k, i, j]
+                    r = reference[k, i, j]
+                    re = c.real * r.real + c.imag * r.imag
+                    im = c.imag * r.real - c.real * r.imag
+                    dphi = _fast_atan2(im, re)
+                    fx_row[j] = dphi * weights[k, 0, i, j]
+                    fy_row[j] = dphi * weights[k, 1, i, j]
+                for j in range(w):
+                    tx = tile_cols[j]
+                    flow[b, 0, ty, tx] += sx * fx_row[j]
+                    flow[b, 1, ty, tx] += sy * fy_row[j]
+
+
+def frame_flow_maps(pyramid: SteerablePyramid, reference: list[np.ndarray],
+                    weights: list[np.ndarray], scale: np.ndarray, information: np.ndarray,
+                    frames: np.ndarray, tiles: tuple[int, int]) -> np.ndarray:
+    """Per-tile maximum-likelihood displacement components of a batch of frames.
+
+    Parameters
+    ----------
+    pyramid : SteerablePyramid
+    reference : list of ndarray of complex, shape (K, h, w) each
+    weights : list of ndarray of float32, shape (K, 2, h, w)
+        :func:`vmic.phase.flow_weights` of the reference frame.
+    scale : ndarray of float64, shape (S, K, 2)
+        Noise weight of each band's x and y sums (:func:`vmic.recover.flow_information`).
+    information : ndarray of float64, shape (2, gy, gx)
+        Diagonal of each tile's Fisher information ``M`` (px**-2 per unit noise).
+    frames : ndarray, shape (B, H, W)
+    tiles : (int, int)
+
+    Returns
+    -------
+    ndarray of float32, shape (B, 2, gy, gx)
+        ``-F_c / M_cc`` (px): the tile's displacement along x (c=0) and y (c=1) when the
+        other component is still; 0 where a tile has no information.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim == 2:
+        frames = frames[None]
+    flow = np.zeros((frames.shape[0], 2) + tuple(tiles))
+    spectra = pyramid.spectra(frames)
+    for s in range(pyramid.scales):
+        bands = pyramid.scale_bands(spectra, s)
+        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
+        _tile_flow(bands, np.ascontiguousarray(reference[s]), weights[s], scale[s], rows, cols,
+                   flow)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(-flow / information[None]).astype(np.float32)
+
+
 def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
               bar=None, workers: int = 2) -> ClipMaps:
     """Maps of every frame of an opened clip (streamed in batches).
@@ -235,7 +317,23 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     reference = reference_bands(pyramid, ref_frame)
     check_reference(reference)
     tiles = tiles_for(pyramid, spec.grid)
-    _, energy_ref = frame_maps(pyramid, reference, ref_frame[None], tiles)
+    if spec.inputs == "flow":
+        from ..recover import flow_information
+
+        weights = flow_weights(pyramid, ref_frame)
+        scale, information = flow_information(pyramid, reference, weights, tiles)
+        information = np.diagonal(information, axis1=1, axis2=2).T.reshape((2,) + tiles)
+        energy_ref = information.astype(np.float32)
+
+        def work(frames):
+            p = frame_flow_maps(pyramid, reference, weights, scale, information, frames, tiles)
+            return p, np.broadcast_to(energy_ref, p.shape)
+    else:
+        _, energy_ref = frame_maps(pyramid, reference, ref_frame[None], tiles)
+        energy_ref = energy_ref[0]
+
+        def work(frames):
+            return frame_maps(pyramid, reference, frames, tiles)
     phases, energies = [], []
 
     def collect(job):
@@ -248,7 +346,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     pending: deque = deque()
     with ThreadPoolExecutor(max(1, int(workers))) as pool:
         for _, frames in clip.iter_batches(batch_size):
-            pending.append(pool.submit(frame_maps, pyramid, reference, frames, tiles))
+            pending.append(pool.submit(work, frames))
             if len(pending) > max(1, int(workers)):
                 collect(pending.popleft())
         while pending:
@@ -256,7 +354,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     phase = np.concatenate(phases)
     if phase.shape[0] < 2:
         raise VmicError(f"only {phase.shape[0]} frame could be decoded; need at least 2")
-    return ClipMaps(phase, np.concatenate(energies), energy_ref[0], float(clip.capture_fps))
+    return ClipMaps(phase, np.concatenate(energies), energy_ref, float(clip.capture_fps))
 
 
 def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
