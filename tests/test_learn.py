@@ -269,7 +269,8 @@ def test_train_command_writes_weights_and_plot(tmp_path):
     assert rc == 0
     assert out.stat().st_size > 0 and plot.stat().st_size > 0
     model, spec = load_model(out)
-    assert isinstance(model, SiameseRegressor) and spec.scales == 2
+    assert isinstance(model, SiameseRegressor)
+    assert (spec.inputs, spec.scales, model.channels) == ("flow", 3, 2)  # the CLI's default
 
 
 def test_learned_without_torch_names_the_extra(tmp_path, monkeypatch, capsys):
