@@ -70,12 +70,12 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
 # vectorise; at most a few hundred terms) and add each segment to float64 totals.
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True)
+@numba.njit(nogil=True, cache=True, fastmath=True)
 def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
                   energy):  # pragma: no cover - numba
     n_batch, n_orient, h, w = bands.shape
     n_tx = col_edges.size - 1
-    for job in numba.prange(n_batch * n_orient):
+    for job in range(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
@@ -98,12 +98,12 @@ def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplit
                 energy[b, k, ty, tx] += en
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True)
+@numba.njit(nogil=True, cache=True, fastmath=True)
 def _reduce_phase_flow(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
                        energy, flow_weights, flow):  # pragma: no cover - numba
     n_batch, n_orient, h, w = bands.shape
     n_tx = col_edges.size - 1
-    for job in numba.prange(n_batch * n_orient):
+    for job in range(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
@@ -229,7 +229,7 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
 
 def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: np.ndarray,
                      tiles: tuple[int, int] = (1, 1),
-                     flow: list[np.ndarray] | None = None) -> PhaseSums:
+                     flow: list[np.ndarray] | None = None, workers: int = -1) -> PhaseSums:
     """Phase sums of a batch of frames against reference bands.
 
     Parameters
@@ -242,6 +242,8 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
         Tile grid (down, across); (1, 1) sums over the whole frame.
     flow : list of ndarray, optional
         From :func:`flow_weights`; adds the ``flow`` sums.
+    workers : int, default -1
+        Threads of the FFTs (the pixel loops run in the calling thread, without the GIL).
 
     Returns
     -------
@@ -259,9 +261,9 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     if flow is not None:
         flow_sums = np.zeros((n, pyramid.scales, pyramid.orientations, 2) + tuple(tiles))
     pixels = np.zeros((pyramid.scales,) + tuple(tiles), dtype=np.int64)
-    spectra = pyramid.spectra(frames)
+    spectra = pyramid.spectra(frames, workers)
     for s in range(pyramid.scales):
-        bands = pyramid.scale_bands(spectra, s)
+        bands = pyramid.scale_bands(spectra, s, workers)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
         if flow is None:
@@ -306,8 +308,13 @@ def _compact(sums: PhaseSums, flow_reduce) -> PhaseSums:
 
 def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
                tiles: tuple[int, int] = (1, 1), bar=None,
-               flow: list[np.ndarray] | None = None, flow_reduce=None) -> PhaseSums:
+               flow: list[np.ndarray] | None = None, flow_reduce=None,
+               threads: int | None = None) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
+
+    Batches are processed by a pool of threads, each running a whole batch (FFTs and
+    numba loops, which release the GIL) on its own: no barrier between threads per
+    operation, which keeps all cores busy even on a loaded machine.
 
     Parameters
     ----------
@@ -322,14 +329,36 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
         whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
         (e.g. :func:`vmic.recover.apply_flow_scale`), stored as float32. This is how
         :func:`vmic.recover.recover` keeps memory flat on long clips.
+    threads : int, optional
+        Worker threads (default: the number of cores).
     """
+    import os
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = threads or os.cpu_count() or 1
+
+    def work(frames):
+        part = frame_phase_sums(pyramid, reference, frames, tiles, flow, workers=1)
+        return part if flow_reduce is None else _compact(part, flow_reduce)
+
     parts = []
-    for item in batches:
-        frames = item[1] if isinstance(item, tuple) else item
-        part = frame_phase_sums(pyramid, reference, frames, tiles, flow)
-        parts.append(part if flow_reduce is None else _compact(part, flow_reduce))
-        if bar is not None:
-            bar.update(frames.shape[0])
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vmic-phase") as pool:
+        for item in batches:
+            frames = item[1] if isinstance(item, tuple) else item
+            pending.append((pool.submit(work, frames), frames.shape[0]))
+            # At most two batches per thread in flight: memory stays bounded.
+            while len(pending) >= 2 * threads:
+                future, n = pending.popleft()
+                parts.append(future.result())
+                if bar is not None:
+                    bar.update(n)
+        while pending:
+            future, n = pending.popleft()
+            parts.append(future.result())
+            if bar is not None:
+                bar.update(n)
     return concatenate_sums(parts)
 
 

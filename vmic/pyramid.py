@@ -119,29 +119,28 @@ def _natural_index(level_size: int, offset: int, full_size: int) -> np.ndarray:
     return ((shifted + offset - full_size // 2) % full_size).astype(np.int64)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(nogil=True, cache=True, fastmath=True)
 def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters,
                      out):  # pragma: no cover - numba
     # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
     # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
-    # the complex conjugate of the mirrored frequency (Hermitian symmetry). One row of X is
-    # gathered into a buffer, then multiplied by each orientation's row (contiguous, SIMD).
+    # the complex conjugate of the mirrored frequency (Hermitian symmetry), i.e. the
+    # mirrored row with its imaginary part negated.
     n_batch = half.shape[0]
     n_orient, h, w = filters.shape
-    for job in numba.prange(n_batch * h):
+    for job in range(n_batch * h):
         b = job // h
         i = job % h
         r = rows[i]
         rm = mirror_rows[i]
-        row = np.empty(w, dtype=out.dtype)
-        for j in range(w):
-            if conjugate[j]:
-                row[j] = np.conj(half[b, rm, cols[j]])
-            else:
-                row[j] = half[b, r, cols[j]]
         for k in range(n_orient):
             for j in range(w):
-                out[b, k, i, j] = row[j] * filters[k, i, j]
+                flip = conjugate[j]
+                value = half[b, rm if flip else r, cols[j]]
+                re = value.real
+                im = -value.imag if flip else value.imag
+                f = filters[k, i, j]
+                out[b, k, i, j] = complex(re * f.real - im * f.imag, re * f.imag + im * f.real)
 
 
 def _half_spectrum_index(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -322,7 +321,7 @@ class SteerablePyramid:
             )
         return np.ascontiguousarray(frames, dtype=self.dtype), single
 
-    def spectra(self, frames) -> np.ndarray:
+    def spectra(self, frames, workers: int = -1) -> np.ndarray:
         """Half (``rfft2``) spectrum of a frame or batch, in the pyramid's complex dtype.
 
         Frames are real, so half the spectrum determines the rest; :meth:`scale_bands`
@@ -331,13 +330,15 @@ class SteerablePyramid:
         Parameters
         ----------
         frames : ndarray, shape (H, W) or (N, H, W)
+        workers : int, default -1
+            Threads of the FFT (-1: all cores).
 
         Returns
         -------
         ndarray of complex, shape (N, H, W // 2 + 1)
         """
         batch, _ = self._as_batch(frames)
-        return scipy.fft.rfft2(batch, axes=(-2, -1), workers=-1)
+        return scipy.fft.rfft2(batch, axes=(-2, -1), workers=workers)
 
     def _gather(self, spectra, level) -> np.ndarray:
         spectra = np.ascontiguousarray(spectra, dtype=self.complex_dtype)
@@ -349,7 +350,7 @@ class SteerablePyramid:
                          level.conjugate, level.filters, out)
         return out
 
-    def scale_bands(self, spectra: np.ndarray, scale: int) -> np.ndarray:
+    def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:
         """All orientation bands of one scale, from frame spectra.
 
         Parameters
@@ -358,6 +359,8 @@ class SteerablePyramid:
             Output of :meth:`spectra`.
         scale : int
             Scale index, 0 (finest) to ``scales - 1``.
+        workers : int, default -1
+            Threads of the inverse FFT (-1: all cores).
 
         Returns
         -------
@@ -365,7 +368,7 @@ class SteerablePyramid:
             Complex band coefficients; ``(h, w) = band_shapes[scale]``.
         """
         out = self._gather(spectra, self._levels[scale])
-        return scipy.fft.ifft2(out, axes=(-2, -1), workers=-1, overwrite_x=True)
+        return scipy.fft.ifft2(out, axes=(-2, -1), workers=workers, overwrite_x=True)
 
     def build(self, frames, residuals: bool = True) -> dict:
         """Decompose a frame or a batch of frames.
