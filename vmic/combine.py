@@ -21,7 +21,7 @@ Methods
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
+import scipy.fft
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
            "split_half_snr", "coarsen"]
@@ -48,8 +48,11 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
     reference = signals[0, 0]
     n = reference.size
     total = np.zeros(n)
+    nfft = scipy.fft.next_fast_len(2 * n - 1, real=True)
+    reference_spectrum = scipy.fft.rfft(reference[::-1], nfft)
     for band in signals.reshape(-1, n):
-        xcorr = scipy.signal.fftconvolve(band, reference[::-1], mode="full")
+        # Full linear convolution with the flipped reference (conv(A, flip(B))), by FFT.
+        xcorr = scipy.fft.irfft(scipy.fft.rfft(band, nfft) * reference_spectrum, nfft)[: 2 * n - 1]
         shift = n - 1 - int(np.argmax(xcorr))
         total += np.roll(band, shift)
     return total

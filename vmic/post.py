@@ -8,8 +8,8 @@ zero phase.
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
 
+from . import iir
 from .errors import VmicError
 
 __all__ = [
@@ -66,8 +66,7 @@ def highpass(signal: np.ndarray, fs: float, cutoff_hz: float, order: int = 3,
     -------
     ndarray of float64, same shape
     """
-    sos = scipy.signal.butter(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"),
-                              btype="highpass", output="sos")
+    sos = iir.butter_highpass_sos(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"))
     return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / cutoff_hz)))
 
 
@@ -78,6 +77,8 @@ def bandpass(signal: np.ndarray, fs: float, lo_hz: float, hi_hz: float, order: i
     hi = _check_cutoff(hi_hz, fs, "band-pass high edge")
     if not lo < hi:
         raise VmicError(f"band-pass needs LO < HI, got {lo_hz:g},{hi_hz:g} Hz")
+    import scipy.signal  # only here: importing it costs over a second
+
     sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", output="sos")
     return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / lo_hz)))
 
@@ -90,9 +91,8 @@ def _apply(sos, signal, zero_phase, settle=None):
         # extension over ~20 samples) leaves transients at both ends of short clips.
         n = signal.shape[-1]
         padlen = min(n - 1, max(3 * (2 * len(sos) + 1), settle or 0))
-        return scipy.signal.sosfiltfilt(sos, signal, axis=-1, padtype="even",
-                                        padlen=max(padlen, 0))
-    return scipy.signal.sosfilt(sos, signal, axis=-1)
+        return iir.sosfiltfilt(sos, signal, padlen=max(padlen, 0))
+    return iir.sosfilt(sos, signal)
 
 
 def original_highpass(signal: np.ndarray) -> np.ndarray:
@@ -107,8 +107,8 @@ def original_highpass(signal: np.ndarray) -> np.ndarray:
     -------
     ndarray of float64, shape (T,)
     """
-    b, a = scipy.signal.butter(3, 0.05, btype="highpass")
-    out = scipy.signal.lfilter(b, a, np.asarray(signal, dtype=np.float64))
+    b, a = iir.butter_highpass_ba(3, 0.05)
+    out = iir.lfilter(b, a, np.asarray(signal, dtype=np.float64))
     out[:10] = out.mean()
     return out
 
