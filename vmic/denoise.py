@@ -32,8 +32,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.ndimage
-import scipy.signal
 
 from .errors import VmicError
 
@@ -115,6 +113,8 @@ def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 2
     width = min(int(smooth_bins), profile.size)
     if width > 1:
         width -= 1 - width % 2  # odd
+        import scipy.ndimage
+
         profile = scipy.ndimage.percentile_filter(profile, smooth_percentile, size=width,
                                                   mode="nearest")
     return profile
@@ -200,6 +200,8 @@ def gate_gain(power: np.ndarray, noise: np.ndarray, threshold_db: float = 6.0,
     ndarray of float64, shape (F, N)
     """
     mask = (power > noise[:, None] * 10.0 ** (threshold_db / 10.0)).astype(np.float64)
+    import scipy.ndimage
+
     mask = scipy.ndimage.uniform_filter(mask, size=smooth, mode="nearest")
     return floor + (1.0 - floor) * mask
 
@@ -273,6 +275,8 @@ def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction"
     # Remove the mean so the DC bin does not dominate; it is added back unchanged.
     offset = x.mean()
     x = x - offset
+    import scipy.signal  # here, not at the top: parse_band and the method names stay cheap
+
     _, _, spectrum = scipy.signal.stft(x, fs=rate, window="hann", nperseg=nperseg,
                                        noverlap=noverlap, boundary="even", padded=True)
     power = spectrum.real ** 2 + spectrum.imag ** 2
