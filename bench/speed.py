@@ -38,14 +38,19 @@ print(n)
 """
 
 
-def timed(command: list[str]) -> float:
-    """Run a command to completion; return its wall time (s)."""
+def timed(command: list[str]) -> tuple[float, float]:
+    """Run a command to completion; return its wall time and CPU time (user + sys, s)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stderr}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def peak_rss_mib(command: list[str]) -> float:
@@ -68,8 +73,9 @@ def render(workdir: Path, frames: int, size: int, avi: bool) -> Path:
     return stack
 
 
-def best_of(repeat: int, command: list[str]) -> float:
-    return min(timed(command) for _ in range(repeat))
+def best_of(repeat: int, command: list[str]) -> tuple[float, float]:
+    """Best (wall, cpu) of `repeat` runs, by wall time."""
+    return min((timed(command) for _ in range(repeat)), key=lambda r: r[0])
 
 
 def main():
@@ -94,36 +100,30 @@ def main():
     subprocess.run(vmic + [str(stack), "--frames", "40", "-o", str(out), "--quiet"], check=True)
 
     anchor_signals = workdir / "anchor_signals.npy"
-    anchor = best_of(args.repeat, [sys.executable, str(HERE / "anchor.py"), str(stack),
-                                   "--scales", "2", "--orientations", "4",
-                                   "--signals", str(anchor_signals)])
     signals_npz = workdir / "vmic_signals.npz"
-    align = best_of(args.repeat, vmic + [str(stack), "-o", str(out), "--quiet", "--scales", "2",
-                                         "--orientations", "4", "--combine", "align",
-                                         "--signals", str(signals_npz)])
-    local = best_of(args.repeat, vmic + [str(stack), "-o", str(out), "--quiet", "--scales", "2",
-                                         "--orientations", "4"])
-    local_default = best_of(args.repeat, vmic + [str(stack), "-o", str(out), "--quiet"])
+    avi = stack.with_suffix(".avi")
+    runs = {
+        "anchor": [sys.executable, str(HERE / "anchor.py"), str(stack), "--scales", "2",
+                   "--orientations", "4", "--signals", str(anchor_signals)],
+        "align": vmic + [str(stack), "-o", str(out), "--quiet", "--scales", "2",
+                         "--orientations", "4", "--combine", "align", "--signals",
+                         str(signals_npz)],
+        "local": vmic + [str(stack), "-o", str(out), "--quiet", "--scales", "2",
+                         "--orientations", "4"],
+        "default": vmic + [str(stack), "-o", str(out), "--quiet"],
+        "decode": [sys.executable, "-c", DECODE, str(avi)],
+        "video_default": vmic + [str(avi), "-o", str(out), "--quiet"],
+        "video_align": vmic + [str(avi), "-o", str(out), "--quiet", "--combine", "align"],
+    }
+    times = {name: best_of(args.repeat, command) for name, command in runs.items()}
+    results["times_s"] = {name: {"wall": w, "cpu": c} for name, (w, c) in times.items()}
     theirs = np.load(anchor_signals)
     with np.load(signals_npz) as saved:
         ours = saved["band_signals"]
     agreement = min(np.corrcoef(a, b)[0, 1] for a, b in zip(theirs.reshape(-1, theirs.shape[-1]),
                                                              ours.reshape(-1, ours.shape[-1]),
                                                              strict=True))
-    results["anchor"] = {"frames": args.frames, "size": args.size, "anchor_s": anchor,
-                         "vmic_align_s": align, "vmic_local_s": local,
-                         "vmic_default_s": local_default,
-                         "ratio_align": anchor / align, "ratio_local": anchor / local,
-                         "band_signal_correlation_min": float(agreement)}
-
-    avi = stack.with_suffix(".avi")
-    decode = best_of(args.repeat, [sys.executable, "-c", DECODE, str(avi)])
-    video_default = best_of(args.repeat, vmic + [str(avi), "-o", str(out), "--quiet"])
-    video_align = best_of(args.repeat, vmic + [str(avi), "-o", str(out), "--quiet",
-                                               "--combine", "align"])
-    results["video"] = {"decode_s": decode, "vmic_default_s": video_default,
-                        "vmic_align_s": video_align, "ratio_default": video_default / decode,
-                        "ratio_align": video_align / decode}
+    results["band_signal_correlation_min"] = float(agreement)
 
     if not args.skip_memory:
         short = render(workdir, args.frames, args.memory_size, avi=False)
@@ -136,27 +136,34 @@ def main():
                              "ratio": rss["long"] / rss["short"]}
     results["load_after"] = os.getloadavg()[0]
 
-    a, v = results["anchor"], results["video"]
-    print("| measurement | seconds | ratio |\n|---|---|---|")
-    print(f"| anchor (pyrtools per frame), {a['frames']} x {a['size']}^2, 2x4 bands | "
-          f"{a['anchor_s']:.1f} | 1 |")
-    print(f"| vmic recover --combine align (same bands) | {a['vmic_align_s']:.1f} | "
-          f"{a['ratio_align']:.1f}x faster |")
-    print(f"| vmic recover (local, same bands) | {a['vmic_local_s']:.1f} | "
-          f"{a['ratio_local']:.1f}x faster |")
-    print(f"| vmic recover (defaults: local, 3 scales x 2) | {a['vmic_default_s']:.1f} | |")
-    print(f"| decode FFV1 to grey only | {v['decode_s']:.1f} | 1 |")
-    print(f"| vmic recover on the FFV1 file (defaults) | {v['vmic_default_s']:.1f} | "
-          f"{v['ratio_default']:.2f}x decode |")
-    print(f"| vmic recover on the FFV1 file (align) | {v['vmic_align_s']:.1f} | "
-          f"{v['ratio_align']:.2f}x decode |")
+    def row(label, name, base=None, word="faster"):
+        wall, cpu = times[name]
+        cells = f"| {label} | {wall:.2f} | {cpu:.2f} |"
+        if base is None:
+            return cells + " |"
+        bw, bc = times[base]
+        if word == "faster":
+            return cells + f" {bw / wall:.1f}x faster (CPU {bc / cpu:.1f}x) |"
+        return cells + f" {wall / bw:.2f}x decode (CPU {cpu / bc:.2f}x) |"
+
+    print("| run | wall (s) | CPU (s) | ratio |\n|---|---|---|---|")
+    print(row(f"anchor: pyrtools per frame, {args.frames} x {args.size}^2, 2 scales x 4",
+              "anchor"))
+    print(row("vmic recover --combine align, 2 scales x 4", "align", "anchor"))
+    print(row("vmic recover --combine local, 2 scales x 4", "local", "anchor"))
+    print(row("vmic recover, defaults (local, 3 scales x 2)", "default", "anchor"))
+    print(row("decode the FFV1 file to grey (OpenCV)", "decode"))
+    print(row("vmic recover on the FFV1 file, defaults", "video_default", "decode", "decode"))
+    print(row("vmic recover on the FFV1 file, --combine align", "video_align", "decode",
+              "decode"))
     if "memory" in results:
         m = results["memory"]
-        print(f"| peak RSS, {m['frames'][0]} vs {m['frames'][1]} frames of {m['size']}^2 | "
-              f"{m['peak_rss_mib']['short']:.0f} / {m['peak_rss_mib']['long']:.0f} MiB | "
-              f"{m['ratio']:.2f}x |")
-    print(f"\nanchor and vmic band signals: min correlation {a['band_signal_correlation_min']:.6f}")
-    print(f"load average before/after: {results['load_before']:.1f} / {results['load_after']:.1f}")
+        print(f"\npeak RSS of vmic recover (defaults), {m['frames'][0]} vs {m['frames'][1]} "
+              f"frames of {m['size']}^2: {m['peak_rss_mib']['short']:.0f} / "
+              f"{m['peak_rss_mib']['long']:.0f} MiB ({m['ratio']:.2f}x)")
+    print(f"\nanchor and vmic band signals: min correlation {agreement:.6f}")
+    print(f"load average before/after: {results['load_before']:.1f} / "
+          f"{results['load_after']:.1f} on {results['cpus']} cores")
     (workdir / "speed.json").write_text(json.dumps(results, indent=2))
 
 
