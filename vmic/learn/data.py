@@ -81,11 +81,12 @@ class MapSpec:
         the coarsest band's shape.
     inputs : {"phase", "flow"}
         ``"phase"``: one map per band, the A**2-weighted mean phase change (rad), with the
-        tile energy ``mean(A**2)``. ``"flow"``: two maps (x, y), each tile's
-        maximum-likelihood displacement component ``-F_c / M_cc`` (px) from the
-        motion-sensitivity-weighted phase sums of all bands (:func:`vmic.phase.flow_weights`,
-        noise-weighted and summed as :func:`vmic.recover.flow_information`), with the tile's
-        Fisher information ``M_cc`` in place of the energy.
+        tile energy ``mean(A**2)``. ``"flow"``: one map, each tile's maximum-likelihood
+        displacement (px) along the clip's dominant direction of motion
+        (:func:`project_flow`), from the motion-sensitivity-weighted phase sums of all bands
+        (:func:`vmic.phase.flow_weights`, noise-weighted and summed as
+        :func:`vmic.recover.flow_information`), with the tile's Fisher information along
+        that direction in place of the energy.
     """
 
     scales: int = 2
@@ -100,7 +101,7 @@ class MapSpec:
 
     @property
     def channels(self) -> int:
-        return 2 if self.inputs == "flow" else self.scales * self.orientations
+        return 1 if self.inputs == "flow" else self.scales * self.orientations
 
     def to_dict(self) -> dict:
         return {"scales": self.scales, "orientations": self.orientations, "grid": self.grid,
@@ -354,7 +355,52 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     phase = np.concatenate(phases)
     if phase.shape[0] < 2:
         raise VmicError(f"only {phase.shape[0]} frame could be decoded; need at least 2")
-    return ClipMaps(phase, np.concatenate(energies), energy_ref, float(clip.capture_fps))
+    rate = float(clip.capture_fps)
+    if spec.inputs == "flow":
+        phase, energy_ref = project_flow(phase, energy_ref, rate)
+        return ClipMaps(phase, np.broadcast_to(energy_ref, phase.shape), energy_ref, rate)
+    return ClipMaps(phase, np.concatenate(energies), energy_ref, rate)
+
+
+def project_flow(displacement: np.ndarray, information: np.ndarray,
+                 rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tile displacements along the clip's dominant direction of motion.
+
+    The direction ``u`` is the principal axis of the high-passed (0.05 of Nyquist) rigid
+    estimate ``D_c(t) = sum M_cc d_c / sum M_cc``; each tile's displacement along it is the
+    maximum-likelihood ``a = (u_x M_xx d_x + u_y M_yy d_y) / (u_x**2 M_xx + u_y**2 M_yy)``
+    with information ``u_x**2 M_xx + u_y**2 M_yy`` (off-diagonal information neglected). A
+    tile whose motion is opposite (a membrane's other half) keeps its sign here; the tile
+    signs (:func:`tile_signs`) flip it later.
+
+    Parameters
+    ----------
+    displacement : ndarray of float32, shape (T, 2, gy, gx)
+        ``-F_c / M_cc`` per tile (px), from :func:`frame_flow_maps`.
+    information : ndarray of float32, shape (2, gy, gx)
+        ``M_xx`` and ``M_yy`` per tile.
+    rate : float
+        Capture rate (Hz).
+
+    Returns
+    -------
+    along : ndarray of float32, shape (T, 1, gy, gx)
+        Displacement along ``u`` (px).
+    information_along : ndarray of float32, shape (1, gy, gx)
+    """
+    m = information.astype(np.float64)
+    totals = np.maximum(m.sum(axis=(1, 2)), 1e-300)
+    rigid = np.einsum("tcyx,cyx->tc", displacement.astype(np.float64), m) / totals  # (T, 2)
+    rigid = rigid - rigid.mean(axis=0)
+    if rigid.shape[0] > 12:
+        rigid = _highpass_time_major(rigid, rate, post.default_highpass_hz(rate))
+    _, vectors = np.linalg.eigh(rigid.T @ rigid)
+    u = vectors[:, -1]
+    info_along = u[0] ** 2 * m[0] + u[1] ** 2 * m[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        along = np.nan_to_num((u[0] * m[0] * displacement[:, 0] + u[1] * m[1] * displacement[:, 1])
+                              / info_along)
+    return along[:, None].astype(np.float32), info_along[None].astype(np.float32)
 
 
 def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
