@@ -142,3 +142,13 @@ def test_prefetch_keeps_order_raises_errors_and_stops_early():
     count = len(produced)
     assert not any(t.name == "vmic-prefetch" and t.is_alive() for t in threading.enumerate())
     assert len(produced) == count  # the producer stopped
+
+
+def test_npy_reads_match_with_colour_channels_and_odd_batches(tmp_path):
+    rgb = _stack(n=11, h=9, w=7)
+    np.save(tmp_path / "c.npy", rgb)
+    np.save(tmp_path / "g1.npy", rgb[..., :1])
+    clip = open_clip(tmp_path / "c.npy", fps=10, start=2, n_frames=8)
+    np.testing.assert_allclose(_read_all(clip, batch=3), to_grey(rgb[2:10]), rtol=1e-6)
+    single = open_clip(tmp_path / "g1.npy", fps=10)
+    np.testing.assert_array_equal(_read_all(single, batch=4), rgb[..., 0].astype(np.float32))

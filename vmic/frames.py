@@ -294,6 +294,43 @@ class _ArrayReader:
         pass
 
 
+class _NpyFileReader(_ArrayReader):
+    """Frames from a ``.npy`` file, read batch by batch with plain file reads.
+
+    A memory map would be simpler, but every page it touches stays in the process's
+    resident memory until unmapped, so memory would grow with the clip's length.
+    """
+
+    def __init__(self, path: Path):
+        try:
+            header = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise VmicError(f"cannot read {path} as a .npy stack: {exc}") from None
+        super().__init__(header, str(path))
+        self._fortran = not header.flags.c_contiguous
+        self._offset = header.offset
+        self._dtype = header.dtype
+        self._frame_shape = header.shape[1:]
+        self._frame_items = int(np.prod(self._frame_shape))
+        self._path = path
+        if not self._fortran:
+            self.array = None  # drop the map; batches() reads the file directly
+
+    def batches(self, start, count, batch_size):
+        if self._fortran:  # rare; frames are not contiguous on disk
+            yield from super().batches(start, count, batch_size)
+            return
+        with open(self._path, "rb") as handle:
+            for i in range(start, start + count, batch_size):
+                n = min(batch_size, start + count - i)
+                handle.seek(self._offset + i * self._frame_items * self._dtype.itemsize)
+                data = np.fromfile(handle, dtype=self._dtype, count=n * self._frame_items)
+                if data.size < n * self._frame_items:
+                    raise VmicError(f"{self._path}: file ends before frame {i + n}")
+                frames = data.reshape((n,) + self._frame_shape)
+                yield frames[..., 0] if frames.ndim == 4 and frames.shape[-1] == 1 else frames
+
+
 class _ImageFolderReader:
     """Frames from a folder of PNG/TIFF files, in name order (8 or 16 bit, grey or colour)."""
 
@@ -400,7 +437,7 @@ def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1
     source : str, Path or ndarray
         A video file (read through OpenCV; lossless FFV1 is what ``vmic synth`` writes), a
         folder of PNG/TIFF frames (8 or 16 bit), a ``.npy`` stack of shape (T, H, W) or
-        (T, H, W, C) (memory-mapped), or an array of that shape.
+        (T, H, W, C) (read batch by batch), or an array of that shape.
     fps : float, optional
         Capture rate in frames/s. Overrides the sidecar and the container.
     roi : (int, int, int, int), optional
@@ -439,11 +476,7 @@ def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1
         if path.is_dir():
             reader = _ImageFolderReader(path)
         elif path.suffix.lower() == ".npy":
-            try:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise VmicError(f"cannot read {path} as a .npy stack: {exc}") from None
-            reader = _ArrayReader(array, str(path))
+            reader = _NpyFileReader(path)
         else:
             try:
                 with open(path, "rb") as handle:
