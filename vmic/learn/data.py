@@ -1,22 +1,32 @@
 """Inputs of the learned recovery: pyramid phase maps at a fixed small resolution.
 
-For every frame, each band (scale ``s``, orientation ``k``) of a complex steerable pyramid is
-compared with the reference frame's band and pooled over a ``grid`` x ``grid`` tile grid
-(tiles cover the same patch of the scene at every scale, :func:`vmic.phase.tile_grid`):
+Each frame is compared with the reference frame band by band (scale ``s``, orientation ``k``
+of a complex steerable pyramid) and pooled over a ``grid`` x ``grid`` tile grid (tiles cover
+the same patch of the scene at every scale, :func:`vmic.phase.tile_grid`). Two kinds of
+inputs (:class:`MapSpec` ``inputs``):
 
-- phase change ``dphi`` of a tile = sum(dphi * A**2) / sum(A**2)  (rad; A**2-weighted mean)
-- energy ``E`` of a tile = mean(A**2)  (frame intensity units squared)
+``"flow"`` (the shipped model)
+    one map: each tile's maximum-likelihood displacement (px) along the clip's dominant
+    direction of motion. Per tile, the phase changes of all bands are weighted by their
+    motion sensitivity ``Im(conj(r) grad r)`` (:func:`vmic.phase.flow_weights`) and by the
+    bands' noise (:func:`vmic.recover.flow_information`), giving the statistic ``F`` with
+    ``E[F] = -M d``; ``d_c = -F_c / M_cc`` is projected on the direction
+    (:func:`project_flow`). The tile's "energy" is its Fisher information ``M_u`` along the
+    direction (px**-2 per unit noise).
+``"phase"``
+    one map per band: the A**2-weighted mean phase change ``sum(dphi A**2) / sum(A**2)``
+    (rad), with the tile energy ``E = mean(A**2)``.
 
-so any clip size gives maps of shape (C, gy, gx) with ``C = scales * orientations`` channels and
-``gy, gx <= grid``. The network (:mod:`vmic.learn.model`) sees
+Any clip size gives maps of shape (C, gy, gx) with ``gy, gx <= grid``. The network
+(:mod:`vmic.learn.model`) sees
 
-- ``phase``: the phase-change maps multiplied by a per-tile sign ``+-1`` (see
-  :func:`tile_signs`) so that all tiles move the same way as the clip's dominant motion,
-- ``features`` of the current frame: ``[log E - m, log1p(|dphi| / PHASE_UNIT)]`` (2C channels),
+- ``phase``: the maps multiplied by a per-tile sign ``+-1`` (see :func:`tile_signs`) so that
+  all tiles move the same way as the clip's dominant motion,
+- ``features`` of the current frame: ``[log E - m, log1p(|map| / PHASE_UNIT)]`` (2C channels),
 - ``features`` of the reference frame: ``[log E_ref - m, 0]``,
 
 where ``m`` is the mean log energy of the reference over all bands and tiles (so intensity
-units and contrast drop out). Features are even in the phase, so a model whose output is a
+units and contrast drop out). Features are even in the maps, so a model whose output is a
 weighted sum of ``phase`` is odd in the motion (zero motion gives zero output).
 
 Training clips come from :mod:`vmic.synth` (:func:`draw_config`); the train, validation and
@@ -56,7 +66,7 @@ __all__ = [
 ]
 
 PHASE_UNIT = 1e-3
-"""Phase unit (rad) of the ``log1p(|dphi| / PHASE_UNIT)`` feature."""
+"""Unit of the ``log1p(|map| / PHASE_UNIT)`` feature (rad for phase maps, px for flow)."""
 
 SPLIT_SEEDS = {"train": 100_000, "val": 200_000, "test": 300_000}
 """First seed of each split; split ``name`` uses seeds ``SPLIT_SEEDS[name] + i``."""

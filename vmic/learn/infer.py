@@ -1,7 +1,8 @@
 """Learned recovery: ``vmic recover CLIP --method learned``.
 
 The clip is streamed in batches through the pyramid (:func:`vmic.learn.data.clip_maps`); only
-the small per-frame maps (C x 16 x 16 floats per frame) are kept. Tile signs are fitted on the
+the small per-frame maps (C x 16 x 16 floats per frame, C = 1 for the shipped flow model)
+are kept; consecutive batches overlap in two threads. Tile signs are fitted on the
 whole clip (:func:`vmic.learn.data.tile_signs`), the Siamese regressor gives one sample per
 frame, and the samples go through the classical default's post-processing: zero-phase high-pass
 at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and peak scaling to
