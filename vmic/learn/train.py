@@ -278,6 +278,7 @@ def train_and_select(cfg: TrainConfig, out, *, spec: MapSpec | None = None, plot
     out : path-like
         Weights file (written atomically with ``torch.save``).
     spec : MapSpec, optional
+        Inputs; default the shipped model's: flow maps, 3 scales, 2 orientations, 16x16 tiles.
     plot : path-like, optional
         PNG of the loss curves.
     quiet : bool
@@ -291,7 +292,7 @@ def train_and_select(cfg: TrainConfig, out, *, spec: MapSpec | None = None, plot
     """
     if cfg.design not in DESIGNS:
         raise VmicError(f"unknown design {cfg.design!r}; choose from {', '.join(DESIGNS)}")
-    spec = spec or MapSpec()
+    spec = spec or MapSpec(scales=3, orientations=2, grid=16, inputs="flow")
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(max(1, int(cfg.threads)))
     started = time.perf_counter()
