@@ -58,6 +58,17 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
     return total
 
 
+def _covariance(x: np.ndarray, block: int = 4096) -> np.ndarray:
+    # x @ x.T / T accumulated in float64 over blocks of samples, so a float32 input is
+    # neither copied whole nor summed in float32.
+    n, t = x.shape
+    cov = np.zeros((n, n))
+    for start in range(0, t, block):
+        part = np.asarray(x[:, start : start + block], dtype=np.float64)
+        cov += part @ part.T
+    return cov / max(t, 1)
+
+
 def _top_eigenpair(matrix: np.ndarray, start: np.ndarray, steps: int = 200, tol: float = 1e-10):
     # Power iteration from a warm start: the fixed-point loop below changes the matrix only
     # a little each time, so a few products replace a full eigendecomposition (O(N^3)).
@@ -97,9 +108,9 @@ def rank1_fit(signals: np.ndarray, iterations: int = 100, tol: float = 1e-7):
     noise_var : ndarray of float64, shape (N,)
         ``psi_i``, each at least 1e-6 of the signal's variance.
     """
-    x = np.asarray(signals, dtype=np.float64)
+    x = np.asarray(signals)
     n, t = x.shape
-    cov = (x @ x.T) / max(t, 1)
+    cov = _covariance(x)
     var = np.clip(np.diag(cov).copy(), 1e-300, None)
     if n == 1:
         return np.sqrt(var), var * 1e-6
@@ -140,13 +151,13 @@ def rank1_combine(signals: np.ndarray, fit_signals: np.ndarray | None = None):
     weights : ndarray of float64, shape (N,)
         ``w_i = a_i / psi_i`` normalised so that ``sum(w * a) = 1``; signed.
     """
-    x = np.asarray(signals, dtype=np.float64)
+    x = np.asarray(signals)  # float32 stays float32: no full-size float64 copy
     loadings, psi = rank1_fit(x if fit_signals is None else fit_signals)
     weights = loadings / psi
     norm = float(weights @ loadings)
     if norm > 0:
         weights = weights / norm
-    return weights @ x, weights
+    return (weights @ x).astype(np.float64), weights
 
 
 def split_half_snr(first: np.ndarray, second: np.ndarray) -> float:

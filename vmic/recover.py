@@ -141,7 +141,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
             n_tiles = tile_signals.shape[0]
             filtered = _highpass_rows(tile_signals.reshape(n_tiles * 2, -1), rate, cutoff)
             combined, weights, details = _combine.local_combine(
-                filtered.reshape(n_tiles, 2, -1).astype(np.float64), information, tiles)
+                filtered.reshape(n_tiles, 2, -1), information, tiles)
             info.update(details)
             weights = weights.T.reshape((2,) + tuple(tiles))
         audio = post.scale_peak(combined)
@@ -235,7 +235,7 @@ def _tile_major(reduced: np.ndarray) -> np.ndarray:
 
 
 def _highpass_rows(signals: np.ndarray, rate: float, cutoff_hz: float,
-                   rows_per_block: int = 64) -> np.ndarray:
+                   rows_per_block: int = 8) -> np.ndarray:
     # Mean-removed, zero-phase high-passed copy in float32, a block of rows at a time, so
     # the filter's float64 temporaries stay small however many signals a clip has.
     out = np.empty(signals.shape, dtype=np.float32)
