@@ -249,7 +249,8 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     merged tiles add their statistics, so a fit still works where single tiles are too
     noisy). Rank-1 fits follow regions that move by different amounts or with opposite
     signs. Each candidate is also formed from two disjoint halves of its tiles (a
-    checkerboard) and the candidate whose halves agree best (:func:`split_half_snr`) wins.
+    checkerboard of the fine tiles; a coarse grid's half merges half of each coarse tile's
+    fine tiles) and the candidate whose halves agree best (:func:`split_half_snr`) wins.
 
     Parameters
     ----------
@@ -289,6 +290,7 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
 
     grids = [tiles] + [g for g in ((4, 4), (2, 2))
                        if g[0] <= tiles[0] and g[1] <= tiles[1] and g != tiles]
+    fine_halves = _checkerboard(tiles)
     for grid in grids:
         if grid == tiles:
             coarse_flow, block = flow, np.arange(n_tiles)
@@ -296,9 +298,18 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
             coarse_flow, _, block = coarsen(flow, information, tiles, grid)
         signals = coarse_flow.reshape(-1, n_samples)
         combined, weights = rank1_combine(signals)
-        halves = _checkerboard(grid)
-        snr = (split_half_snr(*[rank1_combine(coarse_flow[h].reshape(-1, n_samples))[0]
-                                for h in halves]) if halves is not None else -np.inf)
+        snr = -np.inf
+        if fine_halves is not None:
+            # Each half keeps every coarse tile, built from half of its fine tiles, so the
+            # fit on a half has the structure of the fit on all (at half the SNR).
+            half_signals = []
+            for half in fine_halves:
+                n_blocks = grid[0] * grid[1]
+                merged = np.zeros((n_blocks,) + flow.shape[1:])
+                np.add.at(merged, block[half], flow[half])
+                present = np.bincount(block[half], minlength=n_blocks) > 0
+                half_signals.append(rank1_combine(merged[present].reshape(-1, n_samples))[0])
+            snr = split_half_snr(*half_signals)
         candidates[f"rank1 {grid[0]}x{grid[1]}"] = (snr, combined,
                                                      weights.reshape(-1, 2)[block])
     name = max(candidates, key=lambda key: candidates[key][0])
