@@ -6,5 +6,9 @@ stderr and exits with status 2; it never shows a traceback for these.
 """
 
 
-class VmicError(Exception):
-    """An error caused by the input or options, with a message meant for the user."""
+class VmicError(ValueError):
+    """An error caused by the input or options, with a message meant for the user.
+
+    A ``ValueError``, so code that calls vmic's functions from scripts can treat bad
+    arguments the usual Python way.
+    """

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import VmicError
+
 __all__ = [
     "DEFAULT_FLOOR_DB",
     "chunk_bounds",
@@ -54,10 +56,11 @@ def chunk_bounds(n_samples: int, frame_len: float) -> np.ndarray:
     """
     frame_len = float(frame_len)
     if not frame_len > 0 or not np.isfinite(frame_len):
-        raise ValueError(f"frame_len must be a positive finite number of samples, got {frame_len}")
+        raise VmicError(f"frame length must be a positive finite number of samples, got "
+                         f"{frame_len}")
     n_samples = int(n_samples)
     if n_samples < 0:
-        raise ValueError("n_samples must be >= 0")
+        raise VmicError("n_samples must be >= 0")
     n_frames = int(np.floor(n_samples / frame_len)) + 1
     bounds = np.floor(np.arange(n_frames + 1) * frame_len + 0.5).astype(np.int64)
     while n_frames > 0 and bounds[n_frames] > n_samples:

@@ -54,6 +54,7 @@ import numpy as np
 from scipy import signal
 
 from .errors import VmicError
+from .loudness import frame_loudness_db  # the one definition (non-integer frames too)
 
 DEFAULT_LO_HZ = 20.0
 """Default low edge (Hz) of the scoring pass band ``[lo_hz, HI_FRACTION * fs]``."""
@@ -453,32 +454,6 @@ def minmax01(x: np.ndarray) -> np.ndarray:
 
 def _rmse01_of(a: Alignment) -> float:
     return float(np.sqrt(np.mean((minmax01(a.est) - minmax01(a.ref)) ** 2)))
-
-
-def frame_loudness_db(audio, frame_len: int, floor_db: float = -100.0) -> np.ndarray:
-    """Per-frame loudness ``20 log10(sqrt(sum chunk^2))`` (dB) of non-overlapping frames.
-
-    Parameters
-    ----------
-    audio : array_like
-        1-D signal, shape (N,), any units (the result is in dB of those units squared-summed).
-    frame_len : int
-        Samples per frame; a last partial frame is dropped.
-    floor_db : float
-        Lowest value returned (dB), used for silent frames.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 (N // frame_len,), loudness per frame in dB.
-    """
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
-    frame_len = int(frame_len)
-    if frame_len < 1:
-        raise VmicError(f"loudness frame length must be >= 1 sample, got {frame_len}")
-    energy = np.sum(_frames(x, frame_len) ** 2, axis=1)
-    floor_energy = 10.0 ** (floor_db / 10.0)
-    return 10.0 * np.log10(np.maximum(energy, floor_energy))
 
 
 def loudness_mae_db(est, ref, fs: float, *, lo_hz: float = DEFAULT_LO_HZ,
