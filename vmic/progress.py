@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: its notebook probe costs start-up time
 
 
 def progress(total: int | None, desc: str, quiet: bool = False, unit: str = "frame"):

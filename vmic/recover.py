@@ -278,7 +278,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             combine: str = DEFAULT_COMBINE, highpass_hz: float | None = None,
             reference_frame: int = 0, roi=None, downsample: int = 1, start: int = 0,
             n_frames: int | None = None, bandpass_hz: tuple[float, float] | None = None,
-            denoise: str = "none", batch_size: int = 16, quiet: bool = True,
+            denoise: str = "none", batch_size: int = 8, quiet: bool = True,
             dtype=np.float32) -> Recovery:
     """Recover sound from a clip.
 
@@ -307,7 +307,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         Keep only [lo, hi] Hz (zero-phase Butterworth).
     denoise : {"none", "spectral-subtraction", "wiener", "gate"}, default "none"
         Denoising of the recovered audio (see :mod:`vmic.denoise`).
-    batch_size : int, default 16
+    batch_size : int, default 8
         Frames per batch; memory is O(batch_size), not O(clip length).
     quiet : bool, default True
         No progress bar.
