@@ -222,7 +222,7 @@ def coarsen(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, int],
     rows = np.arange(ty) * gy // ty
     cols = np.arange(tx) * gx // tx
     block = (rows[:, None] * gx + cols[None, :]).ravel()
-    coarse_flow = np.zeros((gy * gx,) + flow.shape[1:])
+    coarse_flow = np.zeros((gy * gx,) + flow.shape[1:], dtype=flow.dtype)
     coarse_info = np.zeros((gy * gx, 2, 2))
     np.add.at(coarse_flow, block, flow)
     np.add.at(coarse_info, block, information)
@@ -305,7 +305,7 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
             half_signals = []
             for half in fine_halves:
                 n_blocks = grid[0] * grid[1]
-                merged = np.zeros((n_blocks,) + flow.shape[1:])
+                merged = np.zeros((n_blocks,) + flow.shape[1:], dtype=flow.dtype)
                 np.add.at(merged, block[half], flow[half])
                 present = np.bincount(block[half], minlength=n_blocks) > 0
                 half_signals.append(rank1_combine(merged[present].reshape(-1, n_samples))[0])

@@ -317,7 +317,7 @@ def _compact(sums: PhaseSums, flow_reduce) -> PhaseSums:
 def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
                tiles: tuple[int, int] = (1, 1), bar=None,
                flow: list[np.ndarray] | None = None, flow_reduce=None,
-               threads: int | None = None) -> PhaseSums:
+               threads: int | None = None, n_frames: int | None = None) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
 
     Batches are processed by a pool of threads, each running a whole batch (FFTs and
@@ -339,6 +339,10 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
         :func:`vmic.recover.recover` keeps memory flat on long clips.
     threads : int, optional
         Worker threads (default: the number of cores).
+    n_frames : int, optional
+        Frames the batches will hold at most: results are then written into arrays of
+        that length as they come (no list of parts and final copy, so the peak memory is
+        the result's size, not twice it).
     """
     import os
     from collections import deque
@@ -350,7 +354,7 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
         part = frame_phase_sums(pyramid, reference, frames, tiles, flow, workers=1)
         return part if flow_reduce is None else _compact(part, flow_reduce)
 
-    parts = []
+    parts = _Collector(n_frames)
     pending: deque = deque()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vmic-phase") as pool:
         for item in batches:
@@ -359,15 +363,54 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
             # At most two batches per thread in flight: memory stays bounded.
             while len(pending) >= 2 * threads:
                 future, n = pending.popleft()
-                parts.append(future.result())
+                parts.add(future.result())
                 if bar is not None:
                     bar.update(n)
         while pending:
             future, n = pending.popleft()
-            parts.append(future.result())
+            parts.add(future.result())
             if bar is not None:
                 bar.update(n)
-    return concatenate_sums(parts)
+    return parts.result()
+
+
+class _Collector:
+    # Gathers per-batch PhaseSums in order: into preallocated arrays when the total
+    # number of frames is known, else in a list concatenated at the end.
+
+    def __init__(self, n_frames: int | None):
+        self.n_frames = n_frames
+        self.parts: list[PhaseSums] = []
+        self.out: PhaseSums | None = None
+        self.filled = 0
+
+    def add(self, part: PhaseSums) -> None:
+        if self.n_frames is None:
+            self.parts.append(part)
+            return
+        if self.out is None:
+            def empty(a):
+                return None if a is None else np.empty((self.n_frames,) + a.shape[1:], a.dtype)
+
+            self.out = PhaseSums(empty(part.weighted_phase), empty(part.amplitude),
+                                 empty(part.energy), part.pixels, empty(part.flow))
+        n = part.n_frames
+        if self.filled + n > self.n_frames:
+            raise ValueError(f"more frames than the {self.n_frames} announced")
+        stop = self.filled + n
+        self.out.weighted_phase[self.filled : stop] = part.weighted_phase
+        self.out.amplitude[self.filled : stop] = part.amplitude
+        self.out.energy[self.filled : stop] = part.energy
+        if part.flow is not None:
+            self.out.flow[self.filled : stop] = part.flow
+        self.filled = stop
+
+    def result(self) -> PhaseSums:
+        if self.n_frames is None or self.out is None:
+            return concatenate_sums(self.parts)
+        out, n = self.out, self.filled
+        return PhaseSums(out.weighted_phase[:n], out.amplitude[:n], out.energy[:n],
+                         out.pixels, None if out.flow is None else out.flow[:n])
 
 
 def original_band_signals(sums: PhaseSums) -> np.ndarray:

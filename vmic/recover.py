@@ -350,7 +350,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             sums = phase_sums(pyramid, reference, clip.iter_batches(batch_size), tiles, bar,
                               flow=flow, flow_reduce=(
                                   (lambda f: apply_flow_scale(f, flow_scale)) if local
-                                  else None))
+                                  else None), n_frames=clip.n_frames)
         finally:
             bar.close()
         if sums.n_frames < 2:
