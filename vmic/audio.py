@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .atomic import atomic_path
@@ -37,17 +39,34 @@ def write_wav(path, audio: np.ndarray, rate: float) -> None:
 
 
 def read_wav(path) -> tuple[np.ndarray, int]:
-    """Read a sound file as mono float64 (channels averaged) and its rate (Hz)."""
+    """Read a sound file (WAV, FLAC, ... anything soundfile reads) as mono float64.
+
+    Parameters
+    ----------
+    path : path-like
+
+    Returns
+    -------
+    audio : ndarray of float64, shape (T,)
+        The mean of the channels.
+    rate : int
+        Sample rate (Hz).
+
+    Raises
+    ------
+    VmicError
+        Missing, unreadable or empty file, with one line saying which.
+    """
     import soundfile
 
+    if not Path(path).is_file():
+        raise VmicError(f"no such audio file: {path}")
     try:
         data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
-    except FileNotFoundError:
-        raise VmicError(f"no such file: {path}") from None
     except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
-        raise VmicError(f"cannot read sound file {path}: {exc}") from None
+        raise VmicError(f"cannot read audio {path}: {exc}") from None
     if data.shape[0] == 0:
-        raise VmicError(f"sound file {path} holds no samples")
+        raise VmicError(f"audio file {path} holds no samples")
     return data.mean(axis=1), int(rate)
 
 

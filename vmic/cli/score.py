@@ -37,16 +37,10 @@ def register(subparsers) -> None:
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, float]:
     """Read an audio file as float64 mono (channel mean) and its rate (Hz)."""
-    import soundfile as sf
+    from ..audio import read_wav
 
-    path = Path(path)
-    if not path.is_file():
-        raise VmicError(f"no such audio file: {path}")
-    try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise VmicError(f"cannot read audio {path}: {exc}") from None
-    return data.mean(axis=1), float(rate)
+    audio, rate = read_wav(path)
+    return audio, float(rate)
 
 
 def resample_to(audio: np.ndarray, rate: float, target_rate: float) -> np.ndarray:

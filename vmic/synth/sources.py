@@ -200,16 +200,10 @@ def from_wav(path: str | Path, fs: float, n: int | None = None,
     numpy.ndarray
         float64 (n,), peak 1.
     """
-    import soundfile as sf
+    from ..audio import read_wav
 
-    path = Path(path)
-    if not path.is_file():
-        raise VmicError(f"no such audio file: {path}")
-    try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise VmicError(f"cannot read audio {path}: {exc}") from None
-    x = data.mean(axis=1)[int(round(offset_s * rate)):]
+    audio, rate = read_wav(path)
+    x = audio[int(round(offset_s * rate)):]
     if rate != fs:
         ratio = Fraction(fs / rate).limit_denominator(1000)
         x = signal.resample_poly(x, ratio.numerator, ratio.denominator)
