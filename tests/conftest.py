@@ -64,3 +64,13 @@ def snr_db(estimate, truth, max_lag=0):
 
 requires_shared = pytest.mark.skipif(not (SHARED / "real" / "guitar.mp4").is_file(),
                                      reason="../shared real footage not present")
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Run a test with one torch thread (the machine's cores are shared), then restore."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

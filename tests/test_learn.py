@@ -28,12 +28,7 @@ TINY = TrainConfig(n_train=2, n_val=1, duration_s=0.08, size=48, window=32, batc
                    max_steps=3, eval_every=1, patience=2, width=4, taps=2, threads=1)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")

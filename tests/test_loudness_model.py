@@ -29,12 +29,7 @@ TINY = ImpactParams(height_px=32, width_px=32, floor_y_px=28.0, n_frames=24,
                     gravity_px_s2=150.0, subframes=2)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
