@@ -9,7 +9,8 @@ table with the clip's Cramér-Rao SNR bound (``inf`` for noiseless float frames)
     python bench/fidelity.py                        # the full grid
     python bench/fidelity.py --methods align,bands,local --json results.json
 
-Add a method by adding its name to ``--methods`` (any ``combine=`` value ``recover`` accepts).
+Add a method by adding its name to ``--methods`` (any ``combine=`` value ``recover`` accepts);
+``NAME+DENOISE`` (e.g. ``local+wiener``) also denoises the recovered audio.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
            "snr_db": {}, "seconds": {}}
     for method in methods:
         started = time.perf_counter()
-        rec = recover(clip.frames, fps=cfg.fps, combine=method)
+        # "local+wiener" = combination `local`, then denoising `wiener`.
+        combine, _, denoise = method.partition("+")
+        rec = recover(clip.frames, fps=cfg.fps, combine=combine, denoise=denoise or "none")
         row["seconds"][method] = time.perf_counter() - started
         row["snr_db"][method] = metrics.snr_db(rec.audio, clip.truth, cfg.fps)
     return row
