@@ -14,7 +14,6 @@ from .frames import Clip, open_clip
 from .phase import (
     PhaseSums,
     flow_weights,
-    frame_phase_sums,
     original_band_signals,
     phase_sums,
     reference_bands,
@@ -366,7 +365,3 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
                    "scales": scales, "orientations": orientations, "tiles": tiles,
                    "fps_source": clip.fps_source})
     return result
-
-
-# Re-exported for scripts that split a clip across processes.
-frame_phase_sums = frame_phase_sums
