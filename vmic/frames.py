@@ -28,7 +28,7 @@ import numpy as np
 from .errors import VmicError
 
 __all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area",
-           "prefetch"]
+           "prefetch", "Prefetcher"]
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".avi", ".mkv", ".mp4", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
@@ -92,52 +92,88 @@ def to_grey(frames: np.ndarray) -> np.ndarray:
     return frames.astype(np.float32, copy=False)
 
 
-def prefetch(iterable, depth: int = 2):
-    """Iterate ``iterable`` in a background thread, ``depth`` items ahead.
-
-    Decoding (OpenCV, which releases the GIL) then overlaps the pyramid work on the batches
-    already read. Exceptions from the producer are raised in the consumer; leaving the loop
-    early stops the producer.
-    """
+def _put(items, stop, entry) -> bool:
     import queue
-    import threading
 
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def produce():
+    while not stop.is_set():
         try:
-            for item in iterable:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("done", done))
-        except BaseException as exc:  # handed to the consumer, raised there
-            items.put(("error", exc))
+            items.put(entry, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
-    worker = threading.Thread(target=produce, name="vmic-prefetch", daemon=True)
-    worker.start()
+
+def _produce(iterator, items, stop) -> None:
+    # Runs in the prefetch thread.
     try:
-        while True:
-            kind, value = items.get()
-            if kind == "done":
+        for item in iterator:
+            if not _put(items, stop, ("item", item)):
                 return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while worker.is_alive():
+        _put(items, stop, ("done", None))
+    except BaseException as exc:  # handed to the consumer, raised there
+        _put(items, stop, ("error", exc))
+
+
+class Prefetcher:
+    """Iterate an iterable in a background thread, up to ``depth`` items ahead.
+
+    The thread starts at construction, so decoding (OpenCV releases the GIL) can run while
+    the caller still sets up (imports, numba's first use, the reference frame), and later
+    overlaps the pyramid work on the batches already read. Exceptions from the producer
+    are raised in the consumer; :meth:`close` (also on garbage collection, e.g. after a
+    ``break``) stops the producer.
+    """
+
+    def __init__(self, iterable, depth: int = 2):
+        import queue
+        import threading
+
+        self._queue_module = queue
+        self._items: queue.Queue = queue.Queue(maxsize=max(1, int(depth)))
+        self._stop = threading.Event()
+        self._finished = False
+        # The thread gets the queue and the event, not `self`: holding `self` would keep the
+        # object alive, and __del__ (which stops the thread after a `break`) would never run.
+        self._worker = threading.Thread(
+            target=_produce, args=(iter(iterable), self._items, self._stop),
+            name="vmic-prefetch", daemon=True)
+        self._worker.start()
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._finished:
+            raise StopIteration
+        kind, value = self._items.get()
+        if kind == "item":
+            return value
+        self.close()
+        if kind == "error":
+            raise value
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the producer and wait for its thread."""
+        self._finished = True
+        if not hasattr(self, "_worker"):  # __init__ did not get that far
+            return
+        self._stop.set()
+        while self._worker.is_alive():
             try:
-                items.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
+                self._items.get_nowait()
+            except self._queue_module.Empty:
+                self._worker.join(timeout=0.05)
+
+    def __del__(self):
+        self.close()
+
+
+def prefetch(iterable, depth: int = 2) -> Prefetcher:
+    """Iterate ``iterable`` in a background thread, ``depth`` items ahead (see
+    :class:`Prefetcher`)."""
+    return Prefetcher(iterable, depth)
 
 
 def downsample_area(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -226,8 +262,8 @@ class Clip:
         return self._prepare(batch)[0]
 
     def iter_batches(self, batch_size: int = 32, first: int = 0,
-                     count: int | None = None,
-                     background: bool = True) -> Iterator[tuple[int, np.ndarray]]:
+                     count: int | None = None, background: bool = True,
+                     buffer_bytes: int = 64 << 20) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` batches, frames float32 (B, H, W).
 
         Parameters
@@ -239,7 +275,11 @@ class Clip:
         count : int, optional
             Number of frames (default: to the end of the selected range).
         background : bool, default True
-            Read and convert the next batches in a background thread (:func:`prefetch`).
+            Read and convert the next batches in a background thread (:func:`prefetch`),
+            starting now.
+        buffer_bytes : int, default 64 MiB
+            How far ahead the background thread may read (at least two batches); a fixed
+            amount, whatever the clip's length.
         """
         if count is None:
             count = self.n_frames - first
@@ -252,7 +292,10 @@ class Clip:
                 yield index, frames
                 index += frames.shape[0]
 
-        return prefetch(batches()) if background else batches()
+        if not background:
+            return batches()
+        batch_bytes = batch_size * self.frame_shape[0] * self.frame_shape[1] * 4
+        return prefetch(batches(), depth=max(2, buffer_bytes // max(batch_bytes, 1)))
 
     def close(self) -> None:
         self._reader.close()

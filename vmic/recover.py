@@ -318,6 +318,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
     Recovery
     """
     started = time.perf_counter()
+    batches = None
     own_clip = not isinstance(clip, Clip)
     if own_clip:
         clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
@@ -335,6 +336,9 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         if scales is None:
             scales = default_scales(combine, clip.frame_shape)
         pyramid = SteerablePyramid(clip.frame_shape, scales, orientations, dtype=dtype)
+        # Start reading frames now: decoding overlaps the set-up below (numba's first use,
+        # the reference frame), which holds one core at most.
+        batches = clip.iter_batches(batch_size)
         reference_frame_pixels = clip.read_frame(reference_frame)
         reference = reference_bands(pyramid, reference_frame_pixels)
         check_reference(reference)
@@ -346,7 +350,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             flow_scale, information = flow_information(pyramid, reference, flow, tiles)
         bar = progress(clip.n_frames, "recover", quiet)
         try:
-            sums = phase_sums(pyramid, reference, clip.iter_batches(batch_size), tiles, bar,
+            sums = phase_sums(pyramid, reference, batches, tiles, bar,
                               flow=flow, flow_reduce=(
                                   (lambda f: apply_flow_scale(f, flow_scale)) if local
                                   else None), n_frames=clip.n_frames)
@@ -358,10 +362,12 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz, bandpass_hz,
                                    denoise, flow_terms, tiles)
     finally:
+        if batches is not None and hasattr(batches, "close"):
+            batches.close()  # stops the reading thread if the set-up failed
         if own_clip:
             clip.close()
     result.elapsed_s = time.perf_counter() - started
     result.info.update({"frames": int(sums.n_frames), "frame_shape": clip.frame_shape,
-                   "scales": scales, "orientations": orientations, "tiles": tiles,
-                   "fps_source": clip.fps_source})
+                        "scales": scales, "orientations": orientations, "tiles": tiles,
+                        "fps_source": clip.fps_source})
     return result
