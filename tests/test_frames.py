@@ -152,3 +152,48 @@ def test_npy_reads_match_with_colour_channels_and_odd_batches(tmp_path):
     np.testing.assert_allclose(_read_all(clip, batch=3), to_grey(rgb[2:10]), rtol=1e-6)
     single = open_clip(tmp_path / "g1.npy", fps=10)
     np.testing.assert_array_equal(_read_all(single, batch=4), rgb[..., 0].astype(np.float32))
+
+
+def _write_ffv1(path, frames, is_color, depth=None):
+    params = [cv2.VIDEOWRITER_PROP_IS_COLOR, int(is_color)]
+    if depth is not None:
+        params += [cv2.VIDEOWRITER_PROP_DEPTH, depth]
+    h, w = frames.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.CAP_FFMPEG, cv2.VideoWriter_fourcc(*"FFV1"), 30,
+                             (w, h), params)
+    assert writer.isOpened()
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+@pytest.mark.parametrize("dtype,depth", [(np.uint8, None), (np.uint16, cv2.CV_16U)])
+def test_grey_video_is_read_as_stored_8_and_16_bit(tmp_path, dtype, depth):
+    # OpenCV would expand grey to 8-bit BGR: a 16-bit file would lose its low byte.
+    top = np.iinfo(dtype).max
+    frames = np.random.default_rng(3).integers(0, top, (5, 16, 24), dtype=dtype)
+    path = tmp_path / "grey.mkv"
+    _write_ffv1(path, frames, is_color=False, depth=depth)
+    clip = open_clip(path, fps=1000)
+    assert clip._reader.raw_grey
+    np.testing.assert_array_equal(_read_all(clip, batch=2), frames.astype(np.float32))
+    np.testing.assert_array_equal(clip.read_frame(3), frames[3].astype(np.float32))
+
+
+def test_colour_video_still_gives_the_channel_mean(tmp_path):
+    frames = _stack(n=4, h=16, w=24)
+    path = tmp_path / "colour.avi"
+    _write_ffv1(path, frames, is_color=True)
+    clip = open_clip(path, fps=1000)
+    assert not clip._reader.raw_grey
+    np.testing.assert_allclose(_read_all(clip), to_grey(frames), rtol=1e-6)
+
+
+def test_mean_frame_averages_and_stops_at_the_end():
+    frames = np.random.default_rng(4).random((10, 6, 8)).astype(np.float32)
+    clip = open_clip(frames, fps=100.0)
+    np.testing.assert_allclose(clip.mean_frame(2, 4), frames[2:6].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(clip.mean_frame(7, 32), frames[7:].mean(axis=0), rtol=1e-6)
+    np.testing.assert_array_equal(clip.mean_frame(5, 1), frames[5])
+    with pytest.raises(VmicError, match="outside"):
+        clip.mean_frame(10, 2)

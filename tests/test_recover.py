@@ -45,7 +45,7 @@ def test_noisy_clip_recovers_above_a_minimum_snr(sine_clip):
     assert snr_db(result.audio[40:].astype(float), truth[40:]) >= 10.0
 
 
-def test_opposite_sign_regions_add_up_in_local_but_cancel_in_align():
+def _two_region_clip():
     fps, freq, n = 2200.0, 180.0, 440
     d = 0.05 * np.sin(2 * np.pi * freq * np.arange(n) / fps)
     texture = smooth_texture((64, 64), seed=7)
@@ -54,17 +54,37 @@ def test_opposite_sign_regions_add_up_in_local_but_cancel_in_align():
     frames = left.copy()
     frames[:, :, 32:] = right[:, :, 32:]
     truth = post.highpass(d, fps, post.audible_highpass_hz(fps))
-    local = recover(frames, fps=fps, combine="local")
+    return frames, fps, truth
+
+
+@pytest.mark.parametrize("method", ["local", "bands"])
+def test_opposite_sign_regions_add_up_in_every_method_but_cancel_in_align(method):
+    frames, fps, truth = _two_region_clip()
+    result = recover(frames, fps=fps, combine=method)
     aligned = recover(frames, fps=fps, combine="align")
-    snr_local = snr_db(local.audio[40:].astype(float), truth[40:])
+    snr_method = snr_db(result.audio[40:].astype(float), truth[40:])
     snr_align = snr_db(aligned.audio[40:].astype(float), truth[40:])
-    assert snr_local >= 20.0
-    assert snr_local >= snr_align + 10.0
-    # The weights found without the truth have opposite signs on the two halves.
+    assert snr_method >= 20.0
+    assert snr_align < 10.0  # the original cancels the two halves
+    assert snr_method >= snr_align + 10.0
+
+
+def test_local_finds_opposite_signs_without_the_truth():
+    frames, fps, _ = _two_region_clip()
+    local = recover(frames, fps=fps, combine="local")
     assert local.info["method"].startswith("rank1")
     weights = local.weights[0]  # (TY, TX): weight of each tile's horizontal motion
     half = weights.shape[1] // 2
     assert np.sign(weights[:, : half - 1].sum()) == -np.sign(weights[:, half + 1 :].sum())
+
+
+def test_bands_finds_opposite_signs_without_the_truth():
+    frames, fps, _ = _two_region_clip()
+    result = recover(frames, fps=fps, combine="bands")
+    assert result.weights.shape[:2] == (3, 2) and result.weights.shape[2:] == (4, 4)
+    # Horizontal motion is seen by orientation 0 of the finest scale.
+    weights = result.weights[0, 0]
+    assert np.sign(weights[:, :2].sum()) == -np.sign(weights[:, 2:].sum())
 
 
 def test_split_frame_ranges_give_identical_sums(sine_clip):
@@ -151,3 +171,23 @@ def test_featureless_and_tiny_inputs_are_refused(sine_clip):
         recover(frames)
     with pytest.raises(VmicError, match="unknown combination"):
         recover(frames, fps=fps, combine="nope")
+
+
+def test_averaged_reference_recovers_more_from_a_noisy_clip(sine_clip):
+    # One noisy reference frame puts its noise into every pixel's motion weight.
+    frames, displacement, fps, _ = sine_clip
+    noisy = frames + np.random.default_rng(0).normal(0, 16.0, frames.shape)
+    truth = post.highpass(displacement, fps, post.audible_highpass_hz(fps))
+    single = recover(noisy, fps=fps, reference_average=1)
+    averaged = recover(noisy, fps=fps)
+    assert averaged.info["reference_average"] == 32 and single.info["reference_average"] == 1
+    snr_single = snr_db(single.audio[40:].astype(float), truth[40:])
+    snr_averaged = snr_db(averaged.audio[40:].astype(float), truth[40:])
+    assert snr_averaged >= snr_single + 1.0
+
+
+def test_align_keeps_the_original_single_reference_frame(sine_clip):
+    frames, _, fps, _ = sine_clip
+    assert recover(frames, fps=fps, combine="align").info["reference_average"] == 1
+    with pytest.raises(VmicError, match="average"):
+        recover(frames, fps=fps, reference_average=0)

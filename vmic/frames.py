@@ -261,6 +261,28 @@ class Clip:
         batch = next(self._reader.batches(self.start + index, 1, 1))
         return self._prepare(batch)[0]
 
+    def mean_frame(self, first: int = 0, count: int = 1) -> np.ndarray:
+        """Mean of ``count`` frames from ``first`` on (fewer at the clip's end), float32 (H, W).
+
+        A reference image averaged over frames carries less camera noise than one frame;
+        the motion between the frames averaged is sub-pixel and only blurs it slightly.
+        """
+        if not 0 <= first < self.n_frames:
+            raise VmicError(
+                f"frame {first} is outside the clip's {self.n_frames} frames "
+                f"(0..{self.n_frames - 1})"
+            )
+        if count < 1:
+            raise VmicError(f"frames to average must be >= 1, got {count}")
+        if count == 1:
+            return self.read_frame(first)
+        total = np.zeros(self.frame_shape)
+        n = 0
+        for _, frames in self.iter_batches(32, first, count, background=False):
+            total += frames.sum(axis=0, dtype=np.float64)
+            n += frames.shape[0]
+        return (total / n).astype(np.float32)
+
     def iter_batches(self, batch_size: int = 32, first: int = 0,
                      count: int | None = None, background: bool = True,
                      buffer_bytes: int = 64 << 20) -> Iterator[tuple[int, np.ndarray]]:
@@ -407,8 +429,22 @@ class _ImageFolderReader:
         pass
 
 
+# OpenCV's codes (CAP_PROP_CODEC_PIXEL_FORMAT) for grey pixel formats: GRAY8, GRAY16LE/BE.
+GREY_PIXEL_FORMATS = (b"Y800", b"GREY", b"Y1\x00\x10", b"\x10\x001Y")
+
+
+def _pixel_format(capture, cv2) -> bytes:
+    code = int(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT) or 0)
+    return code.to_bytes(4, "little", signed=False) if 0 <= code < 2**32 else b""
+
+
 class _VideoReader:
-    """Frames from a video file through OpenCV (FFmpeg), decoded sequentially."""
+    """Frames from a video file through OpenCV (FFmpeg), decoded sequentially.
+
+    Grey streams (8 or 16 bit, what monochrome high-speed cameras record) are read as they
+    are stored: OpenCV would otherwise expand them to 8-bit BGR, which costs time and
+    drops a 16-bit file's low byte, the part that holds sub-pixel motion.
+    """
 
     def __init__(self, path: Path):
         import cv2
@@ -418,11 +454,21 @@ class _VideoReader:
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
             raise VmicError(f"cannot open video {path} (not a video, or an unsupported codec)")
+        self.raw_grey = _pixel_format(capture, cv2) in GREY_PIXEL_FORMATS
+        if self.raw_grey:
+            capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
         ok, frame = capture.read()
+        if ok and frame is not None and self.raw_grey and frame.ndim != 2:
+            # Not what a grey stream should give: fall back to OpenCV's BGR conversion.
+            self.raw_grey = False
+            capture.release()
+            capture = cv2.VideoCapture(str(path))
+            ok, frame = capture.read()
         if not ok or frame is None:
             capture.release()
             raise VmicError(f"{path}: video holds no decodable frames")
         self.shape = tuple(frame.shape[:2])
+        self.dtype = frame.dtype
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.container_fps = fps if math.isfinite(fps) and fps > 0 else None
@@ -431,6 +477,12 @@ class _VideoReader:
             count = self._count_frames()
         self.n_frames = count
         self._capture = None
+
+    def _open(self):
+        capture = self._cv2.VideoCapture(str(self.path))
+        if self.raw_grey:
+            capture.set(self._cv2.CAP_PROP_CONVERT_RGB, 0)
+        return capture
 
     def _count_frames(self) -> int:
         capture = self._cv2.VideoCapture(str(self.path))
@@ -441,7 +493,7 @@ class _VideoReader:
         return count
 
     def batches(self, start, count, batch_size):
-        capture = self._cv2.VideoCapture(str(self.path))
+        capture = self._open()
         self._capture = capture
         try:
             # Seeking by frame index is unreliable for inter-coded video: decode and drop.

@@ -11,6 +11,8 @@ import numpy as np
 from ..atomic import atomic_path
 from .common import add_clip_options, check_output, positive_float, positive_int
 
+BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -37,6 +39,10 @@ def register(subparsers) -> None:
                              "information lifts by 4-5 dB)")
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="pyramid orientations")
+    parser.add_argument("--reference-average", type=positive_int, default=None, metavar="N",
+                        help="frames averaged into the reference image from --reference-frame "
+                             "on (default: 1 for align, as the original; 32 otherwise, which "
+                             "keeps the reference's camera noise out of the motion weights)")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
                         help="zero-phase high-pass cutoff (default 20 Hz; align keeps the "
                              "original's causal filter at 0.05 of Nyquist)")
@@ -80,15 +86,7 @@ def run(args) -> int:
         result.audio = post.finish(result.audio, result.rate, band,
                                    args.denoise).astype(np.float32)
     else:
-        from ..recover import recover
-
-        result = recover(
-            args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
-            combine=args.combine, highpass_hz=args.highpass,
-            reference_frame=args.reference_frame, roi=args.roi, downsample=args.downsample,
-            start=args.start, n_frames=args.frames, bandpass_hz=band, denoise=args.denoise,
-            quiet=args.quiet,
-        )
+        result = _recover_classical(args, band)
     write_wav(args.output, result.audio, result.rate)
     if args.spectrogram:
         save_spectrogram(args.spectrogram, result.audio, result.rate,
@@ -104,3 +102,30 @@ def run(args) -> int:
               f"({n / result.rate:.3f} s, combine={result.combine}, "
               f"{result.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _recover_classical(args, band):
+    from ..frames import open_clip
+
+    # Open the clip and start decoding before importing the pyramid and phase modules
+    # (scipy.fft, numba): the imports and numba's first use then run on one core while the
+    # other decodes (OpenCV releases the GIL).
+    clip = open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
+                     start=args.start, n_frames=args.frames)
+    batches = None
+    try:
+        if clip.n_frames >= 2:
+            batches = clip.iter_batches(BATCH_SIZE)
+        from ..recover import recover
+
+        return recover(
+            clip, scales=args.scales, orientations=args.orientations,
+            combine=args.combine, highpass_hz=args.highpass,
+            reference_frame=args.reference_frame, bandpass_hz=band, denoise=args.denoise,
+            quiet=args.quiet, batch_size=BATCH_SIZE, batches=batches,
+            reference_average=args.reference_average,
+        )
+    finally:
+        if batches is not None:
+            batches.close()
+        clip.close()
