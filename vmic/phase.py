@@ -72,8 +72,12 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
     return -r if y < _ZERO_F32 else r
 
 
-# The pixel loops below keep float32 accumulators within one row segment (so they
-# vectorise; at most a few hundred terms) and add each segment to float64 totals. The flow
+# The pixel loops below take the complex bands as interleaved real views (..., 2 w): numba
+# does not vectorise loads of complex elements, but does vectorise the strided real loads
+# (measured 1.6x faster). Each row is first evaluated into per-pixel buffers over its whole
+# width (one long vectorised loop), then summed per tile segment, whose float32 partial
+# sums (at most a few hundred terms) are added to float64 totals; summing inside short
+# segments directly kept the coarse scales (4-16 px per tile) from vectorising. The flow
 # variant is a separate kernel on purpose: a run-time "with flow" branch inside the pixel
 # loop stopped it vectorising (measured 23 ns per pixel instead of 5).
 
@@ -81,26 +85,35 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
                   energy):  # pragma: no cover - numba
-    n_batch, n_orient, h, w = bands.shape
+    # bands: (B, K, h, 2w) and reference: (K, h, 2w), real views of complex arrays.
+    n_batch, n_orient, h, w2 = bands.shape
+    w = w2 // 2
     n_tx = col_edges.size - 1
+    wp_row = np.empty(w, bands.dtype)
+    am_row = np.empty(w, bands.dtype)
+    en_row = np.empty(w, bands.dtype)
     for job in range(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
+            row = bands[b, k, i]
+            ref = reference[k, i]
+            for j in range(w):
+                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
+                # angle(c * conj(r)), wrapped to (-pi, pi]
+                a2 = cr * cr + ci * ci
+                wp_row[j] = _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri) * a2
+                am_row[j] = np.sqrt(a2)
+                en_row[j] = a2
             ty = tile_rows[i]
             for tx in range(n_tx):
                 wp = np.float32(0.0)
                 am = np.float32(0.0)
                 en = np.float32(0.0)
                 for j in range(col_edges[tx], col_edges[tx + 1]):
-                    c = bands[b, k, i, j]
-                    r = reference[k, i, j]
-                    cr, ci, rr, ri = c.real, c.imag, r.real, r.imag
-                    # angle(c * conj(r)), wrapped to (-pi, pi]
-                    a2 = cr * cr + ci * ci
-                    wp += _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri) * a2
-                    am += np.sqrt(a2)
-                    en += a2
+                    wp += wp_row[j]
+                    am += am_row[j]
+                    en += en_row[j]
                 weighted_phase[b, k, ty, tx] += wp
                 amplitude[b, k, ty, tx] += am
                 energy[b, k, ty, tx] += en
@@ -109,12 +122,31 @@ def _reduce_phase(bands, reference, tile_rows, col_edges, weighted_phase, amplit
 @numba.njit(nogil=True, cache=True, fastmath=True)
 def _reduce_phase_flow(bands, reference, tile_rows, col_edges, weighted_phase, amplitude,
                        energy, flow_weights, flow):  # pragma: no cover - numba
-    n_batch, n_orient, h, w = bands.shape
+    n_batch, n_orient, h, w2 = bands.shape
+    w = w2 // 2
     n_tx = col_edges.size - 1
+    wp_row = np.empty(w, bands.dtype)
+    am_row = np.empty(w, bands.dtype)
+    en_row = np.empty(w, bands.dtype)
+    fx_row = np.empty(w, bands.dtype)
+    fy_row = np.empty(w, bands.dtype)
     for job in range(n_batch * n_orient):
         b = job // n_orient
         k = job % n_orient
         for i in range(h):
+            row = bands[b, k, i]
+            ref = reference[k, i]
+            gx = flow_weights[k, 0, i]
+            gy = flow_weights[k, 1, i]
+            for j in range(w):
+                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
+                a2 = cr * cr + ci * ci
+                dphi = _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri)
+                wp_row[j] = dphi * a2
+                am_row[j] = np.sqrt(a2)
+                en_row[j] = a2
+                fx_row[j] = dphi * gx[j]
+                fy_row[j] = dphi * gy[j]
             ty = tile_rows[i]
             for tx in range(n_tx):
                 wp = np.float32(0.0)
@@ -123,21 +155,21 @@ def _reduce_phase_flow(bands, reference, tile_rows, col_edges, weighted_phase, a
                 fx = np.float32(0.0)
                 fy = np.float32(0.0)
                 for j in range(col_edges[tx], col_edges[tx + 1]):
-                    c = bands[b, k, i, j]
-                    r = reference[k, i, j]
-                    cr, ci, rr, ri = c.real, c.imag, r.real, r.imag
-                    a2 = cr * cr + ci * ci
-                    dphi = _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri)
-                    wp += dphi * a2
-                    am += np.sqrt(a2)
-                    en += a2
-                    fx += dphi * flow_weights[k, 0, i, j]
-                    fy += dphi * flow_weights[k, 1, i, j]
+                    wp += wp_row[j]
+                    am += am_row[j]
+                    en += en_row[j]
+                    fx += fx_row[j]
+                    fy += fy_row[j]
                 weighted_phase[b, k, ty, tx] += wp
                 amplitude[b, k, ty, tx] += am
                 energy[b, k, ty, tx] += en
                 flow[b, k, 0, ty, tx] += fx
                 flow[b, k, 1, ty, tx] += fy
+
+
+def _real_view(bands: np.ndarray) -> np.ndarray:
+    # (..., w) complex -> (..., 2 w) real, interleaved; no copy when already contiguous.
+    return np.ascontiguousarray(bands).view(bands.real.dtype)
 
 
 def tile_grid(band_shape: tuple[int, int], tiles: tuple[int, int]):
@@ -275,11 +307,12 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
         if flow is None:
-            _reduce_phase(bands, reference[s], rows, col_edges, weighted_phase[:, s],
-                          amplitude[:, s], energy[:, s])
+            _reduce_phase(_real_view(bands), _real_view(reference[s]), rows, col_edges,
+                          weighted_phase[:, s], amplitude[:, s], energy[:, s])
         else:
-            _reduce_phase_flow(bands, reference[s], rows, col_edges, weighted_phase[:, s],
-                               amplitude[:, s], energy[:, s], flow[s], flow_sums[:, s])
+            _reduce_phase_flow(_real_view(bands), _real_view(reference[s]), rows, col_edges,
+                               weighted_phase[:, s], amplitude[:, s], energy[:, s], flow[s],
+                               flow_sums[:, s])
         np.add.at(pixels[s], (rows[:, None], cols[None, :]), 1)
     return PhaseSums(weighted_phase, amplitude, energy, pixels, flow_sums)
 
