@@ -297,27 +297,26 @@ class Clip:
         count : int, optional
             Number of frames (default: to the end of the selected range).
         background : bool, default True
-            Read and convert the next batches in a background thread (:func:`prefetch`),
-            starting now.
+            Read the next batches in a background thread (:func:`prefetch`), starting now;
+            they are converted to float32 as they are taken.
         buffer_bytes : int, default 64 MiB
-            How far ahead the background thread may read (at least two batches); a fixed
-            amount, whatever the clip's length.
+            How far ahead the background thread may read, in stored bytes (at least two
+            batches); a fixed amount, whatever the clip's length.
         """
         if count is None:
             count = self.n_frames - first
         count = max(0, min(count, self.n_frames - first))
 
-        def batches():
-            index = first
-            for raw in self._reader.batches(self.start + first, count, batch_size):
-                frames = self._prepare(raw)
-                yield index, frames
-                index += frames.shape[0]
-
+        raw = self._reader.batches(self.start + first, count, batch_size)
         if not background:
-            return batches()
-        batch_bytes = batch_size * self.frame_shape[0] * self.frame_shape[1] * 4
-        return prefetch(batches(), depth=max(2, buffer_bytes // max(batch_bytes, 1)))
+            return _PreparedBatches(raw, self._prepare, first)
+        # The thread only decodes; frames are converted to float32 as they are taken. The
+        # buffer so holds stored frames (1 byte per pixel for 8-bit grey, not 4), and
+        # reaches four times further ahead in the same memory.
+        h, w = self._reader.shape
+        raw_bytes = batch_size * h * w * getattr(self._reader, "bytes_per_pixel", 4)
+        return _PreparedBatches(prefetch(raw, depth=max(2, buffer_bytes // max(raw_bytes, 1))),
+                                self._prepare, first)
 
     def close(self) -> None:
         self._reader.close()
@@ -331,6 +330,30 @@ class Clip:
     def __repr__(self) -> str:
         return (f"Clip({str(self.path)!r}, n_frames={self.n_frames}, "
                 f"frame_shape={self.frame_shape}, capture_fps={self.capture_fps})")
+
+
+class _PreparedBatches:
+    """Iterator of ``(first_index, frames)``: stored batches, cropped, grey and float32."""
+
+    def __init__(self, raw, prepare, first: int):
+        self._raw = raw
+        self._prepare = prepare
+        self._index = first
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        frames = self._prepare(next(self._raw))
+        index = self._index
+        self._index += frames.shape[0]
+        return index, frames
+
+    def close(self) -> None:
+        """Stop reading (and the background thread, if any)."""
+        close = getattr(self._raw, "close", None)
+        if close is not None:
+            close()
 
 
 class _ArrayReader:
@@ -350,6 +373,7 @@ class _ArrayReader:
         self.array = array
         self.n_frames = array.shape[0]
         self.shape = tuple(array.shape[1:3])
+        self.bytes_per_pixel = array.dtype.itemsize * (array.shape[3] if array.ndim == 4 else 1)
 
     def batches(self, start, count, batch_size):
         for i in range(start, start + count, batch_size):
@@ -410,6 +434,7 @@ class _ImageFolderReader:
             raise VmicError(f"{folder}: folder holds no PNG or TIFF frames")
         first = self._read(self.files[0])
         self.shape = tuple(first.shape[:2])
+        self.bytes_per_pixel = first.nbytes // max(first.shape[0] * first.shape[1], 1)
         self.n_frames = len(self.files)
 
     def _read(self, path: Path) -> np.ndarray:
@@ -468,7 +493,7 @@ class _VideoReader:
             capture.release()
             raise VmicError(f"{path}: video holds no decodable frames")
         self.shape = tuple(frame.shape[:2])
-        self.dtype = frame.dtype
+        self.bytes_per_pixel = frame.nbytes // max(frame.shape[0] * frame.shape[1], 1)
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.container_fps = fps if math.isfinite(fps) and fps > 0 else None
