@@ -139,3 +139,15 @@ def test_bad_band_is_one_line(capsys, clip_npy, tmp_path):
                   "LO < HI", tmp_path / "o.wav")
     _expect_error(capsys, ["recover", clip_npy, "-o", tmp_path / "o.wav", "--bandpass",
                            "100,5000"], "Nyquist", tmp_path / "o.wav")
+
+
+def test_weak_signal_is_flagged_and_a_clear_one_is_not(clip_npy, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    still = smooth_texture((64, 64), seed=4)[None] + rng.normal(0, 3.0, (600, 64, 64))
+    path = tmp_path / "still.npy"
+    np.save(path, still.astype(np.float32))
+    assert main(["recover", str(path), "--fps", "2200", "-o", str(tmp_path / "s.wav"),
+                 "--quiet"]) == 0
+    assert "weak motion signal" in capsys.readouterr().err
+    assert main(["recover", str(clip_npy), "-o", str(tmp_path / "c.wav"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""

@@ -56,7 +56,7 @@ class Recovery:
     info : dict
         Details: frames, shapes, tiles, where the capture rate came from, and for
         ``local`` which candidate was chosen ("rigid" or "rank1 GYxGX") with every
-        candidate's split-half SNR estimate (dB).
+        candidate's blind SNR estimate (dB, ``split_snr_db``).
     """
 
     audio: np.ndarray
