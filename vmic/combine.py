@@ -69,6 +69,9 @@ def _covariance(x: np.ndarray, block: int = 4096) -> np.ndarray:
     return cov / max(t, 1)
 
 
+DIRECT_EIGEN_MAX = 16  # signals up to which rank1_fit decomposes its matrix directly
+
+
 def _top_eigenpair(matrix: np.ndarray, start: np.ndarray, steps: int = 200, tol: float = 1e-10):
     # Power iteration from a warm start: the fixed-point loop below changes the matrix only
     # a little each time, so a few products replace a full eigendecomposition (O(N^3)).
@@ -121,7 +124,14 @@ def rank1_fit(signals: np.ndarray, iterations: int = 100, tol: float = 1e-7):
     for _ in range(iterations):
         d = 1.0 / np.sqrt(psi)
         scaled = cov * d[:, None] * d[None, :]
-        lam, vector = _top_eigenpair(scaled, vector)
+        if n <= DIRECT_EIGEN_MAX:
+            # Small: a full decomposition is cheaper than power iteration, which crawls
+            # when the top two eigenvalues are close (noise-dominated signals).
+            values, vectors = np.linalg.eigh(scaled)
+            lam, top = float(values[-1]), vectors[:, -1]
+            vector = top if top @ vector >= 0 else -top
+        else:
+            lam, vector = _top_eigenpair(scaled, vector)
         loadings = np.sqrt(max(lam - 1.0, 0.0)) * vector / d
         new_psi = np.maximum(var - loadings**2, floor)
         change = np.max(np.abs(new_psi - psi) / var)
