@@ -333,8 +333,8 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
         Signed weight of each tile's x and y flow signal.
     info : dict
         ``method`` ("rigid" or "rank1 GYxGX"), ``judged_on`` ("halves" or "quarters"),
-        each candidate's blind SNR estimate (dB) on those, ``split_snr_db``, and on both,
-        ``half_snr_db`` and ``quarter_snr_db``.
+        each candidate's blind SNR estimate (dB) on those, ``split_snr_db``, and on the
+        halves, ``half_snr_db``.
     """
     n_tiles, _, n_samples = flow.shape
     tiles = (1, n_tiles) if tiles is None else tuple(tiles)
@@ -343,13 +343,18 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     classes, pairs = tile_quarters(tiles)
     halves = None if classes is None else [classes[a] | classes[b] for a, b in pairs]
 
-    def agreement(estimate_on) -> tuple[float, float]:
-        # Blind SNRs of a candidate: from its estimates on the four tile classes (pairs
-        # that share no edge), and on two halves (each the union of a pair).
+    def on_halves(estimate_on) -> float:
+        # Blind SNR of a candidate from its estimates on two halves (each the union of
+        # two classes that share no edge).
         if classes is None:
-            return -np.inf, -np.inf
-        quarters = split_quarter_snr([estimate_on(c) for c in classes], pairs)
-        return quarters, split_quarter_snr([estimate_on(h) for h in halves], [(0, 1)])
+            return -np.inf
+        return split_quarter_snr([estimate_on(h) for h in halves], [(0, 1)])
+
+    def on_quarters(estimate_on) -> float:
+        # ... and on the four classes, comparing only classes that share no edge.
+        if classes is None:
+            return -np.inf
+        return split_quarter_snr([estimate_on(c) for c in classes], pairs)
 
     # Rigid candidate, projected on the direction of largest motion variance.
     motion = global_motion(flow, information)
@@ -360,8 +365,8 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     total = information.sum(axis=0)
     ridge = 1e-9 * np.trace(total) * np.eye(2)
     rigid_weight = -np.linalg.solve(total + ridge, np.eye(2)).T @ direction
-    rigid_snr = agreement(lambda c: direction @ global_motion(flow[c], information[c]))
-    candidates["rigid"] = (rigid_snr, direction @ motion, np.tile(rigid_weight, (n_tiles, 1)))
+    estimators = {"rigid": lambda c: direction @ global_motion(flow[c], information[c])}
+    candidates["rigid"] = (direction @ motion, np.tile(rigid_weight, (n_tiles, 1)))
 
     grids = [tiles] + [g for g in ((4, 4), (2, 2))
                        if g[0] <= tiles[0] and g[1] <= tiles[1] and g != tiles]
@@ -387,21 +392,22 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
                 part_signal = -part_signal
             return part_signal
 
-        candidates[f"rank1 {grid[0]}x{grid[1]}"] = (agreement(fit_on), combined,
-                                                     weights.reshape(-1, 2)[block])
+        estimators[f"rank1 {grid[0]}x{grid[1]}"] = fit_on
+        candidates[f"rank1 {grid[0]}x{grid[1]}"] = (combined, weights.reshape(-1, 2)[block])
     # Halves see twice the data of quarters, so they judge the rank-1 fits (which must
     # estimate their loadings) more fairly; but their tiles are neighbours and share
     # filter noise, which they read as agreement. That matters only near the noise: a
     # clear signal is judged on halves, a faint one on the quarters.
-    by_halves = max(c[0][1] for c in candidates.values()) >= CLEAR_SIGNAL_DB
-    index = 1 if by_halves else 0
-    name = max(candidates, key=lambda key: candidates[key][0][index])
-    _, combined, weights = candidates[name]
-    reference = candidates[f"rank1 {tiles[0]}x{tiles[1]}"][1]
+    half_snr = {key: on_halves(estimate) for key, estimate in estimators.items()}
+    by_halves = max(half_snr.values()) >= CLEAR_SIGNAL_DB
+    # Quarters only when needed: their fits are the most expensive part of the choice.
+    judged = half_snr if by_halves else {key: on_quarters(estimate)
+                                         for key, estimate in estimators.items()}
+    name = max(judged, key=judged.get)
+    combined, weights = candidates[name]
+    reference = candidates[f"rank1 {tiles[0]}x{tiles[1]}"][0]
     if name != f"rank1 {tiles[0]}x{tiles[1]}" and np.corrcoef(combined, reference)[0, 1] < 0:
         combined, weights = -combined, -weights  # same sign convention for every choice
     info = {"method": name, "judged_on": "halves" if by_halves else "quarters",
-            "split_snr_db": {k: v[0][index] for k, v in candidates.items()},
-            "quarter_snr_db": {k: v[0][0] for k, v in candidates.items()},
-            "half_snr_db": {k: v[0][1] for k, v in candidates.items()}}
+            "split_snr_db": judged, "half_snr_db": half_snr}
     return combined, weights, info
