@@ -120,27 +120,39 @@ def _natural_index(level_size: int, offset: int, full_size: int) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
-def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters,
+def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filters_im,
                      out):  # pragma: no cover - numba
     # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
     # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
     # the complex conjugate of the mirrored frequency (Hermitian symmetry), i.e. the
-    # mirrored row with its imaginary part negated.
+    # mirrored row with its imaginary part negated. `half` (B, H, 2 (W/2+1)) and `out`
+    # (B, K, h, 2 w) are interleaved real views of complex arrays, and each row of X is
+    # gathered once into planar buffers, then multiplied by every orientation's filter:
+    # the multiply loop vectorises (numba does not vectorise complex loads), 2-3x faster.
     n_batch = half.shape[0]
-    n_orient, h, w = filters.shape
+    n_orient, h, w = filters_re.shape
+    row_re = np.empty(w, half.dtype)
+    row_im = np.empty(w, half.dtype)
     for job in range(n_batch * h):
         b = job // h
         i = job % h
-        r = rows[i]
-        rm = mirror_rows[i]
+        source = half[b, rows[i]]
+        mirrored = half[b, mirror_rows[i]]
+        for j in range(w):
+            c = cols[j]
+            if conjugate[j]:
+                row_re[j] = mirrored[2 * c]
+                row_im[j] = -mirrored[2 * c + 1]
+            else:
+                row_re[j] = source[2 * c]
+                row_im[j] = source[2 * c + 1]
         for k in range(n_orient):
+            f_re = filters_re[k, i]
+            f_im = filters_im[k, i]
+            target = out[b, k, i]
             for j in range(w):
-                flip = conjugate[j]
-                value = half[b, rm if flip else r, cols[j]]
-                re = value.real
-                im = -value.imag if flip else value.imag
-                f = filters[k, i, j]
-                out[b, k, i, j] = complex(re * f.real - im * f.imag, re * f.imag + im * f.real)
+                target[2 * j] = row_re[j] * f_re[j] - row_im[j] * f_im[j]
+                target[2 * j + 1] = row_re[j] * f_im[j] + row_im[j] * f_re[j]
 
 
 def _half_spectrum_index(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -162,6 +174,16 @@ class _Level:
     conjugate: np.ndarray  # (w,) bool, read the mirrored frequency's conjugate
     filters: np.ndarray  # (K, h, w) complex, analysis filters incl. (-1j)**order
     synthesis: np.ndarray  # (K, h, w) complex, applied to fft2(real(band)) to reconstruct
+
+    @property
+    def planar_filters(self) -> tuple[np.ndarray, np.ndarray]:
+        # Real and imaginary parts, contiguous, for _gather_multiply (built once).
+        cached = self.__dict__.get("_planar")
+        if cached is None:
+            cached = (np.ascontiguousarray(self.filters.real),
+                      np.ascontiguousarray(self.filters.imag))
+            object.__setattr__(self, "_planar", cached)
+        return cached
 
 
 class SteerablePyramid:
@@ -346,8 +368,9 @@ class SteerablePyramid:
             raise VmicError(f"spectra must come from this pyramid's spectra(); got shape "
                             f"{spectra.shape}")
         out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
-        _gather_multiply(spectra, level.rows, level.mirror_rows, level.half_cols,
-                         level.conjugate, level.filters, out)
+        real = spectra.real.dtype
+        _gather_multiply(spectra.view(real), level.rows, level.mirror_rows, level.half_cols,
+                         level.conjugate, *level.planar_filters, out.view(real))
         return out
 
     def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:
