@@ -251,13 +251,16 @@ class Clip:
         grey = to_grey(raw[:, y : y + h, x : x + w])
         return np.ascontiguousarray(downsample_area(grey, self.downsample), dtype=np.float32)
 
-    def read_frame(self, index: int) -> np.ndarray:
-        """One frame (index counted from the clip's ``start``), float32 (H, W)."""
+    def _check_index(self, index: int) -> None:
         if not 0 <= index < self.n_frames:
             raise VmicError(
                 f"frame {index} is outside the clip's {self.n_frames} frames "
                 f"(0..{self.n_frames - 1})"
             )
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """One frame (index counted from the clip's ``start``), float32 (H, W)."""
+        self._check_index(index)
         batch = next(self._reader.batches(self.start + index, 1, 1))
         return self._prepare(batch)[0]
 
@@ -267,11 +270,7 @@ class Clip:
         A reference image averaged over frames carries less camera noise than one frame;
         the motion between the frames averaged is sub-pixel and only blurs it slightly.
         """
-        if not 0 <= first < self.n_frames:
-            raise VmicError(
-                f"frame {first} is outside the clip's {self.n_frames} frames "
-                f"(0..{self.n_frames - 1})"
-            )
+        self._check_index(first)
         if count < 1:
             raise VmicError(f"frames to average must be >= 1, got {count}")
         if count == 1:
@@ -314,7 +313,7 @@ class Clip:
         # buffer so holds stored frames (1 byte per pixel for 8-bit grey, not 4), and
         # reaches four times further ahead in the same memory.
         h, w = self._reader.shape
-        raw_bytes = batch_size * h * w * getattr(self._reader, "bytes_per_pixel", 4)
+        raw_bytes = batch_size * h * w * self._reader.bytes_per_pixel
         return _PreparedBatches(prefetch(raw, depth=max(2, buffer_bytes // max(raw_bytes, 1))),
                                 self._prepare, first)
 

@@ -20,7 +20,7 @@ Band coefficients are complex; their real part is the real steerable pyramid's b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import factorial
 
 import numba
@@ -175,15 +175,13 @@ class _Level:
     filters: np.ndarray  # (K, h, w) complex, analysis filters incl. (-1j)**order
     synthesis: np.ndarray  # (K, h, w) complex, applied to fft2(real(band)) to reconstruct
 
-    @property
-    def planar_filters(self) -> tuple[np.ndarray, np.ndarray]:
-        # Real and imaginary parts, contiguous, for _gather_multiply (built once).
-        cached = self.__dict__.get("_planar")
-        if cached is None:
-            cached = (np.ascontiguousarray(self.filters.real),
-                      np.ascontiguousarray(self.filters.imag))
-            object.__setattr__(self, "_planar", cached)
-        return cached
+    # Real and imaginary parts of `filters`, contiguous, for _gather_multiply.
+    filters_re: np.ndarray = field(init=False, repr=False)
+    filters_im: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "filters_re", np.ascontiguousarray(self.filters.real))
+        object.__setattr__(self, "filters_im", np.ascontiguousarray(self.filters.imag))
 
 
 class SteerablePyramid:
@@ -370,7 +368,7 @@ class SteerablePyramid:
         out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
         real = spectra.real.dtype
         _gather_multiply(spectra.view(real), level.rows, level.mirror_rows, level.half_cols,
-                         level.conjugate, *level.planar_filters, out.view(real))
+                         level.conjugate, level.filters_re, level.filters_im, out.view(real))
         return out
 
     def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:
