@@ -21,7 +21,6 @@ Methods
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
            "split_half_snr", "split_quarter_snr", "tile_quarters", "coarsen"]
@@ -48,11 +47,13 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
     reference = signals[0, 0]
     n = reference.size
     total = np.zeros(n)
-    nfft = scipy.fft.next_fast_len(2 * n - 1, real=True)
-    reference_spectrum = scipy.fft.rfft(reference[::-1], nfft)
+    # numpy.fft, not scipy.fft: this runs once per band, and importing scipy.fft would cost
+    # more (see vmic.fft). A power of two holds the full linear correlation.
+    nfft = 1 << max(2 * n - 2, 1).bit_length()
+    reference_spectrum = np.fft.rfft(reference[::-1], nfft)
     for band in signals.reshape(-1, n):
         # Full linear convolution with the flipped reference (conv(A, flip(B))), by FFT.
-        xcorr = scipy.fft.irfft(scipy.fft.rfft(band, nfft) * reference_spectrum, nfft)[: 2 * n - 1]
+        xcorr = np.fft.irfft(np.fft.rfft(band, nfft) * reference_spectrum, nfft)[: 2 * n - 1]
         shift = n - 1 - int(np.argmax(xcorr))
         total += np.roll(band, shift)
     return total

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-import scipy.fft
 
+from . import fft as _fft
 from .pyramid import SteerablePyramid
 
 __all__ = [
@@ -257,9 +257,9 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
         h, w = spectrum.shape[-2:]
         ramp_x = (2j * np.pi * np.fft.fftfreq(w))[None, None, :]
         ramp_y = (2j * np.pi * np.fft.fftfreq(h))[None, :, None]
-        band = scipy.fft.ifft2(spectrum, axes=(-2, -1))
-        dx = scipy.fft.ifft2(spectrum * ramp_x, axes=(-2, -1))
-        dy = scipy.fft.ifft2(spectrum * ramp_y, axes=(-2, -1))
+        band = _fft.ifft2(spectrum, pyramid.fft)
+        dx = _fft.ifft2(spectrum * ramp_x, pyramid.fft, overwrite=True)
+        dy = _fft.ifft2(spectrum * ramp_y, pyramid.fft, overwrite=True)
         out = np.empty((spectrum.shape[0], 2, h, w), dtype=np.float32)
         out[:, 0] = (np.conj(band) * dx).imag
         out[:, 1] = (np.conj(band) * dy).imag

@@ -10,6 +10,7 @@ import numpy as np
 from . import combine as _combine
 from . import post
 from .errors import VmicError
+from .fft import choose_backend
 from .frames import Clip, open_clip
 from .phase import (
     PhaseSums,
@@ -371,7 +372,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         _check_post_options(clip.capture_fps, bandpass_hz, denoise)
         if scales is None:
             scales = default_scales(combine, clip.frame_shape)
-        pyramid = SteerablePyramid(clip.frame_shape, scales, orientations, dtype=dtype)
+        pyramid = SteerablePyramid(clip.frame_shape, scales, orientations, dtype=dtype,
+                                   fft=choose_backend(clip.n_frames, clip.frame_shape))
         # Start reading frames now: decoding overlaps the set-up below (numba's first use,
         # the reference frame), which holds one core at most.
         if batches is None:
