@@ -73,18 +73,14 @@ def render(workdir: Path, frames: int, size: int, avi: bool) -> Path:
     return stack
 
 
-def best_of(repeat: int, command: list[str]) -> tuple[float, float]:
-    """Best (wall, cpu) of `repeat` runs, by wall time."""
-    return min((timed(command) for _ in range(repeat)), key=lambda r: r[0])
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default=str(HERE / ".cache"))
     parser.add_argument("--frames", type=int, default=1100)
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--memory-size", type=int, default=128)
-    parser.add_argument("--repeat", type=int, default=1, help="best of N runs per timing")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="best of N runs per timing (taken round-robin over the runs)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--long-video", action="store_true",
                         help="also time a 4x longer FFV1 file")
@@ -122,7 +118,13 @@ def main():
         long_avi = render(workdir, 4 * args.frames, args.size, avi=True).with_suffix(".avi")
         runs["decode_long"] = [sys.executable, "-c", DECODE, str(long_avi)]
         runs["video_long"] = vmic + [str(long_avi), "-o", str(out), "--quiet"]
-    times = {name: best_of(args.repeat, command) for name, command in runs.items()}
+    # Round-robin over the runs, best of `repeat` each: on a shared machine whose speed
+    # drifts by 10-20 % within minutes, every run then samples the same stretches of time.
+    samples: dict = {name: [] for name in runs}
+    for _ in range(args.repeat):
+        for name, command in runs.items():
+            samples[name].append(timed(command))
+    times = {name: min(found, key=lambda r: r[0]) for name, found in samples.items()}
     results["times_s"] = {name: {"wall": w, "cpu": c} for name, (w, c) in times.items()}
     theirs = np.load(anchor_signals)
     with np.load(signals_npz) as saved:
