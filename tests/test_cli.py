@@ -99,6 +99,7 @@ def test_bad_fps_is_one_usage_line(capsys, clip_npy, tmp_path, fps):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "--fps" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1  # one line, not argparse's usage block
     assert not (tmp_path / "o.wav").exists()
 
 

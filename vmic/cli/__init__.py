@@ -26,8 +26,15 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"vmic: warning: {message}", file=sys.stderr if file is None else file)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error reported as one line (the usage block is in --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vmic",
         description="The visual microphone: recover sound from high-speed video.",
     )
