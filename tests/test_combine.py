@@ -32,17 +32,17 @@ def test_tile_quarters_refuse_grids_too_small():
     assert combine.tile_quarters((1, 1)) == (None, None)
 
 
-def test_split_quarter_snr_estimates_the_combined_snr():
+def test_split_sample_snr_estimates_the_combined_snr():
     rng = np.random.default_rng(0)
     n = 20000
     signal = rng.normal(size=n)
     part_snr = 0.5  # linear, per part: the four parts together have 2.0 (3.0 dB)
     parts = [signal * np.sqrt(part_snr) + rng.normal(size=n) for _ in range(4)]
-    estimate = combine.split_quarter_snr(parts, [(0, 3), (1, 2)])
+    estimate = combine.split_sample_snr(parts, [(0, 3), (1, 2)])
     assert abs(estimate - 10 * np.log10(4 * part_snr)) < 0.3
     # Parts that contradict each other (opposite signs) do not count as agreeing.
     flipped = [parts[0], parts[1], parts[2], -parts[3]]
-    assert combine.split_quarter_snr(flipped, [(0, 3)]) == -np.inf
+    assert combine.split_sample_snr(flipped, [(0, 3)]) == -np.inf
 
 
 def test_no_motion_is_not_taken_for_a_signal():

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
-           "split_half_snr", "split_quarter_snr", "tile_quarters", "coarsen"]
+           "split_half_snr", "split_sample_snr", "tile_quarters", "coarsen"]
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
@@ -198,16 +198,16 @@ def split_half_snr(first: np.ndarray, second: np.ndarray) -> float:
     return _snr_from_correlation(abs(_correlation(first, second)), 2)
 
 
-def split_quarter_snr(parts: list[np.ndarray], pairs: list[tuple[int, int]]) -> float:
-    """Blind SNR of a combination from estimates made on four disjoint parts of the data.
+def split_sample_snr(parts: list[np.ndarray], pairs: list[tuple[int, int]]) -> float:
+    """Blind SNR of a combination from estimates made on disjoint parts of the data.
 
     Like :func:`split_half_snr`, from the mean correlation ``rho`` of the given pairs of
-    parts; the four parts together have SNR ``4 * rho / (1 - rho)`` (-inf for rho <= 0).
+    parts; ``P`` parts together have SNR ``P * rho / (1 - rho)`` (-inf for rho <= 0).
     The correlation is signed: the parts' estimates must come with a common sign
     convention, so that parts that contradict each other (a rigid estimate that follows
-    one region in one part and the opposite region in another) count as disagreeing. The
-    pairs are chosen so that their parts do not share edges (see :func:`tile_quarters`),
-    which keeps the shared filter noise of neighbouring tiles out of the estimate.
+    one region in one part and the opposite region in another) count as disagreeing.
+    Pairs of parts that share no edge (see :func:`tile_quarters`) keep the shared filter
+    noise of neighbouring tiles out of the estimate.
     """
     rho = float(np.mean([_correlation(parts[a], parts[b]) for a, b in pairs]))
     return _snr_from_correlation(rho, len(parts))
@@ -313,7 +313,7 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     signs. Each candidate is also formed on four classes of the fine tiles
     (:func:`tile_quarters`; on a coarse grid, a class merges its own fine tiles within each
     coarse tile) and on two halves (each the union of two classes that share no edge); the
-    candidate whose parts agree best (:func:`split_quarter_snr`) wins. Halves judge when
+    candidate whose parts agree best (:func:`split_sample_snr`) wins. Halves judge when
     some candidate's halves agree at :data:`CLEAR_SIGNAL_DB` or more; below, the quarters
     judge, whose compared classes share no edge and so no filter noise (on noise alone,
     neighbouring halves agree at -1 to -5 dB, the quarters at about -11 dB).
@@ -344,18 +344,11 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     classes, pairs = tile_quarters(tiles)
     halves = None if classes is None else [classes[a] | classes[b] for a, b in pairs]
 
-    def on_halves(estimate_on) -> float:
-        # Blind SNR of a candidate from its estimates on two halves (each the union of
-        # two classes that share no edge).
+    def agreement(estimate_on, parts, compared) -> float:
+        # Blind SNR of a candidate from its estimates on `parts` of the tiles.
         if classes is None:
             return -np.inf
-        return split_quarter_snr([estimate_on(h) for h in halves], [(0, 1)])
-
-    def on_quarters(estimate_on) -> float:
-        # ... and on the four classes, comparing only classes that share no edge.
-        if classes is None:
-            return -np.inf
-        return split_quarter_snr([estimate_on(c) for c in classes], pairs)
+        return split_sample_snr([estimate_on(part) for part in parts], compared)
 
     # Rigid candidate, projected on the direction of largest motion variance.
     motion = global_motion(flow, information)
@@ -399,10 +392,11 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
     # estimate their loadings) more fairly; but their tiles are neighbours and share
     # filter noise, which they read as agreement. That matters only near the noise: a
     # clear signal is judged on halves, a faint one on the quarters.
-    half_snr = {key: on_halves(estimate) for key, estimate in estimators.items()}
+    half_snr = {key: agreement(estimate, halves, [(0, 1)])
+                for key, estimate in estimators.items()}
     by_halves = max(half_snr.values()) >= CLEAR_SIGNAL_DB
     # Quarters only when needed: their fits are the most expensive part of the choice.
-    judged = half_snr if by_halves else {key: on_quarters(estimate)
+    judged = half_snr if by_halves else {key: agreement(estimate, classes, pairs)
                                          for key, estimate in estimators.items()}
     name = max(judged, key=judged.get)
     combined, weights = candidates[name]
