@@ -1,4 +1,5 @@
-"""FFT back-ends: numpy and scipy give the same transforms; short clips skip scipy.fft."""
+"""FFT back-ends: numpy, scipy and OpenCV give the same transforms; short clips skip
+scipy.fft."""
 
 import subprocess
 import sys
@@ -17,31 +18,69 @@ def test_backends_agree(dtype, tol):
     real = rng.normal(size=(3, 20, 27)).astype(dtype)
     cplx = (real + 1j * rng.normal(size=real.shape)).astype(np.result_type(dtype, np.complex64))
     for name in ("rfft2", "fft2"):
-        a = getattr(fft, name)(real, "numpy")
         b = getattr(fft, name)(real, "scipy")
-        assert a.dtype == b.dtype == cplx.dtype
-        np.testing.assert_allclose(a, b, atol=tol * np.abs(b).max())
-    kept = cplx.copy()
-    a = fft.ifft2(cplx, "numpy")
-    np.testing.assert_array_equal(cplx, kept)  # not overwritten unless asked
-    np.testing.assert_allclose(a, fft.ifft2(cplx, "scipy"), atol=tol * np.abs(a).max())
-    np.testing.assert_allclose(fft.ifft2(cplx.copy(), "numpy", overwrite=True), a, atol=0)
+        for backend in ("numpy", "opencv"):
+            a = getattr(fft, name)(real, backend)
+            assert a.dtype == b.dtype == cplx.dtype
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, atol=tol * np.abs(b).max())
+    reference = fft.ifft2(cplx, "scipy")
+    for backend in ("numpy", "opencv"):
+        kept = cplx.copy()
+        a = fft.ifft2(cplx, backend)
+        np.testing.assert_array_equal(cplx, kept)  # not overwritten unless asked
+        np.testing.assert_allclose(a, reference, atol=tol * np.abs(a).max())
+        work = cplx.copy()
+        b = fft.ifft2(work, backend, overwrite=True)
+        np.testing.assert_allclose(b, a, atol=0)
+        if backend == "opencv":
+            assert b is work  # transformed in place, as the pyramid asks
+
+
+def test_opencv_backend_takes_any_leading_shape_and_one_frame():
+    rng = np.random.default_rng(3)
+    frames = rng.normal(size=(2, 3, 12, 10)).astype(np.float32)
+    np.testing.assert_allclose(fft.rfft2(frames, "opencv"), np.fft.rfft2(frames),
+                               atol=2e-5 * np.abs(np.fft.rfft2(frames)).max())
+    one = frames[0, 0]
+    np.testing.assert_allclose(fft.rfft2(one, "opencv"), np.fft.rfft2(one),
+                               atol=2e-5 * np.abs(np.fft.rfft2(one)).max())
+    # Integer frames are transformed in double precision, as numpy does.
+    counts = rng.integers(0, 255, size=(9, 14))
+    assert fft.rfft2(counts, "opencv").dtype == np.complex128
+    np.testing.assert_allclose(fft.fft2(counts, "opencv"), np.fft.fft2(counts), atol=1e-9)
 
 
 def test_pyramid_bands_do_not_depend_on_the_backend():
     frame = np.random.default_rng(1).random((40, 52))
-    by_numpy = SteerablePyramid(frame.shape, 3, 4, dtype=np.float64, fft="numpy").build(frame)
-    by_scipy = SteerablePyramid(frame.shape, 3, 4, dtype=np.float64, fft="scipy").build(frame)
-    for key, band in by_scipy.items():
-        np.testing.assert_allclose(by_numpy[key], band, atol=1e-12 * np.abs(band).max())
+    scipy_pyramid = SteerablePyramid(frame.shape, 3, 4, dtype=np.float64, fft="scipy")
+    by_scipy = scipy_pyramid.build(frame)
+    for backend in ("numpy", "opencv"):
+        other = SteerablePyramid(frame.shape, 3, 4, dtype=np.float64, fft=backend)
+        built = other.build(frame)
+        for key, band in by_scipy.items():
+            np.testing.assert_allclose(built[key], band, atol=1e-12 * np.abs(band).max())
+        np.testing.assert_allclose(other.reconstruct(built),
+                                   scipy_pyramid.reconstruct(by_scipy), atol=1e-12)
     with pytest.raises(VmicError, match="back-end"):
         SteerablePyramid(frame.shape, 2, 2, fft="fftw")
 
 
 def test_choose_backend_weighs_the_work():
-    assert fft.choose_backend(1100, (192, 192)) == "numpy"
-    assert fft.choose_backend(20000, (192, 192)) == "scipy"
-    assert fft.choose_backend(1000, (1024, 1024)) == "scipy"
+    # OpenCV on sizes with no prime factor over 5, whatever the length.
+    assert fft.choose_backend(1100, (192, 192)) == "opencv"
+    assert fft.choose_backend(20000, (1080, 1920)) == "opencv"
+    # Otherwise pocketfft: numpy's for short clips, scipy's for long ones.
+    assert fft.choose_backend(1100, (191, 192)) == "numpy"
+    assert fft.choose_backend(20000, (192, 193)) == "scipy"
+    assert fft.choose_backend(1000, (1021, 1024)) == "scipy"
+
+
+def test_is_5_smooth():
+    assert [n for n in range(1, 31) if fft.is_5_smooth(n)] == [
+        1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 27, 30]
+    assert not fft.is_5_smooth(0)
+    assert not fft.is_5_smooth(7 * 64)
 
 
 def test_a_short_recovery_does_not_import_scipy_fft():

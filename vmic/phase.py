@@ -313,7 +313,9 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
             _reduce_phase_flow(_real_view(bands), _real_view(reference[s]), rows, col_edges,
                                weighted_phase[:, s], amplitude[:, s], energy[:, s], flow[s],
                                flow_sums[:, s])
-        np.add.at(pixels[s], (rows[:, None], cols[None, :]), 1)
+        # Tiles are products of row and column ranges: count each and multiply.
+        pixels[s] = np.outer(np.bincount(rows, minlength=tiles[0]),
+                             np.bincount(cols, minlength=tiles[1]))
     return PhaseSums(weighted_phase, amplitude, energy, pixels, flow_sums)
 
 

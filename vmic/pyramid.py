@@ -200,9 +200,10 @@ class SteerablePyramid:
         (bands complex128).
     twidth : float, default 1
         Width of the radial transition between scales, in octaves.
-    fft : {"scipy", "numpy"}, default "scipy"
-        FFT back-end (:mod:`vmic.fft`): scipy's is faster per frame, numpy's saves the
-        0.3 s of importing scipy.fft (:func:`vmic.fft.choose_backend` weighs the two).
+    fft : {"scipy", "numpy", "opencv"}, default "scipy"
+        FFT back-end (:mod:`vmic.fft`): scipy's is faster per frame than numpy's, numpy's
+        saves the 0.3 s of importing scipy.fft, and OpenCV's is the fastest on frame sizes
+        with no prime factor over 5 (:func:`vmic.fft.choose_backend` picks one).
 
     Attributes
     ----------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
 # bounds under 8 dB (3 seeds), 28 estimates fell under it, 27 with a true SNR under 0 dB
 # (the other at 2.2 dB).
 WEAK_SIGNAL_DB = -5.0
+SWITCH_INTERVAL_S = 1e-4  # the interpreter's thread switch interval while recovering (s)
 
 
 def register(subparsers) -> None:
@@ -64,7 +66,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .. import post
+    # vmic.post (and vmic.recover) import numba, 0.3-0.4 s: the classical path imports them
+    # only once the clip is open and decoding (see _recover_classical).
     from ..audio import save_spectrogram, write_wav
 
     check_output(args.output, (".wav",), "output", args.clip)
@@ -77,6 +80,7 @@ def run(args) -> int:
 
     band = parse_band(args.bandpass, args.fps) if args.bandpass else None
     if args.method == "learned":
+        from .. import post
         from ..learn import require_torch
 
         require_torch()
@@ -114,11 +118,30 @@ def run(args) -> int:
 
 
 def _recover_classical(args, band):
+    with _switch_interval(SWITCH_INTERVAL_S):
+        return _recover_streaming(args, band)
+
+
+@contextlib.contextmanager
+def _switch_interval(seconds: float):
+    # The decoding thread needs the GIL back after every frame, and the imports below hold
+    # it in long stretches of Python: with the default 5 ms switch interval it got about
+    # one frame per interval (200 frames/s instead of 800 for 192 x 192 FFV1); at 0.1 ms
+    # it decodes at nearly its own speed.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, seconds))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _recover_streaming(args, band):
     from ..frames import open_clip
 
     # Open the clip and start decoding before importing the pyramid and phase modules
-    # (scipy.fft, numba): the imports and numba's first use then run on one core while the
-    # other decodes (OpenCV releases the GIL).
+    # (numba): the imports and numba's first use then run on one core while the other
+    # decodes (OpenCV releases the GIL while it decodes).
     clip = open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames)
     batches = None
