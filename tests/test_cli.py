@@ -24,8 +24,8 @@ def clip_npy(tmp_path):
     return path
 
 
-def run_cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
+def run_cli(*args, cwd=None, warnings="ignore"):
+    env = dict(os.environ, PYTHONWARNINGS=warnings)
     return subprocess.run([sys.executable, "-m", "vmic", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=300)
 
@@ -152,3 +152,42 @@ def test_weak_signal_is_flagged_and_a_clear_one_is_not(clip_npy, tmp_path, capsy
     assert "weak motion signal" in capsys.readouterr().err
     assert main(["recover", str(clip_npy), "-o", str(tmp_path / "c.wav"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def _textured_ffv1(path, n_frames=40, shape=(40, 48)):
+    import cv2
+
+    rng = np.random.default_rng(4)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), 30,
+                             (shape[1], shape[0]), isColor=False)
+    for _ in range(n_frames):
+        writer.write((rng.random(shape) * 255).astype(np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+def test_a_damaged_video_is_one_line_without_ffmpeg_messages(tmp_path):
+    whole = _textured_ffv1(tmp_path / "whole.avi")
+    header_only = tmp_path / "header_only.avi"
+    header_only.write_bytes(whole[:6000])  # the container's header and a broken first frame
+    out = tmp_path / "o.wav"
+    done = run_cli("recover", header_only, "--fps", 2200, "-o", out, "--quiet")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"vmic: error: {header_only}: video holds no decodable frames"]
+    assert not out.exists()
+
+
+def test_a_truncated_video_warns_that_it_ended_early(tmp_path):
+    whole = _textured_ffv1(tmp_path / "whole.avi")
+    half = tmp_path / "half.avi"
+    half.write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "o.wav"
+    done = run_cli("recover", half, "--fps", 2200, "-o", out, "--quiet", warnings="default")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmic: warning: half.avi: decoding stopped")
+    decoded = int(lines[0].split("stopped after ")[1].split()[0])
+    assert 2 <= decoded < 40 and "of the 40 frames" in lines[0]
+    audio, rate = soundfile.read(out)
+    assert audio.shape == (decoded,) and rate == 2200

@@ -518,6 +518,7 @@ class _VideoReader:
             count = self._count_frames()
         self.n_frames = count
         self._capture = None
+        self._warned_short = False
 
     def _open(self):
         capture = _open_capture(self._cv2, self.path)
@@ -549,12 +550,19 @@ class _VideoReader:
                     if not ok:
                         break
                     frames.append(frame)  # BGR: channel order does not change the mean
-                if not frames:
-                    return
                 remaining -= len(frames)
-                yield np.stack(frames)
-                if len(frames) < batch_size and remaining > 0:
-                    return  # the container promised more frames than it holds
+                if frames:
+                    yield np.stack(frames)
+                if remaining > 0 and len(frames) < batch_size:
+                    # The container promised more frames than decode: say so (once per
+                    # file), since the audio comes out shorter than the clip.
+                    if not self._warned_short:
+                        self._warned_short = True
+                        warnings.warn(f"{self.path.name}: decoding stopped after "
+                                      f"{start + count - remaining} of the {self.n_frames} "
+                                      "frames the container announces (a truncated or "
+                                      "damaged file?)", stacklevel=2)
+                    return
         finally:
             capture.release()
             self._capture = None

@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # FFmpeg (inside OpenCV) prints its own decoding errors on stderr; vmic reports what
+    # they mean in one line (or a warning), so keep them out unless the user asks for them.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
