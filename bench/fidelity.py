@@ -49,8 +49,11 @@ QUICK_GRID = dict(
 
 
 def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: list[str], *,
-             duration_s: float, size: int, seed: int) -> dict:
-    """Render one clip and score every method; returns a row dict (SNRs in dB)."""
+             duration_s: float, size: int, seed: int, chance: bool = False) -> dict:
+    """Render one clip and score every method; returns a row dict (SNRs in dB).
+
+    With ``chance``, also the SNR that noise reaches against this clip's truth
+    (``chance_db``, :func:`vmic.metrics.chance_snr_db`, 95th percentile)."""
     cfg = SynthConfig(duration_s=duration_s, height=size, width=size, source=source,
                       motion=motion, amplitude_px=amplitude, seed=seed,
                       **NOISE_PRESETS[noise])
@@ -62,6 +65,8 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
            # dithers it; noiseless quantised clips can beat it.
            "bound_valid": bound is not None and clip.sidecar["crb"].get("dithered", True),
            "snr_db": {}, "seconds": {}}
+    if chance:
+        row["chance_db"] = metrics.chance_snr_db(clip.truth, cfg.fps, quantile=0.95)
     for method in methods:
         started = time.perf_counter()
         # "local+wiener" = combination `local`, then denoising `wiener`.
@@ -74,12 +79,15 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
 
 def markdown(rows: list[dict], methods: list[str]) -> str:
     """The rows as a markdown table: one SNR column per method, then the bound."""
+    chance = all("chance_db" in r for r in rows)
     head = ["source", "motion", "amplitude (px)", "noise",
-            *[f"SNR {m} (dB)" for m in methods], "bound (dB)"]
+            *[f"SNR {m} (dB)" for m in methods], "bound (dB)"] + (["chance (dB)"] * chance)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["source"], r["motion"], f"{r['amplitude_px']:g}", r["noise"],
                  *[f"{r['snr_db'][m]:.1f}" for m in methods], f"{r['bound_db']:.1f}"]
+        if chance:
+            cells.append(f"{r['chance_db']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -107,6 +115,19 @@ def summary(rows: list[dict], methods: list[str], default: str = DEFAULT_COMBINE
         worse = [r for r in low if r["snr_db"][default] < r["snr_db"]["align"]]
         lines.append(f"- low-SNR clips (valid bound < 5 dB): `{default}` below `align` on "
                      f"{len(worse)} of {len(low)}")
+        if worse and all("chance_db" in r for r in worse):
+            # At or below the chance level an SNR says nothing about a method: white noise
+            # scores that high against the truth 1 time in 20.
+            above = [r for r in worse
+                     if max(r["snr_db"][default], r["snr_db"]["align"]) > r["chance_db"]]
+            line = (f"  - of those, {len(worse) - len(above)} with both `{default}` and "
+                    "`align` at or below chance (the SNR white noise reaches against the "
+                    "truth 1 time in 20)")
+            if above:
+                margins = ", ".join(f"{r['snr_db']['align'] - r['chance_db']:+.1f}"
+                                    for r in above)
+                line += f"; on the others `align` is {margins} dB from chance"
+            lines.append(line)
         ratio = median([r["seconds"][default] / r["seconds"]["align"] for r in rows])
         lines.append(f"- median run time of `{default}` / `align`: {ratio:.2f}")
     return "\n".join(lines)
@@ -126,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="frame side (px)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, metavar="PATH", help="also save rows as JSON")
+    parser.add_argument("--chance", action="store_true",
+                        help="also score white noise against each truth (95th percentile of "
+                             "100 draws): the SNR below which a result is indistinguishable "
+                             "from noise")
     args = parser.parse_args(argv)
 
     grid = dict(QUICK_GRID if args.quick else FULL_GRID)
@@ -141,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for i, (source, motion, amplitude, noise) in enumerate(cells, 1):
         rows.append(run_cell(source, motion, amplitude, noise, methods,
-                             duration_s=args.duration, size=args.size, seed=args.seed))
+                             duration_s=args.duration, size=args.size, seed=args.seed,
+                             chance=args.chance))
         print(f"[{i}/{len(cells)}] {source} {motion} {amplitude:g} px {noise}: "
               + ", ".join(f"{m} {rows[-1]['snr_db'][m]:.1f} dB" for m in methods)
               + f", bound {rows[-1]['bound_db']:.1f} dB", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@
    checks that both produce the same band signals.
 2. Video: the same frames as lossless 8-bit FFV1 AVI; ``vmic recover`` (defaults) against
    merely decoding the file to grey frames with OpenCV (``read`` + ``cvtColor``).
+   Also ``vmic recover`` on the file's first 40 frames: the fixed start-up of a run.
 3. Memory: peak RSS of ``vmic recover`` (defaults) on a clip and on one 10x longer.
 
 Usage: python bench/speed.py [--workdir DIR] [--frames 1100] [--size 192] [--repeat 1]
@@ -112,6 +113,9 @@ def main():
         "decode": [sys.executable, "-c", DECODE, str(avi)],
         "video_default": vmic + [str(avi), "-o", str(out), "--quiet"],
         "video_align": vmic + [str(avi), "-o", str(out), "--quiet", "--combine", "align"],
+        # The fixed cost of a run (interpreter, imports, numba's set-up, the reference):
+        # the same command on the file's first 40 frames.
+        "video_start": vmic + [str(avi), "-o", str(out), "--quiet", "--frames", "40"],
     }
     if args.long_video:
         # A 4x longer file: the fixed start-up (imports, filters) weighs less.
@@ -165,6 +169,8 @@ def main():
     print(row("vmic recover on the FFV1 file, defaults", "video_default", "decode", "decode"))
     print(row("vmic recover on the FFV1 file, --combine align", "video_align", "decode",
               "decode"))
+    print(row("vmic recover on its first 40 frames, defaults (the fixed start-up)",
+              "video_start", "decode", "decode"))
     if args.long_video:
         print(row(f"decode a {4 * args.frames}-frame FFV1 file to grey", "decode_long"))
         print(row("vmic recover on it, defaults", "video_long", "decode_long", "decode"))

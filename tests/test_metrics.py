@@ -137,3 +137,24 @@ def test_cli_score_table_and_json(tmp_path, capsys):
     assert "resampl" in capsys.readouterr().err
     assert main(["score", str(tmp_path / "nope.wav"), str(tmp_path / "ref.wav")]) == 2
     assert "vmic: error:" in capsys.readouterr().err
+
+
+def test_chance_level_bounds_what_noise_scores():
+    n = 1100  # 0.5 s at 2200 fps, the fidelity grid's clips
+    ref = _music(n, seed=3)
+    level = metrics.chance_snr_db(ref, FS, quantile=0.95, draws=100, seed=0)
+    # Noise correlates by about 1/sqrt(N) at the best of the searched lags: far below 0 dB,
+    # far above -inf.
+    assert -30.0 < level < -12.0
+    # Fresh noise (other seeds) stays at or below the 95th percentile about 95% of the time.
+    rng = np.random.default_rng(123)
+    fresh = [metrics.snr_db(rng.standard_normal(n), ref, FS) for _ in range(200)]
+    share = np.mean(np.asarray(fresh) <= level)
+    assert 0.88 <= share <= 0.995
+    assert metrics.chance_snr_db(ref, FS, quantile=0.5, draws=100) < level
+    # A weak but real estimate (-10 dB) is well above chance; a longer clip lowers chance.
+    noisy = ref + 10 ** 0.5 * np.std(ref) * rng.standard_normal(n)
+    assert metrics.snr_db(noisy, ref, FS) > level + 5.0
+    assert metrics.chance_snr_db(_music(8 * n, seed=3), FS, draws=50) < level - 4.0
+    with pytest.raises(VmicError):
+        metrics.chance_snr_db(ref, FS, quantile=1.0)
