@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BACKENDS", "choose_backend", "rfft2", "ifft2", "fft2"]
+__all__ = ["BACKENDS", "choose_backend", "is_5_smooth", "rfft2", "ifft2", "fft2"]
 
 BACKENDS = ("scipy", "numpy", "opencv")
 # Pixels x frames below which numpy.fft is chosen: its slower forward transform costs about
