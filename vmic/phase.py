@@ -79,10 +79,9 @@ def _fast_atan2(y, x):  # pragma: no cover - numba
 # ends, or after FLUSH_ROWS rows, are the columns summed per tile segment, in float64, into
 # the totals. Summing every row into its tile segments directly cost 4.1-5.7 ns per pixel
 # (scalar sums over segments of 4-16 px: 192 x 192 frames, 12 tiles across) against
-# 2.1-2.4 ns this way,
-# and a float32 column sum spans at most FLUSH_ROWS terms. The flow variant is a separate
-# kernel on purpose: a run-time "with flow" branch inside the pixel loop stopped it
-# vectorising (measured 23 ns per pixel instead of 5).
+# 2.1-2.4 ns this way, and a float32 column sum spans at most FLUSH_ROWS terms. The flow
+# variant is a separate kernel on purpose: a run-time "with flow" branch inside the pixel
+# loop stopped it vectorising (measured 23 ns per pixel instead of 5).
 FLUSH_ROWS = 16
 
 
