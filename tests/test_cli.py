@@ -49,6 +49,24 @@ def test_recover_end_to_end_in_a_subprocess(clip_npy, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if ".part" in p.name] == []
 
 
+def test_console_entry_exits_with_mains_status_and_flushes_its_output():
+    # run() leaves through os._exit (no interpreter teardown): buffered output must still
+    # arrive in full, and the exit status must be main()'s.
+    code = ("import sys, vmic.cli as cli\n"
+            "def fake_main():\n"
+            "    print('x' * 100000)\n"
+            "    print('last words', file=sys.stderr)\n"
+            "    return 3\n"
+            "cli.main = fake_main\n"
+            "cli.run()\n"
+            "print('not reached')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 3
+    assert done.stdout == "x" * 100000 + "\n"
+    assert done.stderr == "last words\n"
+
+
 def test_python_dash_m_and_help():
     done = run_cli("--help")
     assert done.returncode == 0 and "recover" in done.stdout
