@@ -251,6 +251,11 @@ class Clip:
         grey = to_grey(raw[:, y : y + h, x : x + w])
         return np.ascontiguousarray(downsample_area(grey, self.downsample), dtype=np.float32)
 
+    def _prepare_copy(self, raw: np.ndarray) -> np.ndarray:
+        # As _prepare, never a view of `raw` (a slot of a shared ring, reused once taken).
+        prepared = self._prepare(raw)
+        return prepared.copy() if np.may_share_memory(prepared, raw) else prepared
+
     def _check_index(self, index: int) -> None:
         if not 0 <= index < self.n_frames:
             raise VmicError(
@@ -306,16 +311,29 @@ class Clip:
             count = self.n_frames - first
         count = max(0, min(count, self.n_frames - first))
 
-        raw = self._reader.batches(self.start + first, count, batch_size)
         if not background:
+            raw = self._reader.batches(self.start + first, count, batch_size)
             return _PreparedBatches(raw, self._prepare, first)
-        # The thread only decodes; frames are converted to float32 as they are taken. The
+        # The reader only decodes; frames are converted to float32 as they are taken. The
         # buffer so holds stored frames (1 byte per pixel for 8-bit grey, not 4), and
         # reaches four times further ahead in the same memory.
         h, w = self._reader.shape
         raw_bytes = batch_size * h * w * self._reader.bytes_per_pixel
-        return _PreparedBatches(prefetch(raw, depth=max(2, buffer_bytes // max(raw_bytes, 1))),
-                                self._prepare, first)
+        depth = max(2, buffer_bytes // max(raw_bytes, 1))
+        layout = getattr(self._reader, "stored_frame", None)
+        if layout is not None and count > 0:
+            from .forked import ForkedPrefetcher, can_fork
+
+            if can_fork():
+                # Video: decode in a child process, out of this interpreter's lock (see
+                # vmic.forked); the stored frames arrive in a shared ring of `depth` slots.
+                start = self.start + first
+                forked = ForkedPrefetcher(
+                    lambda: self._reader.batches(start, count, batch_size), batch_size,
+                    layout[0], layout[1], depth)
+                return _PreparedBatches(forked, self._prepare_copy, first)
+        raw = self._reader.batches(self.start + first, count, batch_size)
+        return _PreparedBatches(prefetch(raw, depth=depth), self._prepare, first)
 
     def close(self) -> None:
         self._reader.close()
@@ -510,6 +528,8 @@ class _VideoReader:
             raise VmicError(f"{path}: video holds no decodable frames")
         self.shape = tuple(frame.shape[:2])
         self.bytes_per_pixel = frame.nbytes // max(frame.shape[0] * frame.shape[1], 1)
+        # Shape and dtype of a decoded frame, for readers in another process (vmic.forked).
+        self.stored_frame = (tuple(frame.shape), frame.dtype)
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.container_fps = fps if math.isfinite(fps) and fps > 0 else None

@@ -31,6 +31,7 @@ COMBINE_METHODS = ("align", "bands", "local")
 DEFAULT_COMBINE = "local"
 LOCAL_TILE_PX = 16  # tile side at scale 0 for the local method (px)
 REFERENCE_AVERAGE = 32  # frames averaged into the reference image (not for align)
+HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
 BANDS_GRID = (4, 4)  # tiles of the bands method: few signals per band, each still well lit
 
 
@@ -274,6 +275,49 @@ def _check_post_options(rate, bandpass_hz, denoise) -> None:
             raise VmicError(f"band-pass needs LO < HI, got {lo:g},{hi:g} Hz")
 
 
+def _reference_from_stream(batches, clip: Clip, first: int, count: int,
+                           max_bytes: int = HEAD_BYTES):
+    """The reference image (mean of frames ``first`` to ``first + count - 1``) and the
+    batches to process.
+
+    When those frames are among the first the stream yields (``(index, frames)`` batches
+    from frame 0) and fit in ``max_bytes`` as float32, they are taken from the stream and
+    its first batches are replayed: the reference frames are then decoded once, not a
+    second time by :meth:`Clip.mean_frame` on a capture of its own (for a video, on the
+    start-up's critical path). Otherwise the clip's own :meth:`~Clip.mean_frame`.
+    """
+    import itertools
+
+    clip._check_index(first)
+    if count < 1:
+        raise VmicError(f"frames to average must be >= 1, got {count}")
+    count = min(int(count), clip.n_frames - first)
+    height, width = clip.frame_shape
+    if (first + count) * height * width * 4 > max_bytes:
+        return clip.mean_frame(first, count), batches
+    head = []
+    total = np.zeros((height, width))
+    expected = 0
+    for item in batches:
+        if not (isinstance(item, tuple) and item[0] == expected):
+            # Not a stream of (index, frames) from frame 0: read the reference apart.
+            return clip.mean_frame(first, count), itertools.chain(head, [item], batches)
+        head.append(item)
+        index, frames = item
+        lo, hi = max(first - index, 0), min(first + count - index, frames.shape[0])
+        if hi > lo:
+            total += frames[lo:hi].sum(axis=0, dtype=np.float64)
+        expected = index + frames.shape[0]
+        if expected >= first + count:
+            break
+    if expected < first + count:  # decoding stopped early (a truncated file)
+        n = max(expected - first, 0)
+        if n == 0:
+            return clip.mean_frame(first, count), itertools.chain(head, batches)
+        count = n
+    return (total / count).astype(np.float32), itertools.chain(head, batches)
+
+
 def default_scales(combine: str, frame_shape: tuple[int, int]) -> int:
     """Scales used when none are given: 1 for ``align`` (as the original), else up to 3.
 
@@ -380,7 +424,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             batches = clip.iter_batches(batch_size)
         if reference_average is None:
             reference_average = default_reference_average(combine)
-        reference_frame_pixels = clip.mean_frame(reference_frame, reference_average)
+        reference_frame_pixels, stream = _reference_from_stream(
+            batches, clip, reference_frame, reference_average)
         reference = reference_bands(pyramid, reference_frame_pixels)
         check_reference(reference)
         local = combine == "local"
@@ -398,7 +443,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             flow_scale, information = flow_information(pyramid, reference, flow, tiles)
         bar = progress(clip.n_frames, "recover", quiet)
         try:
-            sums = phase_sums(pyramid, reference, batches, tiles, bar,
+            sums = phase_sums(pyramid, reference, stream, tiles, bar,
                               flow=flow, flow_reduce=(
                                   (lambda f: apply_flow_scale(f, flow_scale)) if local
                                   else None), n_frames=clip.n_frames)
