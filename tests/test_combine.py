@@ -56,3 +56,16 @@ def test_no_motion_is_not_taken_for_a_signal():
     estimates = result.info["split_snr_db"]
     assert max(estimates.values()) < -5.0
     assert estimates["rigid"] < -8.0
+
+
+def test_sum_by_block_matches_adding_row_by_row():
+    rng = np.random.default_rng(11)
+    values = rng.standard_normal((13, 2, 7)).astype(np.float32)
+    block = rng.integers(0, 5, 13)
+    block[block == 3] = 4  # group 3 stays empty
+    expected = np.zeros((6, 2, 7), np.float32)
+    np.add.at(expected, block, values)
+    got = combine.sum_by_block(values, block, 6)
+    assert got.shape == (6, 2, 7) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert not got[3].any() and not got[5].any()

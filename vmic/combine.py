@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
-           "split_half_snr", "split_sample_snr", "tile_quarters", "coarsen"]
+           "split_half_snr", "split_sample_snr", "tile_quarters", "coarsen",
+           "sum_by_block"]
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
@@ -288,11 +289,33 @@ def coarsen(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, int],
     rows = np.arange(ty) * gy // ty
     cols = np.arange(tx) * gx // tx
     block = (rows[:, None] * gx + cols[None, :]).ravel()
-    coarse_flow = np.zeros((gy * gx,) + flow.shape[1:], dtype=flow.dtype)
-    coarse_info = np.zeros((gy * gx, 2, 2))
-    np.add.at(coarse_flow, block, flow)
-    np.add.at(coarse_info, block, information)
+    coarse_flow = sum_by_block(flow, block, gy * gx)
+    coarse_info = sum_by_block(np.asarray(information, dtype=np.float64), block, gy * gx)
     return coarse_flow, coarse_info, block
+
+
+def sum_by_block(values: np.ndarray, block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Sum rows of ``values`` into ``n_blocks`` groups: ``out[block[i]] += values[i]``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (N, ...)
+    block : ndarray of int, shape (N,)
+        Group of each row, 0 to ``n_blocks - 1``.
+    n_blocks : int
+
+    Returns
+    -------
+    ndarray of values' dtype, shape (n_blocks, ...)
+        Groups no row belongs to are zero.
+    """
+    # A product with the 0/1 membership matrix: one BLAS call, where np.add.at loops per
+    # element (on 144 tiles x 2 x 1100 samples, 2.4 ms each call, a quarter of the fit).
+    values = np.asarray(values)
+    members = np.zeros((n_blocks, values.shape[0]), dtype=values.dtype)
+    members[block, np.arange(values.shape[0])] = 1
+    flat = values.reshape(values.shape[0], -1)
+    return (members @ flat).reshape((n_blocks,) + values.shape[1:])
 
 
 # Above this split-half SNR (dB) the halves' shared filter noise is a small part of their
@@ -378,8 +401,7 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
             # A class keeps every coarse tile it reaches, built from its own fine tiles, so
             # the fit on it has the structure of the fit on all (at a quarter of the SNR).
             # Its sign is arbitrary: it is taken to agree with the full fit's weights there.
-            merged = np.zeros((n_blocks,) + flow.shape[1:], dtype=flow.dtype)
-            np.add.at(merged, block[part], flow[part])
+            merged = sum_by_block(flow[part], block[part], n_blocks)
             present = np.bincount(block[part], minlength=n_blocks) > 0
             part_signal, part_weights = rank1_combine(merged[present].reshape(-1, n_samples))
             if part_weights @ full[present].ravel() < 0:

@@ -212,10 +212,11 @@ def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
             wk = weights[s][k].astype(np.float64) * to_full[:, None, None]  # (2, h, w)
             inv_power = np.where(usable, 1.0 / np.where(usable, power, 1.0), 0.0)
             outer = wk[:, None] * wk[None, :] * inv_power  # (2, 2, h, w)
-            per_tile = np.zeros((ty, tx, 2, 2))
-            np.add.at(per_tile, (rows[:, None], cols[None, :]),
-                      np.moveaxis(outer, (0, 1), (-2, -1)))
-            information += per_tile / noise
+            # Per-tile sums of each of the 4 entries (bincount: np.add.at loops per pixel).
+            tile = (rows[:, None] * tx + cols[None, :]).ravel()
+            per_tile = np.stack([np.bincount(tile, weights=entry.ravel(), minlength=ty * tx)
+                                 for entry in outer.reshape(4, h, w)], axis=-1)
+            information += per_tile.reshape(ty, tx, 2, 2) / noise
     return scale, information.reshape(ty * tx, 2, 2)
 
 
