@@ -239,4 +239,7 @@ class ForkedPrefetcher:
                 pass
 
     def __del__(self):
-        self.close()
+        try:
+            self.close()
+        except Exception:  # at interpreter exit, modules may already be torn down
+            pass
