@@ -37,6 +37,18 @@ def test_backends_agree(dtype, tol):
             assert b is work  # transformed in place, as the pyramid asks
 
 
+@pytest.mark.parametrize("backend", ["scipy", "numpy", "opencv"])
+def test_unnormalised_inverse_skips_only_the_division(backend):
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(2, 12, 10)) + 1j * rng.normal(size=(2, 12, 10))).astype(np.complex64)
+    scaled = fft.ifft2(x, backend)
+    plain = fft.ifft2(x.copy(), backend, normalize=False)
+    assert plain.dtype == np.complex64
+    np.testing.assert_allclose(plain, scaled * 120, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+    np.testing.assert_allclose(plain, np.fft.ifft2(x.astype(np.complex128)) * 120,
+                               atol=1e-5 * np.abs(plain).max())
+
+
 def test_opencv_backend_takes_any_leading_shape_and_one_frame():
     rng = np.random.default_rng(3)
     frames = rng.normal(size=(2, 3, 12, 10)).astype(np.float32)

@@ -248,9 +248,10 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
         h, w = spectrum.shape[-2:]
         ramp_x = (2j * np.pi * np.fft.fftfreq(w))[None, None, :]
         ramp_y = (2j * np.pi * np.fft.fftfreq(h))[None, :, None]
-        band = _fft.ifft2(spectrum, pyramid.fft)
-        dx = _fft.ifft2(spectrum * ramp_x, pyramid.fft, overwrite=True)
-        dy = _fft.ifft2(spectrum * ramp_y, pyramid.fft, overwrite=True)
+        # The gathered spectrum carries the 1 / (h w) of the inverse transforms.
+        band = _fft.ifft2(spectrum, pyramid.fft, normalize=False)
+        dx = _fft.ifft2(spectrum * ramp_x, pyramid.fft, overwrite=True, normalize=False)
+        dy = _fft.ifft2(spectrum * ramp_y, pyramid.fft, overwrite=True, normalize=False)
         out = np.empty((spectrum.shape[0], 2, h, w), dtype=np.float32)
         out[:, 0] = (np.conj(band) * dx).imag
         out[:, 1] = (np.conj(band) * dy).imag

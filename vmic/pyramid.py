@@ -175,13 +175,16 @@ class _Level:
     filters: np.ndarray  # (K, h, w) complex, analysis filters incl. (-1j)**order
     synthesis: np.ndarray  # (K, h, w) complex, applied to fft2(real(band)) to reconstruct
 
-    # Real and imaginary parts of `filters`, contiguous, for _gather_multiply.
+    # Real and imaginary parts of `filters / (h w)`, contiguous, for _gather_multiply: the
+    # inverse transform's 1 / (h w) is folded into the filters, so the band is an
+    # unnormalised inverse FFT of the gathered spectrum (one pass less per band).
     filters_re: np.ndarray = field(init=False, repr=False)
     filters_im: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "filters_re", np.ascontiguousarray(self.filters.real))
-        object.__setattr__(self, "filters_im", np.ascontiguousarray(self.filters.imag))
+        scaled = self.filters / (self.shape[0] * self.shape[1])
+        object.__setattr__(self, "filters_re", np.ascontiguousarray(scaled.real))
+        object.__setattr__(self, "filters_im", np.ascontiguousarray(scaled.imag))
 
 
 class SteerablePyramid:
@@ -370,6 +373,8 @@ class SteerablePyramid:
         return _fft.rfft2(batch, self.fft, workers)
 
     def _gather(self, spectra, level) -> np.ndarray:
+        # The level's frequencies of the frame spectra times its filters, divided by the
+        # level's h w: `_fft.ifft2(..., normalize=False)` of it is the band.
         spectra = np.ascontiguousarray(spectra, dtype=self.complex_dtype)
         if spectra.ndim != 3 or spectra.shape[1:] != (self.shape[0], self.shape[1] // 2 + 1):
             raise VmicError(f"spectra must come from this pyramid's spectra(); got shape "
@@ -398,7 +403,7 @@ class SteerablePyramid:
             Complex band coefficients; ``(h, w) = band_shapes[scale]``.
         """
         out = self._gather(spectra, self._levels[scale])
-        return _fft.ifft2(out, self.fft, workers, overwrite=True)
+        return _fft.ifft2(out, self.fft, workers, overwrite=True, normalize=False)
 
     def build(self, frames, residuals: bool = True) -> dict:
         """Decompose a frame or a batch of frames.
@@ -434,7 +439,7 @@ class SteerablePyramid:
                 coeffs[(s, k)] = squeeze(bands[:, k])
         if residuals:
             low_spec = self._gather(spectra, self._low_level)[:, 0]
-            low = _fft.ifft2(low_spec, self.fft).real
+            low = _fft.ifft2(low_spec, self.fft, normalize=False).real
             coeffs["residual_lowpass"] = squeeze(low)
         return coeffs
 
