@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile
-from conftest import shifted_frames, smooth_texture
+from conftest import run_python, shifted_frames, smooth_texture
 
 from vmic.cli import main
 
@@ -60,8 +60,7 @@ def test_console_entry_exits_with_mains_status_and_flushes_its_output():
             "cli.main = fake_main\n"
             "cli.run()\n"
             "print('not reached')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = run_python(code, timeout=60)
     assert done.returncode == 3
     assert done.stdout == "x" * 100000 + "\n"
     assert done.stderr == "last words\n"

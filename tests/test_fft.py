@@ -1,11 +1,9 @@
 """FFT back-ends: numpy, scipy and OpenCV give the same transforms; short clips skip
 scipy.fft."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
+from conftest import run_python
 
 from vmic import fft
 from vmic.errors import VmicError
@@ -100,7 +98,6 @@ def test_a_short_recovery_does_not_import_scipy_fft():
             "f = np.random.default_rng(0).random((60, 48, 48)).astype(np.float32); "
             "recover(f, fps=2200.0); recover(f, fps=2200.0, combine='align'); "
             "print('scipy.fft' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"

@@ -89,12 +89,16 @@ def test_errors_in_the_child_are_raised_here():
         next(reader)
 
 
-def test_a_child_that_dies_is_one_clear_error():
-    def endless():
+def _endless(shape):
+    # A batch iterator that never ends, for children that must be stopped.
+    def make():
         while True:
-            yield np.zeros((1, 2, 2), np.uint8)
+            yield np.zeros(shape, np.uint8)
+    return make
 
-    reader = ForkedPrefetcher(endless, 1, (2, 2), np.uint8, depth=2)
+
+def test_a_child_that_dies_is_one_clear_error():
+    reader = ForkedPrefetcher(_endless((1, 2, 2)), 1, (2, 2), np.uint8, depth=2)
     next(reader)
     os.kill(reader._pid, signal.SIGKILL)
     with pytest.raises(VmicError, match="ended unexpectedly"):
@@ -103,11 +107,7 @@ def test_a_child_that_dies_is_one_clear_error():
 
 
 def test_closing_early_stops_and_reaps_the_child():
-    def endless():
-        while True:
-            yield np.zeros((2, 8, 8), np.uint8)
-
-    reader = ForkedPrefetcher(endless, 2, (8, 8), np.uint8, depth=2)
+    reader = ForkedPrefetcher(_endless((2, 8, 8)), 2, (8, 8), np.uint8, depth=2)
     next(reader)
     pid = reader._pid
     reader.close()

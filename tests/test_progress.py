@@ -1,7 +1,6 @@
 """Progress bars: on stderr, and nothing at all (not even tqdm's import) when quiet."""
 
-import subprocess
-import sys
+from conftest import run_python
 
 from vmic.progress import progress
 
@@ -24,6 +23,5 @@ def test_a_quiet_bar_does_not_import_tqdm():
             "from vmic.progress import progress\n"
             "progress(5, 'x', quiet=True).update(5)\n"
             "print('tqdm' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = run_python(code, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "False"
