@@ -124,10 +124,11 @@ def _recover_classical(args, band):
 
 @contextlib.contextmanager
 def _switch_interval(seconds: float):
-    # The decoding thread needs the GIL back after every frame, and the imports below hold
-    # it in long stretches of Python. With the default 5 ms switch interval it got about
-    # one frame per interval next to a busy Python thread (about 200 frames/s of 192 x 192
-    # FFV1, against 900 alone); at 0.1 ms, about 760 frames/s.
+    # Where video is decoded by a thread (no forked decoder: see vmic.forked), that thread
+    # needs the GIL back after every frame, and the imports below hold it in long stretches
+    # of Python. With the default 5 ms switch interval it got about one frame per interval
+    # next to a busy Python thread (about 200 frames/s of 192 x 192 FFV1, against 900
+    # alone); at 0.1 ms, about 760 frames/s.
     previous = sys.getswitchinterval()
     sys.setswitchinterval(min(previous, seconds))
     try:
@@ -141,7 +142,7 @@ def _recover_streaming(args, band):
 
     # Open the clip and start decoding before importing the pyramid and phase modules
     # (numba): the imports and numba's first use then run on one core while the other
-    # decodes (OpenCV releases the GIL while it decodes).
+    # decodes (in a forked child on Linux, else in a thread, OpenCV releasing the GIL).
     clip = open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames)
     batches = None
