@@ -98,7 +98,8 @@ def main():
     # instead (about 35 ms of start-up). Compile them once, as an install does.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "vmic")],
                    check=True)
-    # Warm numba's on-disk cache so compilation is not timed (a user pays it once).
+    # Build the compiled kernels (vmic.native) and warm numba's on-disk cache, so that
+    # compilation is not timed (a user pays it once).
     subprocess.run(vmic + [str(stack), "--frames", "40", "-o", str(out), "--quiet",
                            "--scales", "2", "--orientations", "4"], check=True)
     subprocess.run(vmic + [str(stack), "--frames", "40", "-o", str(out), "--quiet"], check=True)

@@ -3,7 +3,8 @@
 import numba
 import numpy as np
 
-from vmic.phase import _fast_atan2, frame_phase_sums, reference_bands, tile_grid
+from vmic.kernels import fast_atan2 as _fast_atan2
+from vmic.phase import frame_phase_sums, reference_bands, tile_grid
 from vmic.pyramid import SteerablePyramid
 
 

@@ -10,8 +10,9 @@ tested against it to round-off.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from . import native
 
 __all__ = ["butter_highpass_sos", "butter_highpass_ba", "sosfilt", "sosfiltfilt", "lfilter"]
 
@@ -71,24 +72,6 @@ def butter_highpass_ba(order: int, wn: float) -> tuple[np.ndarray, np.ndarray]:
     return gain * np.real(np.poly(zeros)), np.real(np.poly(poles))
 
 
-@numba.njit(cache=True, nogil=True)
-def _sosfilt_rows(sos, x, zi):  # pragma: no cover - numba
-    # Direct form II transposed, section after section; zi (rows, sections, 2) is updated.
-    n_rows, n = x.shape
-    y = np.empty_like(x)
-    for row in range(n_rows):
-        for t in range(n):
-            value = x[row, t]
-            for s in range(sos.shape[0]):
-                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-                out = b0 * value + zi[row, s, 0]
-                zi[row, s, 0] = b1 * value - a1 * out + zi[row, s, 1]
-                zi[row, s, 1] = b2 * value - a2 * out
-                value = out
-            y[row, t] = value
-    return y
-
-
 def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None = None) -> np.ndarray:
     """Filter along the last axis with second-order sections (zero initial state).
 
@@ -108,8 +91,8 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, zi: np.ndarray | None = None) -> np.
     state = np.zeros((rows.shape[0], sos.shape[0], 2)) if zi is None else \
         np.ascontiguousarray(np.broadcast_to(zi, x.shape[:-1] + (sos.shape[0], 2))
                              .reshape(rows.shape[0], sos.shape[0], 2), dtype=np.float64).copy()
-    return _sosfilt_rows(np.ascontiguousarray(sos, dtype=np.float64), rows, state).reshape(
-        x.shape)
+    return native.sosfilt_rows(np.ascontiguousarray(sos, dtype=np.float64), rows,
+                               state).reshape(x.shape)
 
 
 def _sos_step_state(sos: np.ndarray) -> np.ndarray:
@@ -157,21 +140,6 @@ def sosfiltfilt(sos: np.ndarray, x: np.ndarray, padlen: int) -> np.ndarray:
     return np.ascontiguousarray(backward[..., padlen : padlen + n])
 
 
-@numba.njit(cache=True, nogil=True)
-def _lfilter(b, a, x):  # pragma: no cover - numba
-    n_state = max(b.size, a.size) - 1
-    z = np.zeros(n_state + 1)
-    y = np.empty_like(x)
-    for t in range(x.size):
-        out = b[0] * x[t] + z[0]
-        for i in range(n_state):
-            bi = b[i + 1] if i + 1 < b.size else 0.0
-            ai = a[i + 1] if i + 1 < a.size else 0.0
-            z[i] = bi * x[t] - ai * out + z[i + 1]
-        y[t] = out
-    return y
-
-
 def lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Causal IIR filter of a 1-D signal, zero initial state (``scipy.signal.lfilter``).
 
@@ -187,4 +155,4 @@ def lfilter(b: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:
     """
     b = np.asarray(b, dtype=np.float64) / a[0]
     a = np.asarray(a, dtype=np.float64) / a[0]
-    return _lfilter(b, a, np.ascontiguousarray(x, dtype=np.float64))
+    return native.lfilter(b, a, np.ascontiguousarray(x, dtype=np.float64))

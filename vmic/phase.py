@@ -6,9 +6,9 @@ amplitude is ``A = |c|``. Sub-pixel motion ``d`` along the band's orientation sh
 phase by about ``-omega * d`` (``omega`` the band's centre frequency in rad/px), so
 amplitude-weighted averages of ``dphi`` are motion signals.
 
-Everything here reduces a batch of bands to per-tile sums, in one numba pass over the
-pixels: the frame is cut into a grid of tiles (one tile = the whole frame), and for each
-frame, band and tile we keep
+Everything here reduces a batch of bands to per-tile sums, in one compiled pass over the
+pixels (:mod:`vmic.kernels`, run through :mod:`vmic.native`): the frame is cut into a
+grid of tiles (one tile = the whole frame), and for each frame, band and tile we keep
 
 - ``weighted_phase`` = sum(dphi * A**2)  [rad]
 - ``amplitude``      = sum(A)
@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from . import fft as _fft
+from . import native
 from .pyramid import SteerablePyramid
 
 __all__ = [
@@ -41,121 +41,6 @@ __all__ = [
     "local_phase",
     "tile_grid",
 ]
-
-
-# atan(a) / a as a polynomial in a**2 on [0, 1] (least squares on Chebyshev nodes):
-# max error 4.3e-8 rad in exact arithmetic, 3.3e-7 rad evaluated in float32 (measured),
-# below the float32 phase noise of complex64 bands. float32 constants keep the whole
-# evaluation in single precision: twice the SIMD lanes of float64 (measured 2.5x faster).
-_ATAN_COEFFS = (0.999999249024686, -0.33329537772528556, 0.19943077996208433,
-                -0.13892024481209161, 0.09601611809554177, -0.055381065563157666,
-                0.021508800278883314, -0.003960127529153007)
-_ATAN_COEFFS_F32 = tuple(np.float32(c) for c in _ATAN_COEFFS)
-_PI_F32 = np.float32(np.pi)
-_HALF_PI_F32 = np.float32(np.pi / 2)
-_ZERO_F32 = np.float32(0.0)
-
-
-@numba.njit(inline="always", fastmath=True)
-def _fast_atan2(y, x):  # pragma: no cover - numba
-    # Branch-free, so the pixel loop vectorises (libm's atan2 does not); atan2(0, 0) = 0.
-    ax = abs(x)
-    ay = abs(y)
-    big = max(ax, ay)
-    small = min(ax, ay)
-    a = small / big if big > _ZERO_F32 else _ZERO_F32
-    s = a * a
-    c0, c1, c2, c3, c4, c5, c6, c7 = _ATAN_COEFFS_F32
-    r = a * (c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * (c5 + s * (c6 + s * c7)))))))
-    r = _HALF_PI_F32 - r if ay > ax else r
-    r = _PI_F32 - r if x < _ZERO_F32 else r
-    return -r if y < _ZERO_F32 else r
-
-
-# The pixel loops below take the complex bands as interleaved real views (..., 2 w): numba
-# does not vectorise loads of complex elements, but does vectorise the strided real loads
-# (measured 1.6x faster). Each row's per-pixel terms are added to float32 column
-# accumulators over its whole width (one long vectorised loop); only when the tile row
-# ends, or after FLUSH_ROWS rows, are the columns summed per tile segment, in float64, into
-# the totals. Summing every row into its tile segments directly cost 4.1-5.7 ns per pixel
-# (scalar sums over segments of 4-16 px: 192 x 192 frames, 12 tiles across) against
-# 2.1-2.4 ns this way, and a float32 column sum spans at most FLUSH_ROWS terms. The flow
-# variant is a separate kernel on purpose: a run-time "with flow" branch inside the pixel
-# loop stopped it vectorising (measured 23 ns per pixel instead of 5).
-FLUSH_ROWS = 16
-
-
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _flush_columns(columns, col_edges, totals, b, k, ty):  # pragma: no cover - numba
-    # totals[q][b, k, ty, tx] += sum of columns[q] over tile tx's columns; then zero them.
-    for q in range(columns.shape[0]):
-        for tx in range(col_edges.size - 1):
-            total = 0.0
-            for j in range(col_edges[tx], col_edges[tx + 1]):
-                total += columns[q, j]
-            totals[q, b, k, ty, tx] += total
-    columns[:] = 0
-
-
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _reduce_phase(bands, reference, tile_rows, col_edges, totals):  # pragma: no cover - numba
-    # bands: (B, K, h, 2w) and reference: (K, h, 2w), real views of complex arrays.
-    # totals: (3, B, K, TY, TX) float64, the weighted phase, amplitude and energy sums.
-    n_batch, n_orient, h, w2 = bands.shape
-    w = w2 // 2
-    columns = np.zeros((3, w), bands.dtype)
-    weighted, amplitude, energy = columns[0], columns[1], columns[2]
-    for job in range(n_batch * n_orient):
-        b = job // n_orient
-        k = job % n_orient
-        pending = 0
-        for i in range(h):
-            row = bands[b, k, i]
-            ref = reference[k, i]
-            for j in range(w):
-                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
-                # angle(c * conj(r)), wrapped to (-pi, pi]
-                a2 = cr * cr + ci * ci
-                weighted[j] += _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri) * a2
-                amplitude[j] += np.sqrt(a2)
-                energy[j] += a2
-            pending += 1
-            if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
-                _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
-                pending = 0
-
-
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights,
-                       totals):  # pragma: no cover - numba
-    # As _reduce_phase, with totals (5, B, K, TY, TX): also the x and y flow sums.
-    n_batch, n_orient, h, w2 = bands.shape
-    w = w2 // 2
-    columns = np.zeros((5, w), bands.dtype)
-    weighted, amplitude, energy = columns[0], columns[1], columns[2]
-    flow_x, flow_y = columns[3], columns[4]
-    for job in range(n_batch * n_orient):
-        b = job // n_orient
-        k = job % n_orient
-        pending = 0
-        for i in range(h):
-            row = bands[b, k, i]
-            ref = reference[k, i]
-            gx = flow_weights[k, 0, i]
-            gy = flow_weights[k, 1, i]
-            for j in range(w):
-                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
-                a2 = cr * cr + ci * ci
-                dphi = _fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri)
-                weighted[j] += dphi * a2
-                amplitude[j] += np.sqrt(a2)
-                energy[j] += a2
-                flow_x[j] += dphi * gx[j]
-                flow_y[j] += dphi * gy[j]
-            pending += 1
-            if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
-                _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
-                pending = 0
 
 
 def _real_view(bands: np.ndarray) -> np.ndarray:
@@ -285,30 +170,31 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     if frames.ndim == 2:
         frames = frames[None]
     n = frames.shape[0]
-    shape = (n, pyramid.scales, pyramid.orientations) + tuple(tiles)
-    # One array for the kernels' float64 totals: weighted phase, amplitude, energy, and the
-    # x and y flow sums when asked.
-    totals = np.zeros((3 if flow is None else 5,) + shape)
+    # The kernels' float64 totals, one contiguous block per scale: weighted phase,
+    # amplitude, energy, and the x and y flow sums when asked.
+    per_scale = np.zeros((pyramid.scales, 3 if flow is None else 5, n,
+                          pyramid.orientations) + tuple(tiles))
     pixels = np.zeros((pyramid.scales,) + tuple(tiles), dtype=np.int64)
     spectra = pyramid.spectra(frames, workers)
     for s in range(pyramid.scales):
         bands = pyramid.scale_bands(spectra, s, workers)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
-        at_scale = totals[:, :, s]  # (Q, B, K, TY, TX) view
         if flow is None:
-            _reduce_phase(_real_view(bands), _real_view(reference[s]), rows, col_edges,
-                          at_scale)
+            native.reduce_phase(_real_view(bands), _real_view(reference[s]), rows, col_edges,
+                                per_scale[s])
         else:
-            _reduce_phase_flow(_real_view(bands), _real_view(reference[s]), rows, col_edges,
-                               flow[s], at_scale)
+            native.reduce_phase_flow(_real_view(bands), _real_view(reference[s]), rows,
+                                     col_edges, flow[s], per_scale[s])
         # Tiles are products of row and column ranges: count each and multiply.
         pixels[s] = np.outer(np.bincount(rows, minlength=tiles[0]),
                              np.bincount(cols, minlength=tiles[1]))
+    totals = per_scale.transpose(1, 2, 0, 3, 4, 5)  # (Q, B, S, K, TY, TX)
     flow_sums = None
     if flow is not None:  # (B, S, K, 2, TY, TX)
         flow_sums = np.ascontiguousarray(np.moveaxis(totals[3:], 0, 3))
-    return PhaseSums(totals[0], totals[1], totals[2], pixels, flow_sums)
+    return PhaseSums(np.ascontiguousarray(totals[0]), np.ascontiguousarray(totals[1]),
+                     np.ascontiguousarray(totals[2]), pixels, flow_sums)
 
 
 def concatenate_sums(parts: list[PhaseSums]) -> PhaseSums:

@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from math import factorial
 
-import numba
 import numpy as np
 
 from . import fft as _fft
+from . import native
 from .errors import VmicError
 
 __all__ = ["SteerablePyramid", "max_scales", "point_op"]
@@ -117,42 +117,6 @@ def _natural_index(level_size: int, offset: int, full_size: int) -> np.ndarray:
     n = np.arange(level_size)
     shifted = (n + level_size // 2) % level_size
     return ((shifted + offset - full_size // 2) % full_size).astype(np.int64)
-
-
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filters_im,
-                     out):  # pragma: no cover - numba
-    # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
-    # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
-    # the complex conjugate of the mirrored frequency (Hermitian symmetry), i.e. the
-    # mirrored row with its imaginary part negated. `half` (B, H, 2 (W/2+1)) and `out`
-    # (B, K, h, 2 w) are interleaved real views of complex arrays, and each row of X is
-    # gathered once into planar buffers, then multiplied by every orientation's filter:
-    # the multiply loop vectorises (numba does not vectorise complex loads), 2-3x faster.
-    n_batch = half.shape[0]
-    n_orient, h, w = filters_re.shape
-    row_re = np.empty(w, half.dtype)
-    row_im = np.empty(w, half.dtype)
-    for job in range(n_batch * h):
-        b = job // h
-        i = job % h
-        source = half[b, rows[i]]
-        mirrored = half[b, mirror_rows[i]]
-        for j in range(w):
-            c = cols[j]
-            if conjugate[j]:
-                row_re[j] = mirrored[2 * c]
-                row_im[j] = -mirrored[2 * c + 1]
-            else:
-                row_re[j] = source[2 * c]
-                row_im[j] = source[2 * c + 1]
-        for k in range(n_orient):
-            f_re = filters_re[k, i]
-            f_im = filters_im[k, i]
-            target = out[b, k, i]
-            for j in range(w):
-                target[2 * j] = row_re[j] * f_re[j] - row_im[j] * f_im[j]
-                target[2 * j + 1] = row_re[j] * f_im[j] + row_im[j] * f_re[j]
 
 
 def _half_spectrum_index(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]):
@@ -381,8 +345,9 @@ class SteerablePyramid:
                             f"{spectra.shape}")
         out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
         real = spectra.real.dtype
-        _gather_multiply(spectra.view(real), level.rows, level.mirror_rows, level.half_cols,
-                         level.conjugate, level.filters_re, level.filters_im, out.view(real))
+        native.gather_multiply(spectra.view(real), level.rows, level.mirror_rows,
+                               level.half_cols, level.conjugate, level.filters_re,
+                               level.filters_im, out.view(real))
         return out
 
     def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:

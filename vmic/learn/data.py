@@ -47,7 +47,8 @@ import scipy.signal
 
 from .. import post
 from ..errors import VmicError
-from ..phase import _fast_atan2, flow_weights, reference_bands, tile_grid
+from ..kernels import fast_atan2 as _fast_atan2
+from ..phase import flow_weights, reference_bands, tile_grid
 from ..pyramid import SteerablePyramid, max_scales
 from ..recover import check_reference
 

@@ -1,0 +1,279 @@
+"""The pixel and sample loops, compiled by numba.
+
+These are the only loops vmic compiles: the pyramid's filter application
+(:func:`gather_multiply`), the phase reductions (:func:`reduce_phase`,
+:func:`reduce_phase_flow`) and the IIR filters (:func:`sosfilt_rows`, :func:`lfilter`).
+Callers reach them through :mod:`vmic.native`, which runs a machine-code copy of them
+made once per machine and numba version, so that a run need not import numba at all
+(numba's import and first use cost 0.7-1 s of every run). Importing this module imports
+numba; :func:`c_abi_functions` compiles the C-ABI entry points that copy is made from.
+
+Every kernel writes into arrays its caller allocates (outputs and scratch): they never
+allocate, and with ``error_model="numpy"`` no operation in them can raise, so their
+machine code needs nothing of numba's runtime.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import types
+
+__all__ = ["fast_atan2", "gather_multiply", "reduce_phase", "reduce_phase_flow",
+           "sosfilt_rows", "lfilter", "c_abi_functions", "FLUSH_ROWS"]
+
+_OPTIONS = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
+
+# atan(a) / a as a polynomial in a**2 on [0, 1] (least squares on Chebyshev nodes):
+# max error 4.3e-8 rad in exact arithmetic, 3.3e-7 rad evaluated in float32 (measured),
+# below the float32 phase noise of complex64 bands. float32 constants keep the whole
+# evaluation in single precision: twice the SIMD lanes of float64 (measured 2.5x faster).
+_ATAN_COEFFS = (0.999999249024686, -0.33329537772528556, 0.19943077996208433,
+                -0.13892024481209161, 0.09601611809554177, -0.055381065563157666,
+                0.021508800278883314, -0.003960127529153007)
+_ATAN_COEFFS_F32 = tuple(np.float32(c) for c in _ATAN_COEFFS)
+_PI_F32 = np.float32(np.pi)
+_HALF_PI_F32 = np.float32(np.pi / 2)
+_ZERO_F32 = np.float32(0.0)
+
+
+@numba.njit(inline="always", fastmath=True, error_model="numpy")
+def fast_atan2(y, x):  # pragma: no cover - numba
+    # Branch-free, so the pixel loop vectorises (libm's atan2 does not); atan2(0, 0) = 0.
+    ax = abs(x)
+    ay = abs(y)
+    big = max(ax, ay)
+    small = min(ax, ay)
+    a = small / big if big > _ZERO_F32 else _ZERO_F32
+    s = a * a
+    c0, c1, c2, c3, c4, c5, c6, c7 = _ATAN_COEFFS_F32
+    r = a * (c0 + s * (c1 + s * (c2 + s * (c3 + s * (c4 + s * (c5 + s * (c6 + s * c7)))))))
+    r = _HALF_PI_F32 - r if ay > ax else r
+    r = _PI_F32 - r if x < _ZERO_F32 else r
+    return -r if y < _ZERO_F32 else r
+
+
+@numba.njit(**_OPTIONS)
+def gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filters_im,
+                    out, scratch):  # pragma: no cover - numba
+    # out[b, k, i, j] = X[b, rows[i], cols[j]] * filters[k, i, j], where X is the full
+    # spectrum of a real frame, read from its half (rfft2) spectrum: a column past W/2 is
+    # the complex conjugate of the mirrored frequency (Hermitian symmetry), i.e. the
+    # mirrored row with its imaginary part negated. `half` (B, H, 2 (W/2+1)) and `out`
+    # (B, K, h, 2 w) are interleaved real views of complex arrays, and each row of X is
+    # gathered once into planar buffers (`scratch`, (2, w)), then multiplied by every
+    # orientation's filter: the multiply loop vectorises (numba does not vectorise complex
+    # loads), 2-3x faster.
+    n_batch = half.shape[0]
+    n_orient, h, w = filters_re.shape
+    row_re = scratch[0]
+    row_im = scratch[1]
+    for job in range(n_batch * h):
+        b = job // h
+        i = job % h
+        source = half[b, rows[i]]
+        mirrored = half[b, mirror_rows[i]]
+        for j in range(w):
+            c = cols[j]
+            if conjugate[j]:
+                row_re[j] = mirrored[2 * c]
+                row_im[j] = -mirrored[2 * c + 1]
+            else:
+                row_re[j] = source[2 * c]
+                row_im[j] = source[2 * c + 1]
+        for k in range(n_orient):
+            f_re = filters_re[k, i]
+            f_im = filters_im[k, i]
+            target = out[b, k, i]
+            for j in range(w):
+                target[2 * j] = row_re[j] * f_re[j] - row_im[j] * f_im[j]
+                target[2 * j + 1] = row_re[j] * f_im[j] + row_im[j] * f_re[j]
+
+
+# The pixel loops below take the complex bands as interleaved real views (..., 2 w): numba
+# does not vectorise loads of complex elements, but does vectorise the strided real loads
+# (measured 1.6x faster). Each row's per-pixel terms are added to column accumulators
+# (`columns`, in the bands' precision) over its whole width (one long vectorised loop);
+# only when the tile row ends, or after FLUSH_ROWS rows, are the columns summed per tile
+# segment, in float64, into the totals. Summing every row into its tile segments directly
+# cost 4.1-5.7 ns per pixel (scalar sums over segments of 4-16 px: 192 x 192 frames, 12
+# tiles across) against 2.1-2.4 ns this way, and a float32 column sum spans at most
+# FLUSH_ROWS terms. The flow variant is a separate kernel on purpose: a run-time "with
+# flow" branch inside the pixel loop stopped it vectorising (23 ns per pixel instead of 5).
+FLUSH_ROWS = 16
+
+
+@numba.njit(inline="always", fastmath=True, error_model="numpy")
+def _flush_columns(columns, col_edges, totals, b, k, ty):  # pragma: no cover - numba
+    # totals[q, b, k, ty, tx] += sum of columns[q] over tile tx's columns; then zero them.
+    for q in range(columns.shape[0]):
+        for tx in range(col_edges.size - 1):
+            total = 0.0
+            for j in range(col_edges[tx], col_edges[tx + 1]):
+                total += columns[q, j]
+            totals[q, b, k, ty, tx] += total
+    columns[:] = 0
+
+
+@numba.njit(**_OPTIONS)
+def reduce_phase(bands, reference, tile_rows, col_edges, totals,
+                 columns):  # pragma: no cover - numba
+    # bands: (B, K, h, 2w) and reference: (K, h, 2w), real views of complex arrays.
+    # totals: (3, B, K, TY, TX) float64, the weighted phase, amplitude and energy sums.
+    # columns: (3, w) scratch, zero on entry (left zero).
+    n_batch, n_orient, h, w2 = bands.shape
+    w = w2 // 2
+    weighted, amplitude, energy = columns[0], columns[1], columns[2]
+    for job in range(n_batch * n_orient):
+        b = job // n_orient
+        k = job % n_orient
+        pending = 0
+        for i in range(h):
+            row = bands[b, k, i]
+            ref = reference[k, i]
+            for j in range(w):
+                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
+                # angle(c * conj(r)), wrapped to (-pi, pi]
+                a2 = cr * cr + ci * ci
+                weighted[j] += fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri) * a2
+                amplitude[j] += np.sqrt(a2)
+                energy[j] += a2
+            pending += 1
+            if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
+                _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
+                pending = 0
+
+
+@numba.njit(**_OPTIONS)
+def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, totals,
+                      columns):  # pragma: no cover - numba
+    # As reduce_phase, with totals (5, B, K, TY, TX) and columns (5, w): also the x and y
+    # flow sums, dphi times flow_weights (K, 2, h, w).
+    n_batch, n_orient, h, w2 = bands.shape
+    w = w2 // 2
+    weighted, amplitude, energy = columns[0], columns[1], columns[2]
+    flow_x, flow_y = columns[3], columns[4]
+    for job in range(n_batch * n_orient):
+        b = job // n_orient
+        k = job % n_orient
+        pending = 0
+        for i in range(h):
+            row = bands[b, k, i]
+            ref = reference[k, i]
+            gx = flow_weights[k, 0, i]
+            gy = flow_weights[k, 1, i]
+            for j in range(w):
+                cr, ci, rr, ri = row[2 * j], row[2 * j + 1], ref[2 * j], ref[2 * j + 1]
+                a2 = cr * cr + ci * ci
+                dphi = fast_atan2(ci * rr - cr * ri, cr * rr + ci * ri)
+                weighted[j] += dphi * a2
+                amplitude[j] += np.sqrt(a2)
+                energy[j] += a2
+                flow_x[j] += dphi * gx[j]
+                flow_y[j] += dphi * gy[j]
+            pending += 1
+            if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
+                _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
+                pending = 0
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def sosfilt_rows(sos, x, zi, y):  # pragma: no cover - numba
+    # Direct form II transposed, section after section, over each row of x (rows, T)
+    # into y; zi (rows, sections, 2) is updated.
+    n_rows, n = x.shape
+    for row in range(n_rows):
+        for t in range(n):
+            value = x[row, t]
+            for s in range(sos.shape[0]):
+                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+                out = b0 * value + zi[row, s, 0]
+                zi[row, s, 0] = b1 * value - a1 * out + zi[row, s, 1]
+                zi[row, s, 1] = b2 * value - a2 * out
+                value = out
+            y[row, t] = value
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def lfilter(b, a, x, z, y):  # pragma: no cover - numba
+    # Causal IIR filter of x into y; b and a have the same length (padded with zeros),
+    # a[0] = 1; z (len(b)) is zero on entry.
+    n_state = b.size - 1
+    for t in range(x.size):
+        out = b[0] * x[t] + z[0]
+        for i in range(n_state):
+            z[i] = b[i + 1] * x[t] - a[i + 1] * out + z[i + 1]
+        y[t] = out
+
+
+def c_abi_functions() -> dict:
+    """Compile C-ABI entry points of the kernels (numba ``cfunc``), by name.
+
+    Each takes raw pointers to C-contiguous arrays and their sizes (see
+    :mod:`vmic.native` for the argument order) and views them with ``numba.carray``.
+    Names end in ``_f32`` or ``_f64``: the precision of the arrays. The pyramid kernels
+    are made for float32 only, vmic's default precision (float64 pyramids run the numba
+    kernels): each specialisation adds about 1.5 s to the one-time build.
+
+    Returns
+    -------
+    dict of str to numba CFunc
+    """
+    from numba import carray, cfunc
+
+    i64 = types.int64
+    i64p = types.CPointer(types.int64)
+    f64p = types.CPointer(types.float64)
+    boolp = types.CPointer(types.boolean)
+    made = {}
+    for suffix, real in (("_f32", types.float32),):
+        fp = types.CPointer(real)
+
+        def gather(half_p, rows_p, mirror_p, cols_p, conj_p, fre_p, fim_p, out_p, scratch_p,
+                   n_batch, height, half_w2, n_orient, h, w):  # pragma: no cover - numba
+            gather_multiply(carray(half_p, (n_batch, height, half_w2)), carray(rows_p, (h,)),
+                            carray(mirror_p, (h,)), carray(cols_p, (w,)),
+                            carray(conj_p, (w,)), carray(fre_p, (n_orient, h, w)),
+                            carray(fim_p, (n_orient, h, w)),
+                            carray(out_p, (n_batch, n_orient, h, 2 * w)),
+                            carray(scratch_p, (2, w)))
+
+        def reduce(bands_p, ref_p, rows_p, edges_p, totals_p, columns_p, n_batch, n_orient,
+                   h, w, ty, tx):  # pragma: no cover - numba
+            reduce_phase(carray(bands_p, (n_batch, n_orient, h, 2 * w)),
+                         carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
+                         carray(edges_p, (tx + 1,)),
+                         carray(totals_p, (3, n_batch, n_orient, ty, tx)),
+                         carray(columns_p, (3, w)))
+
+        def reduce_flow(bands_p, ref_p, rows_p, edges_p, flow_p, totals_p, columns_p,
+                        n_batch, n_orient, h, w, ty, tx):  # pragma: no cover - numba
+            reduce_phase_flow(carray(bands_p, (n_batch, n_orient, h, 2 * w)),
+                              carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
+                              carray(edges_p, (tx + 1,)), carray(flow_p, (n_orient, 2, h, w)),
+                              carray(totals_p, (5, n_batch, n_orient, ty, tx)),
+                              carray(columns_p, (5, w)))
+
+        made["gather_multiply" + suffix] = cfunc(
+            types.void(fp, i64p, i64p, i64p, boolp, fp, fp, fp, fp, i64, i64, i64, i64, i64,
+                       i64), error_model="numpy", fastmath=True)(gather)
+        made["reduce_phase" + suffix] = cfunc(
+            types.void(fp, fp, i64p, i64p, f64p, fp, i64, i64, i64, i64, i64, i64),
+            error_model="numpy", fastmath=True)(reduce)
+        made["reduce_phase_flow" + suffix] = cfunc(
+            types.void(fp, fp, i64p, i64p, fp, f64p, fp, i64, i64, i64, i64, i64, i64),
+            error_model="numpy", fastmath=True)(reduce_flow)
+
+    def sos(sos_p, x_p, zi_p, y_p, n_sections, n_rows, n):  # pragma: no cover - numba
+        sosfilt_rows(carray(sos_p, (n_sections, 6)), carray(x_p, (n_rows, n)),
+                     carray(zi_p, (n_rows, n_sections, 2)), carray(y_p, (n_rows, n)))
+
+    def lfilt(b_p, a_p, x_p, z_p, y_p, n_coeffs, n):  # pragma: no cover - numba
+        lfilter(carray(b_p, (n_coeffs,)), carray(a_p, (n_coeffs,)), carray(x_p, (n,)),
+                carray(z_p, (n_coeffs,)), carray(y_p, (n,)))
+
+    made["sosfilt_rows_f64"] = cfunc(types.void(f64p, f64p, f64p, f64p, i64, i64, i64),
+                                     error_model="numpy")(sos)
+    made["lfilter_f64"] = cfunc(types.void(f64p, f64p, f64p, f64p, f64p, i64, i64),
+                                error_model="numpy")(lfilt)
+    return made
