@@ -8,7 +8,8 @@ which the test suite checks it against band for band.
 Unlike those, :class:`SteerablePyramid` builds its filters once for a frame shape and then
 applies them to any number of frames: the masks are stored in natural (un-shifted) FFT
 order on each level's cropped frequency grid, so a band costs one gather-and-multiply
-(numba) and one inverse FFT of the level's size.
+(a numba-compiled loop, :func:`vmic.native.gather_multiply`) and one inverse FFT of the
+level's size.
 
 Conventions
 -----------
