@@ -126,6 +126,27 @@ def test_bad_arrays_are_refused_before_the_loop(bad):
     assert not totals.any()
 
 
+@pytest.mark.parametrize("native_on", [True, False])
+def test_gather_refuses_indices_outside_the_spectrum(native_on, monkeypatch):
+    if not native_on:
+        monkeypatch.setattr(native, "_entry", lambda kernel, dtype: None)
+    rng = np.random.default_rng(5)
+    half = rng.standard_normal((1, 8, 10)).astype(np.float32)  # H 8, W/2+1 = 5
+    filters = np.ones((1, 2, 3), np.float32)
+    out = np.zeros((1, 1, 2, 6), np.float32)
+    good = dict(rows=np.array([0, 7]), mirror_rows=np.array([0, 1]), cols=np.array([0, 2, 4]))
+    for name, bad in (("rows", np.array([0, 8])), ("mirror_rows", np.array([-1, 0])),
+                      ("cols", np.array([0, 1, 5]))):
+        arrays = {**good, name: bad}
+        with pytest.raises(ValueError, match="outside the spectrum"):
+            native.gather_multiply(half, arrays["rows"], arrays["mirror_rows"],
+                                   arrays["cols"], np.zeros(3, bool), filters, filters, out)
+        assert not out.any()
+    native.gather_multiply(half, good["rows"], good["mirror_rows"], good["cols"],
+                           np.zeros(3, bool), filters, filters, out)
+    assert out.any()
+
+
 def test_cache_is_built_once_then_loaded_without_numba(tmp_path):
     code = """
         import sys

@@ -64,8 +64,15 @@ def gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filter
     # gathered once into planar buffers (`scratch`, (2, w)), then multiplied by every
     # orientation's filter: the multiply loop vectorises (numba does not vectorise complex
     # loads), 2-3x faster.
-    n_batch = half.shape[0]
+    # Returns 0, or 1 (nothing written) when an index lies outside the spectrum.
+    n_batch, height, half_w2 = half.shape
     n_orient, h, w = filters_re.shape
+    for i in range(h):
+        if not (0 <= rows[i] < height and 0 <= mirror_rows[i] < height):
+            return 1
+    for j in range(w):
+        if not 0 <= 2 * cols[j] + 1 < half_w2:
+            return 1
     row_re = scratch[0]
     row_im = scratch[1]
     for job in range(n_batch * h):
@@ -88,6 +95,7 @@ def gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filter
             for j in range(w):
                 target[2 * j] = row_re[j] * f_re[j] - row_im[j] * f_im[j]
                 target[2 * j + 1] = row_re[j] * f_im[j] + row_im[j] * f_re[j]
+    return 0
 
 
 # The pixel loops below take the complex bands as interleaved real views (..., 2 w): numba
@@ -115,14 +123,32 @@ def _flush_columns(columns, col_edges, totals, b, k, ty):  # pragma: no cover - 
     columns[:] = 0
 
 
+@numba.njit(inline="always", error_model="numpy")
+def _bad_tiles(tile_rows, col_edges, n_tile_rows, width):  # pragma: no cover - numba
+    # Whether a tile row lies outside the totals or the column edges do not rise within
+    # the band's width: the loops index with them unchecked.
+    for i in range(tile_rows.size):
+        if not 0 <= tile_rows[i] < n_tile_rows:
+            return True
+    if col_edges.size < 2 or col_edges[0] < 0 or col_edges[col_edges.size - 1] > width:
+        return True
+    for t in range(col_edges.size - 1):
+        if col_edges[t + 1] < col_edges[t]:
+            return True
+    return False
+
+
 @numba.njit(**_OPTIONS)
 def reduce_phase(bands, reference, tile_rows, col_edges, totals,
                  columns):  # pragma: no cover - numba
     # bands: (B, K, h, 2w) and reference: (K, h, 2w), real views of complex arrays.
     # totals: (3, B, K, TY, TX) float64, the weighted phase, amplitude and energy sums.
-    # columns: (3, w) scratch, zero on entry (left zero).
+    # columns: (3, w) scratch, zero on entry (left zero). Returns 0, or 1 (nothing added)
+    # for tile indices outside the totals or the band.
     n_batch, n_orient, h, w2 = bands.shape
     w = w2 // 2
+    if _bad_tiles(tile_rows, col_edges, totals.shape[3], w):
+        return 1
     weighted, amplitude, energy = columns[0], columns[1], columns[2]
     for job in range(n_batch * n_orient):
         b = job // n_orient
@@ -142,6 +168,7 @@ def reduce_phase(bands, reference, tile_rows, col_edges, totals,
             if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
                 _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
                 pending = 0
+    return 0
 
 
 @numba.njit(**_OPTIONS)
@@ -151,6 +178,8 @@ def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, tota
     # flow sums, dphi times flow_weights (K, 2, h, w).
     n_batch, n_orient, h, w2 = bands.shape
     w = w2 // 2
+    if _bad_tiles(tile_rows, col_edges, totals.shape[3], w):
+        return 1
     weighted, amplitude, energy = columns[0], columns[1], columns[2]
     flow_x, flow_y = columns[3], columns[4]
     for job in range(n_batch * n_orient):
@@ -175,6 +204,7 @@ def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, tota
             if i + 1 == h or tile_rows[i + 1] != tile_rows[i] or pending == FLUSH_ROWS:
                 _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
                 pending = 0
+    return 0
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -210,7 +240,8 @@ def c_abi_functions() -> dict:
     """Compile C-ABI entry points of the kernels (numba ``cfunc``), by name.
 
     Each takes raw pointers to C-contiguous arrays and their sizes (see
-    :mod:`vmic.native` for the argument order) and views them with ``numba.carray``.
+    :mod:`vmic.native` for the argument order) and views them with ``numba.carray``; the
+    pyramid kernels' entry points return the kernel's status (0: done, 1: bad indices).
     Names end in ``_f32`` or ``_f64``: the precision of the arrays. The pyramid kernels
     are made for float32 only, vmic's default precision (float64 pyramids run the numba
     kernels): each specialisation adds about 1.5 s to the one-time build.
@@ -231,37 +262,36 @@ def c_abi_functions() -> dict:
 
         def gather(half_p, rows_p, mirror_p, cols_p, conj_p, fre_p, fim_p, out_p, scratch_p,
                    n_batch, height, half_w2, n_orient, h, w):  # pragma: no cover - numba
-            gather_multiply(carray(half_p, (n_batch, height, half_w2)), carray(rows_p, (h,)),
-                            carray(mirror_p, (h,)), carray(cols_p, (w,)),
-                            carray(conj_p, (w,)), carray(fre_p, (n_orient, h, w)),
-                            carray(fim_p, (n_orient, h, w)),
-                            carray(out_p, (n_batch, n_orient, h, 2 * w)),
-                            carray(scratch_p, (2, w)))
+            return gather_multiply(
+                carray(half_p, (n_batch, height, half_w2)), carray(rows_p, (h,)),
+                carray(mirror_p, (h,)), carray(cols_p, (w,)), carray(conj_p, (w,)),
+                carray(fre_p, (n_orient, h, w)), carray(fim_p, (n_orient, h, w)),
+                carray(out_p, (n_batch, n_orient, h, 2 * w)), carray(scratch_p, (2, w)))
 
         def reduce(bands_p, ref_p, rows_p, edges_p, totals_p, columns_p, n_batch, n_orient,
                    h, w, ty, tx):  # pragma: no cover - numba
-            reduce_phase(carray(bands_p, (n_batch, n_orient, h, 2 * w)),
-                         carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
-                         carray(edges_p, (tx + 1,)),
-                         carray(totals_p, (3, n_batch, n_orient, ty, tx)),
-                         carray(columns_p, (3, w)))
+            return reduce_phase(
+                carray(bands_p, (n_batch, n_orient, h, 2 * w)),
+                carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
+                carray(edges_p, (tx + 1,)), carray(totals_p, (3, n_batch, n_orient, ty, tx)),
+                carray(columns_p, (3, w)))
 
         def reduce_flow(bands_p, ref_p, rows_p, edges_p, flow_p, totals_p, columns_p,
                         n_batch, n_orient, h, w, ty, tx):  # pragma: no cover - numba
-            reduce_phase_flow(carray(bands_p, (n_batch, n_orient, h, 2 * w)),
-                              carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
-                              carray(edges_p, (tx + 1,)), carray(flow_p, (n_orient, 2, h, w)),
-                              carray(totals_p, (5, n_batch, n_orient, ty, tx)),
-                              carray(columns_p, (5, w)))
+            return reduce_phase_flow(
+                carray(bands_p, (n_batch, n_orient, h, 2 * w)),
+                carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
+                carray(edges_p, (tx + 1,)), carray(flow_p, (n_orient, 2, h, w)),
+                carray(totals_p, (5, n_batch, n_orient, ty, tx)), carray(columns_p, (5, w)))
 
         made["gather_multiply" + suffix] = cfunc(
-            types.void(fp, i64p, i64p, i64p, boolp, fp, fp, fp, fp, i64, i64, i64, i64, i64,
+            types.int64(fp, i64p, i64p, i64p, boolp, fp, fp, fp, fp, i64, i64, i64, i64, i64,
                        i64), error_model="numpy", fastmath=True)(gather)
         made["reduce_phase" + suffix] = cfunc(
-            types.void(fp, fp, i64p, i64p, f64p, fp, i64, i64, i64, i64, i64, i64),
+            types.int64(fp, fp, i64p, i64p, f64p, fp, i64, i64, i64, i64, i64, i64),
             error_model="numpy", fastmath=True)(reduce)
         made["reduce_phase_flow" + suffix] = cfunc(
-            types.void(fp, fp, i64p, i64p, fp, f64p, fp, i64, i64, i64, i64, i64, i64),
+            types.int64(fp, fp, i64p, i64p, fp, f64p, fp, i64, i64, i64, i64, i64, i64),
             error_model="numpy", fastmath=True)(reduce_flow)
 
     def sos(sos_p, x_p, zi_p, y_p, n_sections, n_rows, n):  # pragma: no cover - numba

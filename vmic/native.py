@@ -46,6 +46,8 @@ _SIGNATURES = {
     "sosfilt_rows": (_P,) * 4 + (_I,) * 3,
     "lfilter": (_P,) * 5 + (_I,) * 2,
 }
+# Kernels that return a status: 0 done, 1 refused (an index outside its array).
+_STATUS = ("gather_multiply", "reduce_phase", "reduce_phase_flow")
 _FORMAT = 1  # bump when the layout of the cache files changes
 
 _lock = threading.Lock()
@@ -164,7 +166,8 @@ def _load(llvm, obj_path: Path, manifest_path: Path) -> dict:
         if not address:
             raise RuntimeError(f"{name} not found in the compiled kernels")
         kernel = name.rsplit("_", 1)[0]
-        functions[name] = ctypes.CFUNCTYPE(None, *_SIGNATURES[kernel])(address)
+        status = ctypes.c_int64 if kernel in _STATUS else None
+        functions[name] = ctypes.CFUNCTYPE(status, *_SIGNATURES[kernel])(address)
     functions["_engine"] = engine  # keeps the machine code mapped
     return functions
 
@@ -271,25 +274,21 @@ def gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filter
     _check(filters_re, dtype, (n_orient, h, w), "filters_re")
     _check(filters_im, dtype, (n_orient, h, w), "filters_im")
     _check(out, dtype, (n_batch, n_orient, h, 2 * w), "out")
-    # Indices are read unchecked by the loop: keep them inside the spectrum.
-    if h and (rows.min() < 0 or rows.max() >= height or mirror_rows.min() < 0
-              or mirror_rows.max() >= height):
-        raise ValueError("row index outside the spectrum")
-    if w and (cols.min() < 0 or 2 * cols.max() + 1 >= half_w2):
-        raise ValueError("column index outside the spectrum")
     scratch = np.empty((2, w), dtype)
     entry = _entry("gather_multiply", dtype)
     if entry is None:
-        _kernels().gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re,
-                                   filters_im, out, scratch)
-        return
-    entry(
-        _ptr(half), _ptr(rows), _ptr(mirror_rows), _ptr(cols), _ptr(conjugate),
-        _ptr(filters_re), _ptr(filters_im), _ptr(out), _ptr(scratch),
-        n_batch, height, half_w2, n_orient, h, w)
+        status = _kernels().gather_multiply(half, rows, mirror_rows, cols, conjugate,
+                                            filters_re, filters_im, out, scratch)
+    else:
+        status = entry(_ptr(half), _ptr(rows), _ptr(mirror_rows), _ptr(cols), _ptr(conjugate),
+                       _ptr(filters_re), _ptr(filters_im), _ptr(out), _ptr(scratch),
+                       n_batch, height, half_w2, n_orient, h, w)
+    if status:
+        raise ValueError("row or column index outside the spectrum")
 
 
 def _check_reduce(bands, reference, tile_rows, col_edges, totals, quantities):
+    # Dtypes, shapes and contiguity here; the kernels check the tile indices themselves.
     n_batch, n_orient, h, w2 = bands.shape
     dtype = bands.dtype
     _check(bands, dtype, bands.shape, "bands")
@@ -300,11 +299,10 @@ def _check_reduce(bands, reference, tile_rows, col_edges, totals, quantities):
     _check(col_edges, np.int64, col_edges.shape, "col_edges")
     ty, tx = totals.shape[-2], col_edges.size - 1
     _check(totals, np.float64, (quantities, n_batch, n_orient, ty, tx), "totals")
-    if h and (tile_rows.min() < 0 or tile_rows.max() >= ty):
-        raise ValueError("tile_rows outside the totals' tile rows")
-    if col_edges[0] < 0 or col_edges[-1] > w2 // 2 or np.any(np.diff(col_edges) < 0):
-        raise ValueError("col_edges must rise within the band's width")
     return n_batch, n_orient, h, w2 // 2, ty, tx
+
+
+_BAD_TILES = "tile rows outside the totals, or column edges that do not rise within the band"
 
 
 def reduce_phase(bands, reference, tile_rows, col_edges, totals):
@@ -328,11 +326,13 @@ def reduce_phase(bands, reference, tile_rows, col_edges, totals):
     columns = np.zeros((3, w), bands.dtype)
     entry = _entry("reduce_phase", bands.dtype)
     if entry is None:
-        _kernels().reduce_phase(bands, reference, tile_rows, col_edges, totals, columns)
-        return
-    entry(
-        _ptr(bands), _ptr(reference), _ptr(tile_rows), _ptr(col_edges), _ptr(totals),
-        _ptr(columns), n_batch, n_orient, h, w, ty, tx)
+        status = _kernels().reduce_phase(bands, reference, tile_rows, col_edges, totals,
+                                         columns)
+    else:
+        status = entry(_ptr(bands), _ptr(reference), _ptr(tile_rows), _ptr(col_edges),
+                       _ptr(totals), _ptr(columns), n_batch, n_orient, h, w, ty, tx)
+    if status:
+        raise ValueError(_BAD_TILES)
 
 
 def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, totals):
@@ -349,12 +349,14 @@ def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, tota
     columns = np.zeros((5, w), bands.dtype)
     entry = _entry("reduce_phase_flow", bands.dtype)
     if entry is None:
-        _kernels().reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights,
-                                     totals, columns)
-        return
-    entry(
-        _ptr(bands), _ptr(reference), _ptr(tile_rows), _ptr(col_edges), _ptr(flow_weights),
-        _ptr(totals), _ptr(columns), n_batch, n_orient, h, w, ty, tx)
+        status = _kernels().reduce_phase_flow(bands, reference, tile_rows, col_edges,
+                                              flow_weights, totals, columns)
+    else:
+        status = entry(_ptr(bands), _ptr(reference), _ptr(tile_rows), _ptr(col_edges),
+                       _ptr(flow_weights), _ptr(totals), _ptr(columns), n_batch, n_orient,
+                       h, w, ty, tx)
+    if status:
+        raise ValueError(_BAD_TILES)
 
 
 def sosfilt_rows(sos, x, zi):
