@@ -218,3 +218,29 @@ def test_recover_runs_without_importing_numba(native_in_use, tmp_path, sine_clip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["0", "False", "False"]
     assert out.stat().st_size > 44
+
+
+def test_external_symbols_are_bound_or_refused():
+    # In a fresh interpreter without numba (whose import registers its own helpers).
+    code = """
+        import ctypes, sys
+        import llvmlite.binding as llvm
+        from vmic import native
+        native._bind_externals(llvm, ["memcpy", "numba_gil_ensure", "NRT_Free"])
+        libc = ctypes.CDLL(None)
+        abort = ctypes.cast(libc.abort, ctypes.c_void_p).value
+        print(llvm.address_of_symbol("memcpy") == ctypes.cast(libc.memcpy, ctypes.c_void_p).value,
+              llvm.address_of_symbol("numba_gil_ensure") == abort,
+              llvm.address_of_symbol("NRT_Free") == abort, "numba" in sys.modules)
+        try:
+            native._bind_externals(llvm, ["NRT_MemInfo_alloc_aligned"])
+        except RuntimeError as exc:
+            print("refused:", exc)
+    """
+    done = _run(code)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    # A C library function gets its own address; numba's error-path helpers get abort's.
+    assert lines[0].split() == ["True", "True", "True", "False"]
+    # numba's allocator is needed on normal paths: such an object is refused, not stubbed.
+    assert lines[1].startswith("refused:") and "only numba provides" in lines[1]

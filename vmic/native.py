@@ -142,17 +142,52 @@ def _build(llvm, obj_path: Path, manifest_path: Path) -> None:
         os.replace(temporary, path)
 
 
+# What numba's code calls only when a kernel raises or frees numba-allocated memory, which
+# these kernels never do (no raising operation under error_model="numpy", no allocation).
+_ERROR_PATH_SYMBOLS = ("NRT_Free", "NRT_MemInfo_call_dtor")
+_ERROR_PATH_PREFIXES = ("numba_", "Py", "_Py")
+
+
+def _bind_externals(llvm, names) -> None:
+    """Give the loader an address for each symbol the object needs from outside.
+
+    Symbols this process has (libc, libm, the Python C API) get their own address. The
+    helpers of numba's runtime, which only error paths call, get ``abort``: were one ever
+    called, the process would stop rather than run on with a wrong result. Anything else
+    (e.g. numba's allocator, were a kernel changed to allocate) means the object cannot
+    run without numba: RuntimeError, and the numba kernels are used instead.
+    """
+    import ctypes.util
+
+    libraries = [ctypes.CDLL(None)]
+    libm = ctypes.util.find_library("m")
+    if libm:
+        libraries.append(ctypes.CDLL(libm))
+    abort = ctypes.cast(libraries[0].abort, ctypes.c_void_p).value
+    for name in names:
+        if llvm.address_of_symbol(name):
+            continue
+        address = None
+        for library in libraries:
+            try:
+                address = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+                break
+            except AttributeError:
+                continue
+        if address is None and (name in _ERROR_PATH_SYMBOLS
+                                or name.startswith(_ERROR_PATH_PREFIXES)):
+            address = abort
+        if address is None:
+            raise RuntimeError(f"the compiled kernels need {name}, which only numba provides")
+        llvm.add_symbol(name, address)
+
+
 def _load(llvm, obj_path: Path, manifest_path: Path) -> dict:
     manifest = json.loads(manifest_path.read_text())
     obj = obj_path.read_bytes()
     if manifest.get("format") != _FORMAT or hashlib.sha256(obj).hexdigest() != manifest["sha256"]:
         raise RuntimeError("stale or damaged compiled kernels")
-    # Helpers that only numba's runtime defines are reached only on error paths the
-    # kernels do not have; should one ever be called, abort rather than run on.
-    abort = ctypes.cast(ctypes.CDLL(None).abort, ctypes.c_void_p).value
-    for name in manifest["external"]:
-        if not llvm.address_of_symbol(name):
-            llvm.add_symbol(name, abort)
+    _bind_externals(llvm, manifest["external"])
     target = llvm.Target.from_default_triple()
     machine = target.create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
