@@ -244,3 +244,27 @@ def test_external_symbols_are_bound_or_refused():
     assert lines[0].split() == ["True", "True", "True", "False"]
     # numba's allocator is needed on normal paths: such an object is refused, not stubbed.
     assert lines[1].startswith("refused:") and "only numba provides" in lines[1]
+
+
+def test_a_failed_build_is_remembered(tmp_path):
+    # A build that fails (here: the kernels' source cannot be read) is not attempted again
+    # in every run: the next run reads the noted reason and uses numba's kernels at once.
+    code = """
+        import sys
+        from pathlib import Path
+        from vmic import native
+        if sys.argv[-1] == "break":
+            native._build = lambda *a: (_ for _ in ()).throw(OSError("no compiler today"))
+        state = native.status()
+        print(state["native"], state.get("reason"))
+    """
+    first = subprocess.run([sys.executable, "-c", textwrap.dedent(code), "break"],
+                           capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "VMIC_CACHE_DIR": str(tmp_path)})
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split()[0] == "False" and "no compiler today" in first.stdout
+    (failed,) = tmp_path.glob("vmic-kernels-*.failed")
+    assert "no compiler today" in failed.read_text()
+    second = _run(code, VMIC_CACHE_DIR=str(tmp_path))  # _build intact, yet not tried
+    assert second.stdout.split()[0] == "False" and "no compiler today" in second.stdout
+    assert not list(tmp_path.glob("vmic-kernels-*.o"))

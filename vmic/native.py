@@ -11,11 +11,14 @@ through ctypes, which releases the GIL as numba's ``nogil`` does. The results ar
 (the same LLVM code); tests compare the two paths.
 
 The cache is keyed by the kernels' source, the numba, llvmlite and Python versions and
-the host CPU, and checked by a SHA-256 of the object before it is loaded. Where anything
-fails (no writable cache directory, an unreadable object, an unsupported platform), or
-with ``VMIC_NATIVE=0``, the functions here run the numba kernels instead: slower to start,
-same results. ``VMIC_CACHE_DIR`` sets the cache directory (default: ``__pycache__`` beside
-this module when writable, as numba's own cache, else ``$XDG_CACHE_HOME/vmic``).
+the host CPU, and checked by a SHA-256 of the object before it is loaded (a damaged one is
+built again). Where anything fails (no writable cache directory, an unsupported platform,
+a numba whose internals changed), or with ``VMIC_NATIVE=0``, the functions here run the
+numba kernels instead: slower to start, same results. A failure is noted in the cache
+directory (``vmic-kernels-KEY.failed``, with its reason) so that later runs with the same
+versions go straight to numba's kernels (remove it to try again); :func:`status` gives
+the reason. ``VMIC_CACHE_DIR`` sets the cache directory (default: ``__pycache__`` beside this module
+when writable, as numba's own cache, else ``$XDG_CACHE_HOME/vmic``).
 
 The functions below take the same arrays as the kernels (outputs included) and check
 their dtypes, C-contiguity and shapes before passing pointers on.
@@ -133,13 +136,17 @@ def _build(llvm, obj_path: Path, manifest_path: Path) -> None:
         raise RuntimeError(f"entry points missing from the linked module: {missing}")
     manifest = {"format": _FORMAT, "sha256": hashlib.sha256(obj).hexdigest(),
                 "symbols": symbols, "external": external}
-    obj_path.parent.mkdir(parents=True, exist_ok=True)
-    for path, data in ((obj_path, obj), (manifest_path, json.dumps(manifest).encode())):
-        # Written under a temporary name and renamed: a concurrent or interrupted build
-        # never leaves a half file under the final name.
-        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+    _write_atomic(obj_path, obj)
+    _write_atomic(manifest_path, json.dumps(manifest).encode())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # Written under a temporary name and renamed: a concurrent or interrupted build never
+    # leaves a half file under the final name.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 # What numba's code calls only when a kernel raises or frees numba-allocated memory, which
@@ -182,12 +189,21 @@ def _bind_externals(llvm, names) -> None:
         llvm.add_symbol(name, address)
 
 
+class _Damaged(Exception):
+    """The stored object or manifest is unreadable or does not match its checksum."""
+
+
 def _load(llvm, obj_path: Path, manifest_path: Path) -> dict:
-    manifest = json.loads(manifest_path.read_text())
-    obj = obj_path.read_bytes()
-    if manifest.get("format") != _FORMAT or hashlib.sha256(obj).hexdigest() != manifest["sha256"]:
-        raise RuntimeError("stale or damaged compiled kernels")
-    _bind_externals(llvm, manifest["external"])
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        obj = obj_path.read_bytes()
+        if (manifest.get("format") != _FORMAT
+                or hashlib.sha256(obj).hexdigest() != manifest["sha256"]):
+            raise _Damaged("stale or damaged compiled kernels")
+        symbols, external = dict(manifest["symbols"]), list(manifest["external"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise _Damaged(f"unreadable compiled kernels: {exc}") from exc
+    _bind_externals(llvm, external)
     target = llvm.Target.from_default_triple()
     machine = target.create_target_machine(
         cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
@@ -196,7 +212,7 @@ def _load(llvm, obj_path: Path, manifest_path: Path) -> dict:
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     functions = {}
-    for name, symbol in manifest["symbols"].items():
+    for name, symbol in symbols.items():
         address = engine.get_function_address(symbol)
         if not address:
             raise RuntimeError(f"{name} not found in the compiled kernels")
@@ -226,13 +242,26 @@ def _functions() -> dict | None:
                     folder = cache_dir()
                     obj_path = folder / f"vmic-kernels-{key}.o"
                     manifest_path = folder / f"vmic-kernels-{key}.json"
-                    if not (obj_path.exists() and manifest_path.exists()):
-                        _build(llvm, obj_path, manifest_path)
+                    failed_path = folder / f"vmic-kernels-{key}.failed"
+                    if failed_path.exists():
+                        # A build or load that failed for these versions and this CPU
+                        # fails again: do not pay for it in every run.
+                        raise RuntimeError(failed_path.read_text(errors="replace").strip())
                     try:
-                        functions = _load(llvm, obj_path, manifest_path)
-                    except (RuntimeError, ValueError, KeyError, OSError):
-                        _build(llvm, obj_path, manifest_path)  # damaged: build it again, once
-                        functions = _load(llvm, obj_path, manifest_path)
+                        if not (obj_path.exists() and manifest_path.exists()):
+                            _build(llvm, obj_path, manifest_path)
+                        try:
+                            functions = _load(llvm, obj_path, manifest_path)
+                        except _Damaged:
+                            _build(llvm, obj_path, manifest_path)  # build it again, once
+                            functions = _load(llvm, obj_path, manifest_path)
+                    except Exception as exc:
+                        try:  # remembered until removed, or until a version changes
+                            _write_atomic(failed_path,
+                                          f"{type(exc).__name__}: {exc}".encode())
+                        except OSError:
+                            pass
+                        raise
                     _state["path"] = str(obj_path)
                 else:
                     _state["reason"] = f"not supported on {sys.platform}"
