@@ -164,23 +164,16 @@ def _bind_externals(llvm, names) -> None:
     (e.g. numba's allocator, were a kernel changed to allocate) means the object cannot
     run without numba: RuntimeError, and the numba kernels are used instead.
     """
-    import ctypes.util
-
-    libraries = [ctypes.CDLL(None)]
-    libm = ctypes.util.find_library("m")
-    if libm:
-        libraries.append(ctypes.CDLL(libm))
-    abort = ctypes.cast(libraries[0].abort, ctypes.c_void_p).value
+    # The symbols of the process and the libraries it loaded (the interpreter links libm).
+    process = ctypes.CDLL(None)
+    abort = ctypes.cast(process.abort, ctypes.c_void_p).value
     for name in names:
         if llvm.address_of_symbol(name):
             continue
-        address = None
-        for library in libraries:
-            try:
-                address = ctypes.cast(getattr(library, name), ctypes.c_void_p).value
-                break
-            except AttributeError:
-                continue
+        try:
+            address = ctypes.cast(getattr(process, name), ctypes.c_void_p).value
+        except AttributeError:
+            address = None
         if address is None and (name in _ERROR_PATH_SYMBOLS
                                 or name.startswith(_ERROR_PATH_PREFIXES)):
             address = abort
