@@ -243,8 +243,8 @@ def c_abi_functions() -> dict:
     :mod:`vmic.native` for the argument order) and views them with ``numba.carray``; the
     pyramid kernels' entry points return the kernel's status (0: done, 1: bad indices).
     Names end in ``_f32`` or ``_f64``: the precision of the arrays. The pyramid kernels
-    are made for float32 only, vmic's default precision (float64 pyramids run the numba
-    kernels): each specialisation adds about 1.5 s to the one-time build.
+    are made for float32 only, vmic's default precision, to keep the one-time build short
+    (float64 pyramids run the numba kernels).
 
     Returns
     -------
