@@ -439,8 +439,7 @@ def sosfilt_rows(sos, x, zi):
     if entry is None:
         _kernels().sosfilt_rows(sos, x, zi, y)
     else:
-        entry(_ptr(sos), _ptr(x), _ptr(zi), _ptr(y), n_sections,
-                                      n_rows, n)
+        entry(_ptr(sos), _ptr(x), _ptr(zi), _ptr(y), n_sections, n_rows, n)
     return y
 
 
