@@ -101,7 +101,10 @@ def test_common_spectrum_gain_keeps_a_tone_and_drops_white_noise():
     gain_noise = combine.common_spectrum_gain(noise)
     assert gain_noise.shape == (n // 2 + 1,)
     assert gain_noise.min() >= 0 and gain_noise.max() <= 1
-    assert gain_noise.mean() < 0.2
+    assert gain_noise.mean() < 0.1
+    # Blocks of signals give the same gain as all at once.
+    np.testing.assert_allclose(combine.common_spectrum_gain(noise, rows_per_block=3),
+                               gain_noise, rtol=1e-12)
     tone = noise + 0.3 * np.sin(2 * np.pi * 300 * t)  # -13.5 dB per signal, in one line
     gain = combine.common_spectrum_gain(tone)
     freqs = np.fft.rfftfreq(n, 1 / 2200)
@@ -120,10 +123,11 @@ def test_apply_spectral_gain_is_zero_phase_and_keeps_the_length():
     gain[50] = 0.5
     y = combine.apply_spectral_gain(x, gain)
     assert y.shape == x.shape
-    np.testing.assert_allclose(y[0], 0.5 * x[0], atol=1e-12)  # same phase, half the size
-    np.testing.assert_allclose(y[1], 0.0, atol=1e-12)
+    np.testing.assert_allclose(y[0], 0.5 * x[0], atol=1e-6)  # same phase, half the size
+    np.testing.assert_allclose(y[1], 0.0, atol=1e-6)
+    assert y.dtype == np.float32
     np.testing.assert_allclose(combine.apply_spectral_gain(x, np.ones(n // 2 + 1)), x,
-                               atol=1e-12)
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(6))
