@@ -350,6 +350,9 @@ def sum_by_block(values: np.ndarray, block: np.ndarray, n_blocks: int) -> np.nda
     return (members @ flat).reshape((n_blocks,) + values.shape[1:])
 
 
+_BLOCK_SAMPLES = 1 << 22  # samples per block of the spectral functions' temporaries
+
+
 def _welch_segment(n_samples: int) -> int:
     # About 4 sqrt(T) samples, a power of two: 128 on a 0.5 s clip at 2200 fps (16 half-
     # overlapping segments), 1024 on 20 s; at most a quarter of the signal.
@@ -391,6 +394,8 @@ def common_spectrum_gain(signals: np.ndarray, segment: int | None = None,
     starts = np.arange(0, n_samples - segment + 1, segment // 2)
     window = np.hanning(segment + 2)[1:-1]
     ratio = np.zeros(segment // 2 + 1)
+    # Long clips: fewer signals at a time, so a block's segments stay near 4 M samples.
+    rows_per_block = max(1, min(rows_per_block, _BLOCK_SAMPLES // (starts.size * segment)))
     for i in range(0, n_signals, rows_per_block):
         block = np.asarray(x[i : i + rows_per_block], dtype=np.float64)
         frames = block[:, starts[:, None] + np.arange(segment)]  # (rows, segments, segment)
@@ -428,6 +433,7 @@ def apply_spectral_gain(signals: np.ndarray, gain: np.ndarray,
     n_samples = x.shape[-1]
     rows = x.reshape(-1, n_samples)
     out = np.empty(rows.shape, dtype=np.float32)
+    rows_per_block = max(1, min(rows_per_block, _BLOCK_SAMPLES // max(n_samples, 1)))
     for i in range(0, rows.shape[0], rows_per_block):
         block = np.asarray(rows[i : i + rows_per_block], dtype=np.float64)
         out[i : i + rows_per_block] = np.fft.irfft(np.fft.rfft(block, axis=-1) * gain,
