@@ -16,6 +16,9 @@ Methods
     whole-frame band signals; ``local`` fits every tile of every band, so regions that move
     with opposite signs or different amplitudes (membrane modes, two parts of an object)
     add up instead of cancelling, and featureless or noisy tiles get little weight.
+    ``local`` fits on tile signals weighted by the spectrum they share above their white
+    noise (:func:`common_spectrum_gain`) and chooses between a rigid estimate and fits on
+    several grids by how well disjoint parts of the tiles agree (:func:`local_combine`).
 """
 
 from __future__ import annotations
