@@ -159,14 +159,26 @@ def test_bad_band_is_one_line(capsys, clip_npy, tmp_path):
                            "100,5000"], "Nyquist", tmp_path / "o.wav")
 
 
-def test_weak_signal_is_flagged_and_a_clear_one_is_not(clip_npy, tmp_path, capsys):
+def test_no_signal_falls_back_to_align_and_a_clear_one_does_not(clip_npy, tmp_path, capsys):
+    import soundfile as sf
+
     rng = np.random.default_rng(5)
     still = smooth_texture((64, 64), seed=4)[None] + rng.normal(0, 3.0, (600, 64, 64))
     path = tmp_path / "still.npy"
     np.save(path, still.astype(np.float32))
-    assert main(["recover", str(path), "--fps", "2200", "-o", str(tmp_path / "s.wav"),
-                 "--quiet"]) == 0
-    assert "weak motion signal" in capsys.readouterr().err
+    args = ["recover", str(path), "--fps", "2200", "--quiet", "-o"]
+    assert main(args + [str(tmp_path / "s.wav")]) == 0  # the default, auto
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no motion signal detected" in err[0] and "align's output" in err[0]
+    assert main(args + [str(tmp_path / "a.wav"), "--combine", "align"]) == 0
+    capsys.readouterr()
+    np.testing.assert_array_equal(sf.read(str(tmp_path / "s.wav"))[0],
+                                  sf.read(str(tmp_path / "a.wav"))[0])
+    assert main(args + [str(tmp_path / "l.wav"), "--combine", "local"]) == 0
+    err = capsys.readouterr().err
+    assert "no motion signal detected" in err and "likely noise" in err
+    assert not np.array_equal(sf.read(str(tmp_path / "l.wav"))[0],
+                              sf.read(str(tmp_path / "a.wav"))[0])
     assert main(["recover", str(clip_npy), "-o", str(tmp_path / "c.wav"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
 

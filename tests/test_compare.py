@@ -8,6 +8,7 @@ import pytest
 
 from vmic.cli import main
 from vmic.cli.compare import compare_methods, format_table
+from vmic.recover import DEFAULT_COMBINE
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +46,14 @@ def _truth(path):
 def test_three_rows_scored(sample, tiny_model):
     clip, truth_path = sample
     rows = compare_methods(str(clip), _truth(truth_path), model_path=tiny_model)
-    assert [r["method"] for r in rows] == ["align", "local", "learned"]
+    assert [r["method"] for r in rows] == ["align", DEFAULT_COMBINE, "learned"]
     for r in rows:
         assert np.isfinite(r["snr_db"]) and r["seconds"] > 0
         assert 0 <= r["rmse01"] <= 1
         # a clean 0.05 px tone is recovered by every method
         assert r["pearson"] > 0.9
     table = format_table(rows)
-    assert all(m in table for m in ("align", "local", "learned", "RMSE [0,1]", "STOI"))
+    assert all(m in table for m in ("align", DEFAULT_COMBINE, "learned", "RMSE [0,1]", "STOI"))
     md = format_table(rows, markdown=True)
     assert md.splitlines()[1].startswith("|---")
 

@@ -27,8 +27,8 @@ __all__ = ["Recovery", "recover", "recover_from_sums", "COMBINE_METHODS", "DEFAU
            "default_tiles", "default_scales", "default_reference_average", "check_reference",
            "tile_flow", "flow_information", "apply_flow_scale"]
 
-COMBINE_METHODS = ("align", "bands", "local")
-DEFAULT_COMBINE = "local"
+COMBINE_METHODS = ("align", "bands", "local", "auto")
+DEFAULT_COMBINE = "auto"
 LOCAL_TILE_PX = 16  # tile side at scale 0 for the local method (px)
 REFERENCE_AVERAGE = 32  # frames averaged into the reference image (not for align)
 HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
@@ -57,8 +57,10 @@ class Recovery:
         Wall time of the recovery (s).
     info : dict
         Details: frames, shapes, tiles, where the capture rate came from, and for
-        ``local`` which candidate was chosen ("rigid" or "rank1 GYxGX") with every
-        candidate's blind SNR estimate (dB, ``split_snr_db``).
+        ``local`` and ``auto`` which candidate was chosen ("rigid" or "rank1 GYxGX") with
+        every candidate's blind SNR estimate (dB, ``split_snr_db``) and whether a signal
+        was ``detected`` (see :func:`vmic.combine.local_combine`). ``auto`` adds
+        ``fallback``: True when no signal was detected and the audio is ``align``'s.
     """
 
     audio: np.ndarray
@@ -103,10 +105,12 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
     sums : PhaseSums
         From :func:`vmic.phase.phase_sums` (whole-frame tiles suffice for ``align``;
         ``bands`` fits one signal per band and tile of these sums, :data:`BANDS_GRID` in
-        :func:`recover`; ``local`` uses ``flow_terms``).
+        :func:`recover`; ``local`` and ``auto`` use ``flow_terms``).
     rate : float
         Capture rate (Hz).
-    combine : {"align", "bands", "local"}
+    combine : {"align", "bands", "local", "auto"}
+        ``auto`` combines as ``local`` here; the fallback to ``align`` when no signal is
+        detected needs the frames again and is made by :func:`recover`.
     highpass_hz : float, optional
         Zero-phase high-pass cutoff (Hz); default :func:`vmic.post.audible_highpass_hz`
         (20 Hz). ``align`` always uses the original's fixed causal filter and ignores it.
@@ -115,7 +119,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
     denoise : str, default "none"
         Denoising method of :mod:`vmic.denoise`, applied last.
     flow_terms : (ndarray, ndarray), optional
-        ``(F, M)`` from :func:`tile_flow`; required for ``local``.
+        ``(F, M)`` from :func:`tile_flow`; required for ``local`` and ``auto``.
     tiles : (int, int)
         Tile grid of ``flow_terms``.
 
@@ -149,8 +153,8 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
             weights = weights.reshape(per_tile.shape[:-1])
         else:
             if flow_terms is None:
-                raise VmicError("local combination needs the tile flow sums and information "
-                                "(flow_terms); use recover() or tile_flow()")
+                raise VmicError(f"{combine} combination needs the tile flow sums and "
+                                "information (flow_terms); use recover() or tile_flow()")
             tile_signals, information = flow_terms
             n_tiles = tile_signals.shape[0]
             filtered = _highpass_rows(tile_signals.reshape(n_tiles * 2, -1), rate, cutoff)
@@ -364,9 +368,13 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         Pyramid scales; default :func:`default_scales` (1 for ``align``, else up to 3).
     orientations : int, default 2
         Pyramid orientations.
-    combine : {"local", "bands", "align"}, default "local"
+    combine : {"auto", "local", "bands", "align"}, default "auto"
         Combination method (see :mod:`vmic.combine`); ``align`` reproduces
-        ``vmSoundFromVideo``.
+        ``vmSoundFromVideo``. ``auto`` is ``local`` where it detects a common motion
+        signal (``info["detected"]``); where it does not, it reads the clip a second time
+        and returns what ``combine="align"`` with the same arguments returns, so that it
+        is never worse than the original where neither holds more than noise
+        (``info["fallback"]`` is then True).
     highpass_hz : float, optional
         High-pass cutoff (Hz), zero-phase; default 20 Hz (``align``: the original's causal
         filter at 0.05 of Nyquist).
@@ -399,6 +407,10 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
     Recovery
     """
     started = time.perf_counter()
+    requested = dict(scales=scales, orientations=orientations, highpass_hz=highpass_hz,
+                     reference_frame=reference_frame, bandpass_hz=bandpass_hz,
+                     denoise=denoise, batch_size=batch_size, quiet=quiet, dtype=dtype,
+                     reference_average=reference_average)
     own_clip = not isinstance(clip, Clip)
     if batches is not None and own_clip:
         raise ValueError("batches= needs the Clip they come from as clip=")
@@ -429,7 +441,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             batches, clip, reference_frame, reference_average)
         reference = reference_bands(pyramid, reference_frame_pixels)
         check_reference(reference)
-        local = combine == "local"
+        local = combine in ("local", "auto")
         if local:
             tiles = default_tiles(pyramid.band_shapes)
         elif combine == "bands":
@@ -455,14 +467,32 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         flow_terms = (_tile_major(sums.flow), information) if local else None
         result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz, bandpass_hz,
                                    denoise, flow_terms, tiles)
+        if combine == "auto" and result.info.get("detected") is False:
+            batches.close()
+            batches = None
+            result = _align_fallback(clip, requested, result)
     finally:
         if batches is not None and hasattr(batches, "close"):
             batches.close()  # stops the reading thread if the set-up failed
         if own_clip:
             clip.close()
     result.elapsed_s = time.perf_counter() - started
-    result.info.update({"frames": int(sums.n_frames), "frame_shape": clip.frame_shape,
-                        "scales": scales, "orientations": orientations, "tiles": tiles,
-                        "reference_average": reference_average,
-                        "fps_source": clip.fps_source})
+    if not result.info.get("fallback"):
+        result.info.update({"frames": int(sums.n_frames), "frame_shape": clip.frame_shape,
+                            "scales": scales, "orientations": orientations, "tiles": tiles,
+                            "reference_average": reference_average,
+                            "fps_source": clip.fps_source})
+    return result
+
+
+def _align_fallback(clip: Clip, requested: dict, local: Recovery) -> Recovery:
+    # combine="auto" found no signal: read the clip again as combine="align" with the same
+    # arguments (align's own defaults where none were given), so that the output is exactly
+    # the original method's. Keeps local's choice and test in the info.
+    result = recover(clip, combine="align", **requested)
+    result.combine = "auto"
+    details = {key: local.info[key] for key in ("method", "judged_on", "split_snr_db",
+                                               "half_snr_db", "detection_z", "detected",
+                                               "spectral_gain_mean") if key in local.info}
+    result.info.update(details, fallback=True)
     return result

@@ -4,7 +4,7 @@ Runs three recoveries of one clip and scores each against the truth with
 :func:`vmic.metrics.score` (band-pass 20 Hz - 0.45 fs, best lag, least-squares gain with sign):
 
 - ``align``: ``vmSoundFromVideo``'s combination (:func:`vmic.recover.recover`, combine="align"),
-- ``local``: the default classical method (:data:`vmic.recover.DEFAULT_COMBINE`),
+- ``auto``: the default classical method (:data:`vmic.recover.DEFAULT_COMBINE`),
 - ``learned``: the Siamese regressor (:func:`vmic.learn.infer.recover_learned`), when torch is
   installed; otherwise the row says it needs the ``learn`` extra.
 """

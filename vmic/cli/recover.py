@@ -13,11 +13,10 @@ from ..atomic import atomic_path
 from .common import add_clip_options, check_output, positive_float, positive_int
 
 BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
-# Below this blind SNR estimate (dB) a recovery is mostly noise: of the 157 rendered clips
-# with bounds under 8 dB on three full fidelity grids (seeds 0-2), 104 estimates fell under
-# it, all with a true SNR under 0 dB (the highest -0.3 dB), and every clip with a true SNR
-# under -10 dB was among them. On still, noisy scenes the estimate stays at -4.7 dB or under
-# (12 seeds), because tile classes that touch at a corner share a little filter noise.
+# Below this blind SNR estimate (dB) a recovery is mostly noise: of the 266 rendered clips
+# with bounds under 8 dB on five full fidelity grids (seeds 0-4), 186 estimates fell under
+# it, all with a true SNR under 0 dB (the highest -3.0 dB), and every clip with a true SNR
+# under -10 dB was among them.
 WEAK_SIGNAL_DB = -3.0
 SWITCH_INTERVAL_S = 1e-4  # the interpreter's thread switch interval while recovering (s)
 
@@ -37,10 +36,12 @@ def register(subparsers) -> None:
                              "the learn extra)")
     parser.add_argument("--model", default=None,
                         help="weights for --method learned (default: the shipped model)")
-    parser.add_argument("--combine", default="local",
-                        choices=["local", "bands", "align"],
-                        help="combination of band signals: local (default; per-tile blind "
-                             "rank-1 fit), bands (per-band fit), align (vmSoundFromVideo)")
+    parser.add_argument("--combine", default="auto",
+                        choices=["auto", "local", "bands", "align"],
+                        help="combination of band signals: local (per-tile blind rank-1 "
+                             "fit), auto (local where it detects a motion signal, else "
+                             "align's output), bands (per-band fit), align "
+                             "(vmSoundFromVideo)")
     parser.add_argument("--scales", type=positive_int, default=None,
                         help="pyramid scales (default: 1 for align, as the original; up to 3 "
                              "for local and bands, which the coarser scales' motion "
@@ -97,11 +98,7 @@ def run(args) -> int:
                                    args.denoise).astype(np.float32)
     else:
         result = _recover_classical(args, band)
-    estimates = result.info.get("split_snr_db")
-    if estimates and max(estimates.values()) < WEAK_SIGNAL_DB:
-        print(f"vmic: warning: weak motion signal (blind SNR estimate "
-              f"{max(estimates.values()):.1f} dB, under {WEAK_SIGNAL_DB:g} dB): the audio may "
-              "be mostly noise; try --roi on the vibrating object", file=sys.stderr)
+    _warn_if_weak(result.info)
     write_wav(args.output, result.audio, result.rate)
     if args.spectrogram:
         save_spectrogram(args.spectrogram, result.audio, result.rate,
@@ -117,6 +114,28 @@ def run(args) -> int:
               f"({n / result.rate:.3f} s, combine={result.combine}, "
               f"{result.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _warn_if_weak(info: dict) -> None:
+    # One line on stderr when the blind test or estimate says the audio is mostly noise.
+    from ..combine import DETECTION_Z
+
+    scores = info.get("detection_z")
+    if info.get("detected") is False and scores:
+        test = f"split test z = {max(scores.values()):.1f}, under {DETECTION_Z:g}"
+        if info.get("fallback"):
+            print(f"vmic: warning: no motion signal detected ({test}): wrote --combine "
+                  "align's output, as the original method gives it; --combine local keeps "
+                  "the local estimate; try --roi on the vibrating object", file=sys.stderr)
+        else:
+            print(f"vmic: warning: no motion signal detected ({test}): the audio is likely "
+                  "noise; try --roi on the vibrating object", file=sys.stderr)
+        return
+    estimates = info.get("split_snr_db")
+    if estimates and max(estimates.values()) < WEAK_SIGNAL_DB:
+        print(f"vmic: warning: weak motion signal (blind SNR estimate "
+              f"{max(estimates.values()):.1f} dB, under {WEAK_SIGNAL_DB:g} dB): the audio may "
+              "be mostly noise; try --roi on the vibrating object", file=sys.stderr)
 
 
 def _recover_classical(args, band):
