@@ -64,7 +64,7 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
            # The bound models quantisation as white noise, valid only when camera noise
            # dithers it; noiseless quantised clips can beat it.
            "bound_valid": bound is not None and clip.sidecar["crb"].get("dithered", True),
-           "snr_db": {}, "seconds": {}}
+           "snr_db": {}, "seconds": {}, "fallback": {}}
     if chance:
         row["chance_db"] = metrics.chance_snr_db(clip.truth, cfg.fps, quantile=0.95)
     for method in methods:
@@ -74,6 +74,7 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
         rec = recover(clip.frames, fps=cfg.fps, combine=combine, denoise=denoise or "none")
         row["seconds"][method] = time.perf_counter() - started
         row["snr_db"][method] = metrics.snr_db(rec.audio, clip.truth, cfg.fps)
+        row["fallback"][method] = bool(rec.info.get("fallback", False))
     return row
 
 
@@ -127,6 +128,17 @@ def summary(rows: list[dict], methods: list[str], default: str = DEFAULT_COMBINE
                 margins = ", ".join(f"{r['snr_db']['align'] - r['chance_db']:+.1f}"
                                     for r in above)
                 line += f"; on the others `align` is {margins} dB from chance"
+            lines.append(line)
+        falls = [r for r in low if r.get("fallback", {}).get(default)]
+        if falls:
+            line = (f"  - `{default}` gave `align`'s output (no signal detected) on {len(falls)} "
+                    f"of {len(low)}")
+            if "local" in methods and default != "local":
+                lost = [r["snr_db"]["local"] for r in falls
+                        if r["snr_db"]["local"] > r["snr_db"]["align"] + 3]
+                line += (f"; on {len(lost)} of those `local` had scored over 3 dB above "
+                         "`align`" + (f" (at {min(lost):.1f} to {max(lost):.1f} dB)"
+                                      if lost else ""))
             lines.append(line)
         ratio = median([r["seconds"][default] / r["seconds"]["align"] for r in rows])
         lines.append(f"- median run time of `{default}` / `align`: {ratio:.2f}")
