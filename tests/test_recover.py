@@ -18,7 +18,7 @@ def dominant_hz(audio, fs, lo=0.0, hi=None):
     return freqs[band][np.argmax(power[band])]
 
 
-@pytest.mark.parametrize("method", ["local", "bands", "align"])
+@pytest.mark.parametrize("method", ["auto", "local", "bands", "align"])
 def test_sinusoidal_subpixel_motion_is_recovered(sine_clip, method):
     frames, displacement, fps, freq = sine_clip
     result = recover(frames, fps=fps, combine=method)
@@ -57,7 +57,7 @@ def _two_region_clip():
     return frames, fps, truth
 
 
-@pytest.mark.parametrize("method", ["local", "bands"])
+@pytest.mark.parametrize("method", ["auto", "local", "bands"])
 def test_opposite_sign_regions_add_up_in_every_method_but_cancel_in_align(method):
     frames, fps, truth = _two_region_clip()
     result = recover(frames, fps=fps, combine=method)
@@ -76,6 +76,43 @@ def test_local_finds_opposite_signs_without_the_truth():
     weights = local.weights[0]  # (TY, TX): weight of each tile's horizontal motion
     half = weights.shape[1] // 2
     assert np.sign(weights[:, : half - 1].sum()) == -np.sign(weights[:, half + 1 :].sum())
+
+
+def _still_noisy_clip(seed):
+    # A scene that does not move, with camera noise: nothing to detect.
+    rng = np.random.default_rng(seed)
+    texture = smooth_texture((64, 64), seed=seed)
+    return (texture[None] + rng.normal(0, 3.0, (660, 64, 64))).astype(np.float32), 2200.0
+
+
+def test_auto_gives_align_output_exactly_when_no_signal_is_detected():
+    frames, fps = _still_noisy_clip(21)
+    auto = recover(frames, fps=fps, combine="auto")
+    aligned = recover(frames, fps=fps, combine="align")
+    local = recover(frames, fps=fps, combine="local")
+    assert local.info["detected"] is False and auto.info["fallback"] is True
+    assert auto.combine == "auto"
+    np.testing.assert_array_equal(auto.audio, aligned.audio)
+    np.testing.assert_array_equal(auto.band_signals, aligned.band_signals)
+    # It was align's own configuration (one scale, one reference frame), read again.
+    assert auto.info["scales"] == aligned.info["scales"] == 1
+    assert auto.info["reference_average"] == 1
+    assert auto.info["detection_z"] == local.info["detection_z"]
+    # Explicit arguments reach the second reading too.
+    two = recover(frames, fps=fps, combine="auto", scales=2, reference_average=4)
+    np.testing.assert_array_equal(
+        two.audio, recover(frames, fps=fps, combine="align", scales=2,
+                           reference_average=4).audio)
+
+
+def test_auto_is_local_where_a_signal_is_detected(sine_clip):
+    frames, _, fps, _ = sine_clip
+    noisy = frames + np.random.default_rng(0).normal(0, 2.0, frames.shape)
+    auto = recover(noisy, fps=fps, combine="auto")
+    local = recover(noisy, fps=fps, combine="local")
+    assert auto.info["detected"] is True and not auto.info.get("fallback")
+    np.testing.assert_array_equal(auto.audio, local.audio)
+    np.testing.assert_array_equal(auto.weights, local.weights)
 
 
 def test_bands_finds_opposite_signs_without_the_truth():
