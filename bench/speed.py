@@ -3,7 +3,7 @@
 1. Anchor vs vmic: 1100 frames of 192x192 (a ``.npy`` stack), 2 scales x 4 orientations.
    The anchor (bench/anchor.py) rebuilds pyrtools' SteerablePyramidFreq for every frame
    and computes the original's reductions; vmic runs ``vmic recover`` (``--combine align``,
-   the same reductions, and the default ``local``). Prints wall times and the ratio, and
+   the same reductions; ``local``; and the defaults, ``auto``). Prints wall times and the ratio, and
    checks that both produce the same band signals.
 2. Video: the same frames as lossless 8-bit FFV1 AVI; ``vmic recover`` (defaults) against
    merely decoding the file to grey frames with OpenCV (``read`` + ``cvtColor``).
@@ -114,7 +114,7 @@ def main():
                          "--orientations", "4", "--combine", "align", "--signals",
                          str(signals_npz)],
         "local": vmic + [str(stack), "-o", str(out), "--quiet", "--scales", "2",
-                         "--orientations", "4"],
+                         "--orientations", "4", "--combine", "local"],
         "default": vmic + [str(stack), "-o", str(out), "--quiet"],
         "decode": [sys.executable, "-c", DECODE, str(avi)],
         "video_default": vmic + [str(avi), "-o", str(out), "--quiet"],
@@ -170,7 +170,7 @@ def main():
               "anchor"))
     print(row("vmic recover --combine align, 2 scales x 4", "align", "anchor"))
     print(row("vmic recover --combine local, 2 scales x 4", "local", "anchor"))
-    print(row("vmic recover, defaults (local, 3 scales x 2)", "default", "anchor"))
+    print(row("vmic recover, defaults (auto, 3 scales x 2)", "default", "anchor"))
     print(row("decode the FFV1 file to grey (OpenCV)", "decode"))
     print(row("vmic recover on the FFV1 file, defaults", "video_default", "decode", "decode"))
     print(row("vmic recover on the FFV1 file, --combine align", "video_align", "decode",
