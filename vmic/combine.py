@@ -586,7 +586,8 @@ def crossfit_split_test(flow: np.ndarray, information: np.ndarray, tiles: tuple[
 
 # Above this split-half SNR (dB) the halves' shared filter noise is a small part of their
 # agreement (see local_combine). On 3 seeds of the fidelity grid (162 clips), a threshold of
-# 10 dB or 6 dB gave the same results, better than always halves or always quarters.
+# 10 dB or 6 dB gave the same results, better than always halves or always quarters (with
+# the judge of faint signals of that time, corner-sharing tile classes).
 CLEAR_SIGNAL_DB = 10.0
 
 
@@ -705,8 +706,8 @@ def _local_choice(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, i
         full = weights.reshape(n_blocks, 2)
 
         def fit_on(part, block=block, n_blocks=n_blocks, full=full):
-            # A class keeps every coarse tile it reaches, built from its own fine tiles, so
-            # the fit on it has the structure of the fit on all (at a quarter of the SNR).
+            # A half keeps every coarse tile it reaches, built from its own fine tiles, so
+            # the fit on it has the structure of the fit on all (at half the SNR).
             # Its sign is arbitrary: it is taken to agree with the full fit's weights there.
             merged = sum_by_block(flow[part], block[part], n_blocks)
             merged_fit = (merged if fit_flow is flow
@@ -720,10 +721,10 @@ def _local_choice(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, i
 
         estimators[f"rank1 {grid[0]}x{grid[1]}"] = fit_on
         candidates[f"rank1 {grid[0]}x{grid[1]}"] = (combined, weights.reshape(-1, 2)[block])
-    # Halves see twice the data of quarters, so they judge the rank-1 fits (which must
-    # estimate their loadings) more fairly; but their tiles are neighbours and share
-    # filter noise, which they read as agreement. That matters only near the noise: a
-    # clear signal is judged on halves, a faint one by the cross-fitted quadrants.
+    # Halves judge fits made on all the clip's samples, with half the tiles each; but their
+    # tiles are neighbours and share filter noise, which they read as agreement. That
+    # matters only near the noise: a clear signal is judged on halves, a faint one by the
+    # cross-fitted quadrants.
     half_snr = {key: agreement(estimate, halves, [(0, 1)])
                 for key, estimate in estimators.items()}
     info: dict = {"half_snr_db": half_snr}
