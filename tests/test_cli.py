@@ -183,6 +183,18 @@ def test_no_signal_falls_back_to_align_and_a_clear_one_does_not(clip_npy, tmp_pa
     assert capsys.readouterr().err == ""
 
 
+def test_a_perfectly_still_clip_gets_one_warning_line(tmp_path):
+    # Identical 8-bit frames: every flow signal is zero; no numpy warning may leak out.
+    texture = np.round(smooth_texture((64, 64), seed=3) * 40 + 100).astype(np.uint8)
+    path = tmp_path / "static.npy"
+    np.save(path, np.repeat(texture[None], 300, axis=0))
+    out = tmp_path / "o.wav"
+    done = run_cli("recover", path, "--fps", 2200, "-o", out, "--quiet")
+    assert done.returncode == 0 and out.exists()
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vmic: warning: no motion signal detected")
+
+
 def _textured_ffv1(path, n_frames=40, shape=(40, 48)):
     import cv2
 

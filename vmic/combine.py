@@ -743,7 +743,7 @@ def _local_choice(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, i
     name = max(score, key=score.get)
     combined, weights = candidates[name]
     reference = candidates[f"rank1 {tiles[0]}x{tiles[1]}"][0]
-    if name != f"rank1 {tiles[0]}x{tiles[1]}" and np.corrcoef(combined, reference)[0, 1] < 0:
+    if name != f"rank1 {tiles[0]}x{tiles[1]}" and _correlation(combined, reference) < 0:
         combined, weights = -combined, -weights  # same sign convention for every choice
     info.update(method=name, split_snr_db=judged)
     return combined, weights, info
