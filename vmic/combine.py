@@ -18,7 +18,11 @@ Methods
     add up instead of cancelling, and featureless or noisy tiles get little weight.
     ``local`` fits on tile signals weighted by the spectrum they share above their white
     noise (:func:`common_spectrum_gain`) and chooses between a rigid estimate and fits on
-    several grids by how well disjoint parts of the tiles agree (:func:`local_combine`).
+    several grids by how well disjoint parts of the tiles agree (:func:`local_combine`);
+    where none agree clearly, by a cross-fitted split test (:func:`crossfit_split_test`),
+    which also says whether any common signal was detected. ``auto``
+    (:func:`vmic.recover.recover`, the default) is ``local`` where it was, and ``align``'s
+    own output where it was not.
 """
 
 from __future__ import annotations

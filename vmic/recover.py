@@ -468,7 +468,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         result = recover_from_sums(sums, clip.capture_fps, combine, highpass_hz, bandpass_hz,
                                    denoise, flow_terms, tiles)
         if combine == "auto" and result.info.get("detected") is False:
-            batches.close()
+            if hasattr(batches, "close"):
+                batches.close()
             batches = None
             result = _align_fallback(clip, requested, result)
     finally:
