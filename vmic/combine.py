@@ -239,14 +239,20 @@ def tile_quarters(grid: tuple[int, int]):
         None instead of both when the grid is too small (under 2 x 2 tiles, or under 4
         tiles in a row).
     """
+    return _four_classes(grid, lambda n: np.arange(n) % 2, lambda n: np.arange(n) % 4)
+
+
+def _four_classes(grid: tuple[int, int], halve, quarter):
+    # Four classes of a tile grid: on 2-D grids, (halve(row), halve(column)) with pairs
+    # (0, 3) and (1, 2); on a single row or column, quarter(index) with pairs (0, 2) and
+    # (1, 3). `halve(n)` labels n indices 0/1, `quarter(n)` labels them 0-3.
     gy, gx = grid
     if gy >= 2 and gx >= 2:
-        rows, cols = np.meshgrid(np.arange(gy) % 2, np.arange(gx) % 2, indexing="ij")
-        label = (2 * rows + cols).ravel()
+        label = (2 * halve(gy)[:, None] + halve(gx)[None, :]).ravel()
         return [label == k for k in range(4)], [(0, 3), (1, 2)]
     n = gy * gx
     if n >= 4:
-        label = np.arange(n) % 4
+        label = quarter(n)
         return [label == k for k in range(4)], [(0, 2), (1, 3)]
     return None, None
 
@@ -263,22 +269,11 @@ def quadrant_split(grid: tuple[int, int]):
 
     Returns
     -------
-    classes : list of 4 ndarray of bool, shape (GY * GX,)
-    pairs : list of (int, int)
-        None instead of both when the grid is too small (under 2 x 2 tiles, or under 4
-        tiles in a row).
+    classes, pairs
+        As :func:`tile_quarters` returns them (None for grids under 2 x 2 tiles or under
+        4 tiles in a row).
     """
-    gy, gx = grid
-    if gy >= 2 and gx >= 2:
-        rows = np.arange(gy) * 2 // gy
-        cols = np.arange(gx) * 2 // gx
-        label = (2 * rows[:, None] + cols[None, :]).ravel()
-        return [label == k for k in range(4)], [(0, 3), (1, 2)]
-    n = gy * gx
-    if n >= 4:
-        label = np.arange(n) * 4 // n
-        return [label == k for k in range(4)], [(0, 2), (1, 3)]
-    return None, None
+    return _four_classes(grid, lambda n: np.arange(n) * 2 // n, lambda n: np.arange(n) * 4 // n)
 
 
 def global_motion(flow: np.ndarray, information: np.ndarray) -> np.ndarray:
