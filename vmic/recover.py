@@ -492,8 +492,5 @@ def _align_fallback(clip: Clip, requested: dict, local: Recovery) -> Recovery:
     # the original method's. Keeps local's choice and test in the info.
     result = recover(clip, combine="align", **requested)
     result.combine = "auto"
-    details = {key: local.info[key] for key in ("method", "judged_on", "split_snr_db",
-                                               "half_snr_db", "detection_z", "detected",
-                                               "spectral_gain_mean") if key in local.info}
-    result.info.update(details, fallback=True)
+    result.info.update(local.info, fallback=True)  # local's info holds only its combination
     return result
