@@ -5,7 +5,7 @@ Usage::
     python bench/compare.py [--model PATH] [--quick] [--per-clip] [--duration S]
 
 Every clip is rendered in memory by :mod:`vmic.synth` from the *test* seed range of
-:func:`vmic.learn.data.draw_config` (seeds the training and validation never use; texture,
+:func:`vmic.learn.siamese.data.draw_config` (seeds the training and validation never use; texture,
 scene and source drawn from the seed), with the grid's source, amplitude, camera noise and
 motion forced. When ``../shared/audio/melody_2200hz.wav`` exists, clips with that melody as
 the source are added (a source no training clip uses). Each clip is scored with
@@ -36,7 +36,7 @@ MELODY = SHARED / "audio" / "melody_2200hz.wav"
 
 def held_out_grid(quick: bool, duration_s: float):
     """Synth configs of the held-out grid (test seeds)."""
-    from vmic.learn.data import draw_config
+    from vmic.learn.siamese.data import draw_config
 
     sources = ["tones", "speech", "chirp", "pink"]
     amplitudes = [0.01, 0.05]
@@ -61,8 +61,8 @@ def held_out_grid(quick: bool, duration_s: float):
 
 def inference_speed(model, n_frames: int = 2200, size: int = 96, fps: float = 2200.0):
     """Frames/s of :func:`recover_learned` on a ``size`` x ``size`` clip (best of 2 runs)."""
-    from vmic.learn.data import draw_config
-    from vmic.learn.infer import recover_learned
+    from vmic.learn.siamese.data import draw_config
+    from vmic.learn.siamese.infer import recover_learned
     from vmic.synth import synthesize
 
     cfg = replace(draw_config("test", 2000, duration_s=n_frames / fps, size=size, fps=fps))
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from vmic.cli.compare import compare_methods
-    from vmic.learn.infer import load_model
+    from vmic.learn.siamese.infer import load_model
     from vmic.synth import synthesize
 
     model = load_model(args.model)

@@ -1,7 +1,7 @@
 """Fidelity grid: recovered SNR of each combination method against the Cramér-Rao bound.
 
 Over a grid of sources x motion shapes x amplitudes x camera noise, renders a clip with
-``vmic.synth`` (in memory), recovers it with ``vmic.recover.recover(..., combine=METHOD)`` for
+``vmic.synth`` (in memory), recovers it with ``vmic.recovery.recover(..., combine=METHOD)`` for
 each method, scores it with ``vmic.metrics.snr_db`` against the truth, and prints a markdown
 table with the clip's Cramér-Rao SNR bound (``inf`` for noiseless float frames).
 
@@ -23,7 +23,7 @@ import sys
 import time
 
 from vmic import metrics
-from vmic.recover import DEFAULT_COMBINE, recover
+from vmic.recovery import DEFAULT_COMBINE, recover
 from vmic.synth import SynthConfig, synthesize
 
 NOISE_PRESETS = {

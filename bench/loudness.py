@@ -8,7 +8,7 @@ Usage::
 
 Prints two markdown tables.
 
-1. Held-out impact clips (:mod:`vmic.impacts`, ``test`` seeds, never used in training or
+1. Held-out impact clips (:mod:`vmic.synth.impacts`, ``test`` seeds, never used in training or
    validation): impact-frame precision / recall / F1 within +-1 frame (detections: dB peaks
    above the threshold calibrated on the validation clips), dB mean absolute error at the true
    impact frames, and over all frames, for each CNN-LSTM variant found beside the shipped
@@ -42,13 +42,13 @@ def learned_rows(weights: Path, n_test: int) -> list[dict]:
 
     import torch
 
-    from vmic.impacts import ImpactParams
-    from vmic.learn.loudness_model import (
+    from vmic.learn.loudness.model import (
         build_dataset,
         impact_scores,
         load_weights,
         predict_clips,
     )
+    from vmic.synth.impacts import ImpactParams
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -105,7 +105,7 @@ def impacts_track(seconds: float, path: Path) -> None:
 
     import soundfile
 
-    from vmic.impacts import ImpactParams, render_impacts
+    from vmic.synth.impacts import ImpactParams, render_impacts
 
     params = dataclasses.replace(ImpactParams(), n_frames=int(np.ceil(seconds * 30)) + 2)
     clip = render_impacts(2_500_000, params)
@@ -115,8 +115,8 @@ def impacts_track(seconds: float, path: Path) -> None:
 def recovered_snr_db(clip: Path, truth_wav: Path, fps: float) -> float:
     """SNR (dB) of the recovered sound against the truth (vmic.metrics, aligned)."""
     from vmic import metrics
-    from vmic.audio import read_wav
-    from vmic.recover import recover
+    from vmic.io.audio import read_wav
+    from vmic.recovery import recover
 
     truth, _ = read_wav(truth_wav)
     return float(metrics.snr_db(recover(clip, fps=fps).audio, truth, fps))

@@ -123,7 +123,7 @@ def test_bad_fps_is_one_usage_line(capsys, clip_npy, tmp_path, fps):
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     import soundfile as sf
 
-    from vmic.audio import write_wav
+    from vmic.io.audio import write_wav
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vmic import combine
-from vmic.recover import recover
+from vmic.recovery import recover
 from vmic.synth import SynthConfig, synthesize
 
 

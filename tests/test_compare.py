@@ -8,12 +8,12 @@ import pytest
 
 from vmic.cli import main
 from vmic.cli.compare import compare_methods, format_table
-from vmic.recover import DEFAULT_COMBINE
+from vmic.recovery import DEFAULT_COMBINE
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from vmic.learn.data import draw_config
+    from vmic.learn.siamese.data import draw_config
     from vmic.synth import render
 
     folder = tmp_path_factory.mktemp("compare")
@@ -27,8 +27,8 @@ def sample(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from vmic.learn.data import MapSpec
-    from vmic.learn.model import SiameseRegressor, state_for_saving
+    from vmic.learn.siamese.data import MapSpec
+    from vmic.learn.siamese.model import SiameseRegressor, state_for_saving
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"

@@ -40,7 +40,7 @@ def test_length_and_dtype_unchanged(method, n, rate):
 
 
 def test_sample_rate_unchanged_through_wav(tmp_path):
-    from vmic.audio import read_wav, write_wav
+    from vmic.io.audio import read_wav, write_wav
 
     rate = 2200.0
     _, noisy = tone_in_noise(3333, rate, 0.5)

@@ -3,11 +3,10 @@ scipy.fft."""
 
 import numpy as np
 import pytest
-from conftest import run_python
 
-from vmic import fft
+from vmic.core import fft
+from vmic.core.pyramid import SteerablePyramid
 from vmic.errors import VmicError
-from vmic.pyramid import SteerablePyramid
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
@@ -91,13 +90,3 @@ def test_is_5_smooth():
         1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16, 18, 20, 24, 25, 27, 30]
     assert not fft.is_5_smooth(0)
     assert not fft.is_5_smooth(7 * 64)
-
-
-def test_a_short_recovery_does_not_import_scipy_fft():
-    code = ("import sys, numpy as np; from vmic.recover import recover; "
-            "f = np.random.default_rng(0).random((60, 48, 48)).astype(np.float32); "
-            "recover(f, fps=2200.0); recover(f, fps=2200.0, combine='align'); "
-            "print('scipy.fft' in sys.modules)")
-    done = run_python(code)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vmic.errors import VmicError
-from vmic.frames import downsample_area, open_clip, sidecar_path, to_grey
+from vmic.io.clip import downsample_area, open_clip, sidecar_path, to_grey
 
 
 def _stack(n=6, h=20, w=24, seed=0):
@@ -117,7 +117,7 @@ def test_bad_inputs_raise_one_clear_error(tmp_path):
 def test_prefetch_keeps_order_raises_errors_and_stops_early():
     import threading
 
-    from vmic.frames import prefetch
+    from vmic.io.prefetch import prefetch
 
     assert list(prefetch(iter(range(50)), depth=3)) == list(range(50))
 

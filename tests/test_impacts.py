@@ -1,4 +1,4 @@
-"""The impacts renderer (vmic.impacts): determinism, truth, and the sound law."""
+"""The impacts renderer (vmic.synth.impacts): determinism, truth, and the sound law."""
 
 import dataclasses
 import json
@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from vmic.impacts import (
+from vmic.loudness import frame_loudness_db
+from vmic.synth.impacts import (
     ImpactParams,
     impact_events,
     render_impacts,
     split_seeds,
     write_impact_clip,
 )
-from vmic.loudness import frame_loudness_db
 
 SMALL = ImpactParams(height_px=64, width_px=64, floor_y_px=56.0, n_frames=48,
                      radius_px=(2.0, 6.0), drop_px=(10.0, 40.0), subframes=4)

@@ -10,7 +10,7 @@ from vmic.cli import main
 
 torch = pytest.importorskip("torch")
 
-from vmic.learn.data import (  # noqa: E402
+from vmic.learn.siamese.data import (  # noqa: E402
     MapSpec,
     clip_maps,
     draw_config,
@@ -19,9 +19,9 @@ from vmic.learn.data import (  # noqa: E402
     synth_clip_maps,
     tile_signs,
 )
-from vmic.learn.infer import load_model, predict_samples  # noqa: E402
-from vmic.learn.model import SiameseRegressor, state_for_saving  # noqa: E402
-from vmic.learn.train import TrainConfig, window_loss  # noqa: E402
+from vmic.learn.siamese.infer import load_model, predict_samples  # noqa: E402
+from vmic.learn.siamese.model import SiameseRegressor, state_for_saving  # noqa: E402
+from vmic.learn.siamese.train import TrainConfig, window_loss  # noqa: E402
 
 SPEC = MapSpec(scales=2, orientations=2, grid=8)
 TINY = TrainConfig(n_train=2, n_val=1, duration_s=0.08, size=48, window=32, batch=4,
@@ -67,9 +67,9 @@ def test_maps_have_the_spec_shape(clips):
 
 
 def test_frame_maps_match_the_phase_module():
-    # The learned path's own tile kernel must give vmic.phase's A**2-weighted tile phases.
-    from vmic.phase import frame_phase_sums, reference_bands
-    from vmic.pyramid import SteerablePyramid
+    # The learned path's own tile kernel must give vmic.core.phase's A**2-weighted tile phases.
+    from vmic.core.phase import frame_phase_sums, reference_bands
+    from vmic.core.pyramid import SteerablePyramid
 
     rng = np.random.default_rng(3)
     frames = rng.random((5, 40, 52)).astype(np.float32)  # tiles of unequal size
@@ -85,7 +85,7 @@ def test_frame_maps_match_the_phase_module():
 
 
 def test_clip_maps_same_with_any_pipeline_depth():
-    from vmic.frames import open_clip
+    from vmic.io.clip import open_clip
 
     frames = np.random.default_rng(4).random((37, 48, 48)).astype(np.float32)
     out = []
@@ -236,7 +236,7 @@ def test_recover_method_learned_end_to_end(tmp_path, tiny_model_file):
 
 def test_shipped_model_recovers_a_sample(tmp_path):
     from vmic import metrics
-    from vmic.learn.infer import default_model_path, recover_learned
+    from vmic.learn.siamese.infer import default_model_path, recover_learned
 
     if not default_model_path().is_file():
         pytest.skip("no shipped weights yet")

@@ -102,7 +102,7 @@ def _vibrating_texture(audio, size=32, displacement_px=0.2, seed=0):
 
 
 def test_cli_loudness_from_recovered_audio(tmp_path, capsys):
-    pytest.importorskip("vmic.recover")
+    pytest.importorskip("vmic.recovery")
     import csv
     import json
 

@@ -1,4 +1,4 @@
-"""The CNN-LSTM loudness predictor (vmic.learn.loudness_model) and `vmic loudness --method
+"""The CNN-LSTM loudness predictor (vmic.learn.loudness.model) and `vmic loudness --method
 cnn-lstm`."""
 
 import csv
@@ -9,8 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vmic.cli import main  # noqa: E402
-from vmic.impacts import ImpactParams, render_impacts, write_impact_clip  # noqa: E402
-from vmic.learn.loudness_model import (  # noqa: E402
+from vmic.learn.loudness.model import (  # noqa: E402
     CNNLSTM,
     build_dataset,
     impact_scores,
@@ -23,6 +22,7 @@ from vmic.learn.loudness_model import (  # noqa: E402
     train_end_to_end,
     train_frozen,
 )
+from vmic.synth.impacts import ImpactParams, render_impacts, write_impact_clip  # noqa: E402
 
 TINY = ImpactParams(height_px=32, width_px=32, floor_y_px=28.0, n_frames=24,
                     radius_px=(1.5, 3.0), drop_px=(4.0, 12.0), n_objects=(1, 2),
@@ -138,7 +138,7 @@ def test_cli_cnn_lstm_end_to_end(tmp_path, capsys):
 
 
 def test_shipped_weights_find_held_out_impacts():
-    from vmic.learn.loudness_model import DEFAULT_WEIGHTS, predict_db
+    from vmic.learn.loudness.model import DEFAULT_WEIGHTS, predict_db
 
     if not DEFAULT_WEIGHTS.is_file():
         pytest.skip("no shipped loudness weights")
@@ -168,7 +168,7 @@ def test_rate_input_model_sees_the_frame_rate():
 
 
 def test_default_weights_follow_the_clip_rate():
-    from vmic.learn.loudness_model import DEFAULT_WEIGHTS, RATES_WEIGHTS, default_weights
+    from vmic.learn.loudness.model import DEFAULT_WEIGHTS, RATES_WEIGHTS, default_weights
 
     assert default_weights(None) == DEFAULT_WEIGHTS
     assert default_weights(29.97) == DEFAULT_WEIGHTS

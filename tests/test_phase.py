@@ -3,9 +3,9 @@
 import numba
 import numpy as np
 
-from vmic.kernels import fast_atan2 as _fast_atan2
-from vmic.phase import frame_phase_sums, reference_bands, tile_grid
-from vmic.pyramid import SteerablePyramid
+from vmic.core.kernels import fast_atan2 as _fast_atan2
+from vmic.core.phase import frame_phase_sums, reference_bands, tile_grid
+from vmic.core.pyramid import SteerablePyramid
 
 
 @numba.njit

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vmic.core.fft import BACKENDS
+from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
-from vmic.fft import BACKENDS
-from vmic.pyramid import SteerablePyramid, max_scales
 
 pyrtools = pytest.importorskip("pyrtools")
 

@@ -6,10 +6,10 @@ import scipy.signal
 from conftest import shifted_frames, smooth_texture, snr_db
 
 from vmic import combine, post
+from vmic.core.phase import concatenate_sums, flow_weights, frame_phase_sums, reference_bands
+from vmic.core.pyramid import SteerablePyramid
 from vmic.errors import VmicError
-from vmic.phase import concatenate_sums, flow_weights, frame_phase_sums, reference_bands
-from vmic.pyramid import SteerablePyramid
-from vmic.recover import recover, recover_from_sums, tile_flow
+from vmic.recovery import recover, recover_from_sums, tile_flow
 
 
 def dominant_hz(audio, fs, lo=0.0, hi=None):

@@ -180,7 +180,7 @@ def test_cramer_rao_bound_matches_an_efficient_estimator():
 
 
 def test_noiseless_float_clip_recovers_above_30_db():
-    from vmic.recover import recover
+    from vmic.recovery import recover
 
     cfg = SynthConfig(duration_s=0.5, height=64, width=64, bits=None, object="full",
                       amplitude_px=0.05)
@@ -225,7 +225,7 @@ def test_wav_source_from_shared_melody(tmp_path):
 
 
 def test_cli_synth_outputs_and_open_clip(tmp_path, capsys):
-    from vmic.frames import open_clip
+    from vmic.io.clip import open_clip
 
     out = tmp_path / "clip.avi"
     assert main(["synth", str(out), "--truth", str(tmp_path / "t.wav"), "--duration", "0.05",

@@ -2,10 +2,10 @@
 
 The pipeline, one module per stage::
 
-    frames (vmic.frames) -> pyramid (vmic.pyramid) -> phase signals (vmic.phase)
-    -> combination (vmic.combine) -> post-processing (vmic.post) -> audio sink (vmic.audio)
+    frames (vmic.io.clip) -> pyramid (vmic.core.pyramid) -> phase signals (vmic.core.phase)
+    -> combination (vmic.combine) -> post-processing (vmic.post) -> audio sink (vmic.io.audio)
 
-composed by :func:`vmic.recover.recover` and exposed by the ``vmic`` command line.
+composed by :func:`vmic.recovery.recover` and exposed by the ``vmic`` command line.
 """
 
 __version__ = "0.1.0"

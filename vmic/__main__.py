@@ -1,3 +1,3 @@
-from .cli import run
+from vmic.cli import run
 
 run()

@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from .errors import VmicError
+from vmic.errors import VmicError
 
 __all__ = [
     "DENOISE_METHODS",

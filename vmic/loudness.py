@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import VmicError
+from vmic.errors import VmicError
 
 __all__ = [
     "DEFAULT_FLOOR_DB",

@@ -53,8 +53,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from .errors import VmicError
-from .loudness import frame_loudness_db  # the one definition (non-integer frames too)
+from vmic.errors import VmicError
+from vmic.loudness import frame_loudness_db  # the one definition (non-integer frames too)
 
 DEFAULT_LO_HZ = 20.0
 """Default low edge (Hz) of the scoring pass band ``[lo_hz, HI_FRACTION * fs]``."""

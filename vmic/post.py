@@ -8,9 +8,9 @@ zero phase.
 from __future__ import annotations
 
 import numpy as np
+import scipy.signal
 
-from . import iir
-from .errors import VmicError
+from vmic.errors import VmicError
 
 __all__ = [
     "highpass",
@@ -66,7 +66,8 @@ def highpass(signal: np.ndarray, fs: float, cutoff_hz: float, order: int = 3,
     -------
     ndarray of float64, same shape
     """
-    sos = iir.butter_highpass_sos(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"))
+    sos = scipy.signal.butter(order, _check_cutoff(cutoff_hz, fs, "high-pass cutoff"),
+                              btype="highpass", output="sos")
     return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / cutoff_hz)))
 
 
@@ -77,8 +78,6 @@ def bandpass(signal: np.ndarray, fs: float, lo_hz: float, hi_hz: float, order: i
     hi = _check_cutoff(hi_hz, fs, "band-pass high edge")
     if not lo < hi:
         raise VmicError(f"band-pass needs LO < HI, got {lo_hz:g},{hi_hz:g} Hz")
-    import scipy.signal  # only here: importing it costs over a second
-
     sos = scipy.signal.butter(order, [lo, hi], btype="bandpass", output="sos")
     return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * fs / lo_hz)))
 
@@ -91,8 +90,9 @@ def _apply(sos, signal, zero_phase, settle=None):
         # extension over ~20 samples) leaves transients at both ends of short clips.
         n = signal.shape[-1]
         padlen = min(n - 1, max(3 * (2 * len(sos) + 1), settle or 0))
-        return iir.sosfiltfilt(sos, signal, padlen=max(padlen, 0))
-    return iir.sosfilt(sos, signal)
+        return scipy.signal.sosfiltfilt(sos, signal, axis=-1, padtype="even",
+                                        padlen=max(padlen, 0))
+    return scipy.signal.sosfilt(sos, signal, axis=-1)
 
 
 def original_highpass(signal: np.ndarray) -> np.ndarray:
@@ -107,8 +107,8 @@ def original_highpass(signal: np.ndarray) -> np.ndarray:
     -------
     ndarray of float64, shape (T,)
     """
-    b, a = iir.butter_highpass_ba(3, 0.05)
-    out = iir.lfilter(b, a, np.asarray(signal, dtype=np.float64))
+    b, a = scipy.signal.butter(3, 0.05, btype="highpass")
+    out = scipy.signal.lfilter(b, a, np.asarray(signal, dtype=np.float64))
     out[:10] = out.mean()
     return out
 
@@ -158,7 +158,7 @@ def finish(audio: np.ndarray, rate: float, bandpass_hz: tuple[float, float] | No
     if bandpass_hz is not None:
         out = bandpass(out, rate, *bandpass_hz)
     if denoise != "none":
-        from .denoise import denoise as run_denoise
+        from vmic.denoise import denoise as run_denoise
 
         out = run_denoise(out, rate, denoise)
     return scale_peak(out)

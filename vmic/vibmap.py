@@ -2,7 +2,7 @@
 
 The reference frame is cut into square tiles of ``tile_px`` pixels (at scale 0). For every
 tile and pyramid band, the A**2-weighted mean local phase change against the reference
-(:func:`vmic.phase.local_phase`) is a motion signal in radians. Each signal is high-passed
+(:func:`vmic.core.phase.local_phase`) is a motion signal in radians. Each signal is high-passed
 (zero phase), Hann-windowed and Fourier-transformed over the whole clip, and the power
 spectra of a tile's bands are summed with weights equal to the band's mean energy (A**2)
 in that tile. Phase noise has a variance inversely proportional to A**2, so this weighting
@@ -28,13 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.ndimage
 
-from . import post
-from .errors import VmicError
-from .frames import Clip, open_clip
-from .phase import frame_phase_sums, reference_bands, tile_grid
-from .progress import progress
-from .pyramid import SteerablePyramid, max_scales
-from .recover import check_reference
+from vmic import post
+from vmic.core.phase import frame_phase_sums, reference_bands, tile_grid
+from vmic.core.pyramid import SteerablePyramid, max_scales
+from vmic.errors import VmicError
+from vmic.io.clip import Clip, open_clip
+from vmic.progress import progress
+from vmic.recovery import check_reference
 
 __all__ = ["VibrationMap", "vibration_map", "tile_spectra", "peak_strength",
            "save_vibration_map", "PEAK_HALF_WIDTH", "BASELINE_BINS"]
@@ -104,7 +104,7 @@ class VibrationMap:
 
 
 def _edges(size: int, tiles: int) -> np.ndarray:
-    # First pixel of each tile under vmic.phase.tile_grid's mapping, plus the end.
+    # First pixel of each tile under vmic.core.phase.tile_grid's mapping, plus the end.
     index = np.arange(size, dtype=np.int64) * tiles // size
     starts = np.searchsorted(index, np.arange(tiles))
     return np.append(starts, size).astype(np.int64)
@@ -233,7 +233,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
     tile_px : int, default 8
         Tile side (px of the analysed frame, i.e. after ROI and downsampling).
     roi, downsample, start, n_frames
-        Frame selection, see :func:`vmic.frames.open_clip`.
+        Frame selection, see :func:`vmic.io.clip.open_clip`.
     reference_frame : int, default 0
         Reference frame, counted from ``start``.
     highpass_hz : float, optional
@@ -367,7 +367,7 @@ def save_vibration_map(path, vmap: VibrationMap, title: str = "",
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
-    from .atomic import atomic_path
+    from vmic.io.atomic import atomic_path
 
     h, w = vmap.reference.shape
     x0, y0 = vmap.origin

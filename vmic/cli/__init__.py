@@ -14,8 +14,8 @@ import os
 import sys
 import warnings
 
-from .. import __version__
-from ..errors import VmicError
+from vmic import __version__
+from vmic.errors import VmicError
 
 # Subcommand modules, in the order `vmic --help` lists them.
 COMMANDS = ["recover", "synth", "score", "demo", "map", "compare", "train", "loudness"]

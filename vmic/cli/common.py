@@ -81,7 +81,7 @@ def check_output(path: str, suffixes: tuple[str, ...], what: str,
     """
     from pathlib import Path
 
-    from ..errors import VmicError
+    from vmic.errors import VmicError
 
     out = Path(path)
     if out.suffix.lower() not in suffixes:

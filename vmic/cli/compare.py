@@ -3,9 +3,9 @@
 Runs three recoveries of one clip and scores each against the truth with
 :func:`vmic.metrics.score` (band-pass 20 Hz - 0.45 fs, best lag, least-squares gain with sign):
 
-- ``align``: ``vmSoundFromVideo``'s combination (:func:`vmic.recover.recover`, combine="align"),
-- ``auto``: the default classical method (:data:`vmic.recover.DEFAULT_COMBINE`),
-- ``learned``: the Siamese regressor (:func:`vmic.learn.infer.recover_learned`), when torch is
+- ``align``: ``vmSoundFromVideo``'s combination (:func:`vmic.recovery.recover`, combine="align"),
+- ``auto``: the default classical method (:data:`vmic.recovery.DEFAULT_COMBINE`),
+- ``learned``: the Siamese regressor (:func:`vmic.learn.siamese.infer.recover_learned`), when torch is
   installed; otherwise the row says it needs the ``learn`` extra.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VmicError
-from .common import add_clip_options
+from vmic.cli.common import add_clip_options
+from vmic.errors import VmicError
 
 COLUMNS = (("snr_db", "SNR (dB)", "{:.2f}"), ("segsnr_db", "segSNR (dB)", "{:.2f}"),
            ("stoi", "STOI", "{:.3f}"), ("pearson", "r", "{:.3f}"),
@@ -49,13 +49,13 @@ def register(subparsers) -> None:
 
 def read_reference(path, rate: float) -> np.ndarray:
     """Read a truth WAV (mono float64) and resample it to ``rate`` Hz if needed."""
-    from ..audio import read_wav
+    from vmic.io.audio import read_wav
 
     if not Path(path).is_file():
         raise VmicError(f"no such reference file: {path}")
     truth, truth_rate = read_wav(path)
     if abs(truth_rate - rate) > 0.5:
-        from .score import resample_to
+        from vmic.cli.score import resample_to
 
         truth = resample_to(truth, truth_rate, rate)
     return truth
@@ -64,7 +64,7 @@ def read_reference(path, rate: float) -> np.ndarray:
 def learned_unavailable() -> str | None:
     """Why the learned row cannot run (no torch), or None."""
     try:
-        from ..learn import require_torch
+        from vmic.learn import require_torch
 
         require_torch()
     except VmicError as exc:
@@ -83,7 +83,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
     truth : ndarray of float64, shape (T,)
         Truth at the capture rate.
     fps, roi, downsample, start, n_frames, reference_frame
-        As :func:`vmic.recover.recover`.
+        As :func:`vmic.recovery.recover`.
     model_path : path-like, optional
         Learned weights.
     model : (SiameseRegressor, MapSpec), optional
@@ -97,8 +97,8 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
         the :func:`vmic.metrics.score` keys; the learned row holds ``error`` instead when
         torch is missing.
     """
-    from .. import metrics
-    from ..recover import DEFAULT_COMBINE, recover
+    from vmic import metrics
+    from vmic.recovery import DEFAULT_COMBINE, recover
 
     common = dict(fps=fps, roi=roi, downsample=downsample, start=start, n_frames=n_frames,
                   reference_frame=reference_frame, quiet=quiet)
@@ -110,7 +110,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
                      "seconds": time.perf_counter() - t0})
     reason = learned_unavailable()
     if reason is None:
-        from ..learn.infer import recover_learned
+        from vmic.learn.siamese.infer import recover_learned
 
         t0 = time.perf_counter()
         result = recover_learned(clip, model_path=model_path, model=model, **common)
@@ -159,8 +159,8 @@ def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") 
     import matplotlib.pyplot as plt
     import scipy.signal
 
-    from .. import metrics
-    from ..atomic import atomic_path
+    from vmic import metrics
+    from vmic.io.atomic import atomic_path
 
     done = [r for r in rows if "audio" in r]
     rate = done[0]["rate"]
@@ -192,7 +192,7 @@ def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") 
 
 
 def run(args) -> int:
-    from ..frames import open_clip
+    from vmic.io.clip import open_clip
 
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise VmicError(f"--plot must end in .png, .pdf or .svg: {args.plot}")

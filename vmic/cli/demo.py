@@ -9,7 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 
 def register(subparsers) -> None:
@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 def find_sample(name: str, scratch: Path, quiet: bool) -> Path:
     """The sample's clip: in the repository's samples/, else rendered into ``scratch``."""
-    from ..synth import samples
+    from vmic.synth import samples
 
     clip = samples.repo_samples_dir() / f"{name}.avi"
     if clip.is_file() and clip.with_suffix(".json").is_file():
@@ -54,10 +54,10 @@ def find_sample(name: str, scratch: Path, quiet: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import metrics
-    from ..recover import DEFAULT_COMBINE, recover
-    from ..synth.samples import DEMO_SAMPLE, SAMPLES
-    from .score import json_safe, read_mono
+    from vmic import metrics
+    from vmic.cli.score import json_safe, read_mono
+    from vmic.recovery import DEFAULT_COMBINE, recover
+    from vmic.synth.samples import DEMO_SAMPLE, SAMPLES
 
     args.sample = args.sample or DEMO_SAMPLE
     if args.sample not in SAMPLES:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(sample=args.sample, combine=recovery.combine, recover_s=recovery.elapsed_s,
                   total_s=time.perf_counter() - started, crb_snr_db=crb.get("snr_db"))
     if out_dir is not None:
-        from ..audio import save_spectrogram, write_wav
+        from vmic.io.audio import save_spectrogram, write_wav
 
         write_wav(out_dir / "recovered.wav", recovery.audio, rate)
         save_spectrogram(out_dir / "recovered.png", recovery.audio, rate,

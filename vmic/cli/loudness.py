@@ -3,15 +3,15 @@
 Two methods:
 
 ``audio`` (default)
-    Recover the sound from the (high-speed) clip with :func:`vmic.recover.recover`, then take
+    Recover the sound from the (high-speed) clip with :func:`vmic.recovery.recover`, then take
     ``dB = 20 log10(sqrt(sum chunk^2))`` of each output frame's chunk (``--rate`` frames/s,
     default 30), floored at ``--floor-db``. The recovered audio is normalised to [-1, 1], so
     these dB are *relative*: compare their shape (correlation) with a truth, not their level.
 ``cnn-lstm``
     Predict each video frame's dB from the frames alone with the learned CNN-LSTM
-    (:mod:`vmic.learn.loudness_model`, needs the ``learn`` extra), for ordinary-rate clips
+    (:mod:`vmic.learn.loudness.model`, needs the ``learn`` extra), for ordinary-rate clips
     (15-30 frames/s, as trained); one row per video frame. Its dB are on the scale of the
-    training sounds (:mod:`vmic.impacts`).
+    training sounds (:mod:`vmic.synth.impacts`).
 
 The CSV holds ``frame, time_s, db`` (+ ``truth_db`` with ``--reference``, + ``impact`` for
 the learned method: 1 where an impact is detected).
@@ -25,10 +25,10 @@ import math
 
 import numpy as np
 
-from ..atomic import atomic_path
-from ..errors import VmicError
-from ..loudness import DEFAULT_FLOOR_DB, detect_impacts, loudness_at_rate
-from .common import add_clip_options, positive_float, positive_int
+from vmic.cli.common import add_clip_options, positive_float, positive_int
+from vmic.errors import VmicError
+from vmic.io.atomic import atomic_path
+from vmic.loudness import DEFAULT_FLOOR_DB, detect_impacts, loudness_at_rate
 
 
 def register(subparsers) -> None:
@@ -68,7 +68,7 @@ def register(subparsers) -> None:
 
 
 def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
-    from ..recover import recover
+    from vmic.recovery import recover
 
     options = {"scales": args.scales, "orientations": args.orientations,
                "highpass_hz": args.highpass}
@@ -87,8 +87,8 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
 
 
 def _read_frames(args) -> tuple[np.ndarray, float]:
-    from ..frames import open_clip
-    from ..progress import progress
+    from vmic.io.clip import open_clip
+    from vmic.progress import progress
 
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                    start=args.start, n_frames=args.frames) as clip:
@@ -101,10 +101,10 @@ def _read_frames(args) -> tuple[np.ndarray, float]:
 
 
 def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
-    from ..learn import require_torch
+    from vmic.learn import require_torch
 
     require_torch()
-    from ..learn.loudness_model import MODEL_FRAME_RATE, predict_db
+    from vmic.learn.loudness.model import MODEL_FRAME_RATE, predict_db
 
     frames, fps = _read_frames(args)
     if args.rate is not None and not math.isclose(args.rate, fps, rel_tol=1e-6):
@@ -126,7 +126,7 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
 
 
 def _reference_db(path, rate: float, floor_db: float, n_frames: int) -> np.ndarray:
-    from ..audio import read_wav
+    from vmic.io.audio import read_wav
 
     audio, audio_rate = read_wav(path)
     if rate > audio_rate:

@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-from ..atomic import atomic_path
-from .common import add_clip_options, check_output, positive_float, positive_int
+from vmic.cli.common import add_clip_options, check_output, positive_float, positive_int
+from vmic.io.atomic import atomic_path
 
 PICTURE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -41,7 +41,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..vibmap import save_vibration_map, vibration_map
+    from vmic.vibmap import save_vibration_map, vibration_map
 
     check_output(args.output, PICTURE_SUFFIXES, "output", args.clip)
     if args.data:

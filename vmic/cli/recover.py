@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
-from .common import add_clip_options, check_output, positive_float, positive_int
+from vmic.cli.common import add_clip_options, check_output, positive_float, positive_int
+from vmic.io.atomic import atomic_path
 
 BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
 # Below this blind SNR estimate (dB) a recovery is mostly noise: of the 266 rendered clips
@@ -69,9 +69,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    # vmic.post (and vmic.recover) import numba, 0.3-0.4 s: the classical path imports them
+    # vmic.post (and vmic.recovery) import numba, 0.3-0.4 s: the classical path imports them
     # only once the clip is open and decoding (see _recover_classical).
-    from ..audio import save_spectrogram, write_wav
+    from vmic.io.audio import save_spectrogram, write_wav
 
     check_output(args.output, (".wav",), "output", args.clip)
     if args.spectrogram:
@@ -79,15 +79,15 @@ def run(args) -> int:
     if args.signals:
         check_output(args.signals, (".npz",), "--signals", args.clip)
 
-    from ..denoise import parse_band
+    from vmic.denoise import parse_band
 
     band = parse_band(args.bandpass, args.fps) if args.bandpass else None
     if args.method == "learned":
-        from .. import post
-        from ..learn import require_torch
+        from vmic import post
+        from vmic.learn import require_torch
 
         require_torch()
-        from ..learn.infer import recover_learned
+        from vmic.learn.siamese.infer import recover_learned
 
         result = recover_learned(
             args.clip, model_path=args.model, fps=args.fps, roi=args.roi,
@@ -118,7 +118,7 @@ def run(args) -> int:
 
 def _warn_if_weak(info: dict) -> None:
     # One line on stderr when the blind test or estimate says the audio is mostly noise.
-    from ..combine import DETECTION_Z
+    from vmic.combine import DETECTION_Z
 
     scores = info.get("detection_z")
     if info.get("detected") is False and scores:
@@ -159,7 +159,7 @@ def _switch_interval(seconds: float):
 
 
 def _recover_streaming(args, band):
-    from ..frames import open_clip
+    from vmic.io.clip import open_clip
 
     # Open the clip and start decoding before importing the pyramid and phase modules
     # (numba): the imports and numba's first use then run on one core while the other
@@ -170,7 +170,7 @@ def _recover_streaming(args, band):
     try:
         if clip.n_frames >= 2:
             batches = clip.iter_batches(BATCH_SIZE)
-        from ..recover import recover
+        from vmic.recovery import recover
 
         return recover(
             clip, scales=args.scales, orientations=args.orientations,

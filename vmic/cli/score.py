@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VmicError
-from .common import positive_float
+from vmic.cli.common import positive_float
+from vmic.errors import VmicError
 
 
 def register(subparsers) -> None:
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, float]:
     """Read an audio file as float64 mono (channel mean) and its rate (Hz)."""
-    from ..audio import read_wav
+    from vmic.io.audio import read_wav
 
     audio, rate = read_wav(path)
     return audio, float(rate)
@@ -64,7 +64,7 @@ def json_safe(result: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import metrics
+    from vmic import metrics
 
     est, est_rate = read_mono(args.estimate)
     ref, ref_rate = read_mono(args.reference)

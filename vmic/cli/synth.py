@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from ..errors import VmicError
-from .common import positive_float
+from vmic.cli.common import positive_float
+from vmic.errors import VmicError
 
 SOURCES = ("tones", "chirp", "speech", "white", "pink", "wav")
 
@@ -134,7 +134,7 @@ def register(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """Build a :class:`vmic.synth.SynthConfig` from parsed arguments."""
-    from ..synth import SynthConfig
+    from vmic.synth import SynthConfig
 
     source = args.source or ("wav" if args.wav else "tones")
     if source == "wav" and not args.wav:
@@ -188,7 +188,7 @@ def command_line(out, truth, args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..synth import render, sidecar_path
+    from vmic.synth import render, sidecar_path
 
     cfg = config_from_args(args)
     sidecar = render(args.out, args.truth, cfg, quiet=args.quiet,

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..errors import VmicError
-from .common import nonnegative_int, positive_float, positive_int
+from vmic.cli.common import nonnegative_int, positive_float, positive_int
+from vmic.errors import VmicError
 
 
 def register(subparsers) -> None:
@@ -61,11 +61,11 @@ def run(args) -> int:
         raise VmicError(f"output folder does not exist: {out.parent}")
     if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
         raise VmicError(f"--plot must end in .png, .pdf or .svg: {args.plot}")
-    from ..learn import require_torch
+    from vmic.learn import require_torch
 
     require_torch()
-    from ..learn.data import MapSpec
-    from ..learn.train import TrainConfig, train_and_select
+    from vmic.learn.siamese.data import MapSpec
+    from vmic.learn.siamese.train import TrainConfig, train_and_select
 
     cfg = TrainConfig(n_train=args.clips, n_val=args.val_clips, duration_s=args.duration,
                       batch=args.batch, max_steps=args.steps, eval_every=args.eval_every,

@@ -7,7 +7,7 @@ without the extra.
 
 from __future__ import annotations
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 
 def require_torch():

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..atomic import atomic_path
-from ..errors import VmicError
-from ..progress import progress
-from . import engine as _render
-from .engine import SynthConfig, validate
+from vmic import __version__
+from vmic.errors import VmicError
+from vmic.io.atomic import atomic_path
+from vmic.progress import progress
+from vmic.synth import engine as _render
+from vmic.synth.engine import SynthConfig, validate
 
 __all__ = ["SynthConfig", "Synthesis", "synthesize", "render", "PLAYBACK_FPS", "sidecar_path"]
 
@@ -64,7 +64,7 @@ def _streams(seed: int):
 
 
 def _prepare(cfg: SynthConfig, lo_hz: float | None):
-    from .. import metrics
+    from vmic import metrics
 
     validate(cfg)
     lo_hz = metrics.DEFAULT_LO_HZ if lo_hz is None else lo_hz

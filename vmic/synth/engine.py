@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import VmicError
-from . import scene as scene_mod
-from . import sources
+from vmic.errors import VmicError
+from vmic.synth import scene as scene_mod
+from vmic.synth import sources
 
 MAX_FIELD_AMPLITUDE_PX = 2.0
 
@@ -376,7 +376,7 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
         noiseless), ``signal_power_px2``, ``band_hz``, ``band_fraction``, ``formula``, and for
         quantised frames ``dithered`` (bool) and possibly ``note``.
     """
-    from .. import metrics
+    from vmic import metrics
 
     scale = output_scale(cfg.bits)
     grad = scale * sc.window * sc.phi * directional_derivative(sc.obj, sc.direction)

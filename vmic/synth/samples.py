@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 SAMPLES: dict[str, list[str]] = {
     # a speech-like source on a membrane mode: parts of the object move by different amounts
@@ -60,14 +60,14 @@ def needs_shared(name: str) -> bool:
 def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../shared",
                   quiet: bool = True) -> Path:
     """Render sample ``name`` into ``out_dir`` with ``vmic synth``; returns the clip path."""
-    from ..cli import build_parser
+    from vmic.cli import build_parser
 
     argv = ["synth", *sample_args(name, out_dir, shared)]
     if quiet:
         argv.append("--quiet")
     args = build_parser().parse_args(argv)
-    from ..cli.synth import command_line, config_from_args
-    from . import render
+    from vmic.cli.synth import command_line, config_from_args
+    from vmic.synth import render
 
     render(args.out, args.truth, config_from_args(args), quiet=args.quiet,
            command=command_line(args.out, args.truth, args))

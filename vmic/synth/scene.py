@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import special
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 TEXTURE_KINDS = ("noise", "print", "image")
 OBJECT_KINDS = ("disk", "rect", "full")

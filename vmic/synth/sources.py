@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 SOURCE_KINDS = ("tones", "chirp", "speech", "white", "pink", "wav")
 
@@ -200,7 +200,7 @@ def from_wav(path: str | Path, fs: float, n: int | None = None,
     numpy.ndarray
         float64 (n,), peak 1.
     """
-    from ..audio import read_wav
+    from vmic.io.audio import read_wav
 
     audio, rate = read_wav(path)
     x = audio[int(round(offset_s * rate)):]

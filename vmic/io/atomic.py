@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import VmicError
+from vmic.errors import VmicError
 
 
 @contextlib.contextmanager

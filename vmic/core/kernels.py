@@ -1,26 +1,22 @@
 """The pixel and sample loops, compiled by numba.
 
 These are the only loops vmic compiles: the pyramid's filter application
-(:func:`gather_multiply`), the phase reductions (:func:`reduce_phase`,
-:func:`reduce_phase_flow`) and the IIR filters (:func:`sosfilt_rows`, :func:`lfilter`).
-Callers reach them through :mod:`vmic.native`, which runs a machine-code copy of them
-made once per machine and numba version, so that a run need not import numba at all
-(numba's import and first use cost 0.7-1 s of every run). Importing this module imports
-numba; :func:`c_abi_functions` compiles the C-ABI entry points that copy is made from.
+(:func:`gather_multiply`) and the phase reductions (:func:`reduce_phase`,
+:func:`reduce_phase_flow`). They are compiled on first use and kept in numba's own cache
+(``cache=True``: ``__pycache__`` beside this module, or numba's documented fallback
+directory, ``NUMBA_CACHE_DIR``, where that is not writable).
 
-Every kernel writes into arrays its caller allocates (outputs and scratch): they never
-allocate, and with ``error_model="numpy"`` no operation in them can raise, so their
-machine code needs nothing of numba's runtime.
+Every kernel writes into arrays its caller allocates (outputs and scratch), so they never
+allocate; with ``error_model="numpy"`` no operation in them raises. They release the GIL
+(``nogil``), so the phase pass runs them on several threads at once.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types
 
-__all__ = ["fast_atan2", "gather_multiply", "reduce_phase", "reduce_phase_flow",
-           "sosfilt_rows", "lfilter", "c_abi_functions", "FLUSH_ROWS"]
+__all__ = ["fast_atan2", "gather_multiply", "reduce_phase", "reduce_phase_flow", "FLUSH_ROWS"]
 
 _OPTIONS = dict(nogil=True, cache=True, fastmath=True, error_model="numpy")
 
@@ -205,105 +201,3 @@ def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, tota
                 _flush_columns(columns, col_edges, totals, b, k, tile_rows[i])
                 pending = 0
     return 0
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def sosfilt_rows(sos, x, zi, y):  # pragma: no cover - numba
-    # Direct form II transposed, section after section, over each row of x (rows, T)
-    # into y; zi (rows, sections, 2) is updated.
-    n_rows, n = x.shape
-    for row in range(n_rows):
-        for t in range(n):
-            value = x[row, t]
-            for s in range(sos.shape[0]):
-                b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
-                out = b0 * value + zi[row, s, 0]
-                zi[row, s, 0] = b1 * value - a1 * out + zi[row, s, 1]
-                zi[row, s, 1] = b2 * value - a2 * out
-                value = out
-            y[row, t] = value
-
-
-@numba.njit(nogil=True, cache=True, error_model="numpy")
-def lfilter(b, a, x, z, y):  # pragma: no cover - numba
-    # Causal IIR filter of x into y; b and a have the same length (padded with zeros),
-    # a[0] = 1; z (len(b)) is zero on entry.
-    n_state = b.size - 1
-    for t in range(x.size):
-        out = b[0] * x[t] + z[0]
-        for i in range(n_state):
-            z[i] = b[i + 1] * x[t] - a[i + 1] * out + z[i + 1]
-        y[t] = out
-
-
-def c_abi_functions() -> dict:
-    """Compile C-ABI entry points of the kernels (numba ``cfunc``), by name.
-
-    Each takes raw pointers to C-contiguous arrays and their sizes (see
-    :mod:`vmic.native` for the argument order) and views them with ``numba.carray``; the
-    pyramid kernels' entry points return the kernel's status (0: done, 1: bad indices).
-    Names end in ``_f32`` or ``_f64``: the precision of the arrays. The pyramid kernels
-    are made for float32 only, vmic's default precision, to keep the one-time build short
-    (float64 pyramids run the numba kernels).
-
-    Returns
-    -------
-    dict of str to numba CFunc
-    """
-    from numba import carray, cfunc
-
-    i64 = types.int64
-    i64p = types.CPointer(types.int64)
-    f64p = types.CPointer(types.float64)
-    boolp = types.CPointer(types.boolean)
-    made = {}
-    for suffix, real in (("_f32", types.float32),):
-        fp = types.CPointer(real)
-
-        def gather(half_p, rows_p, mirror_p, cols_p, conj_p, fre_p, fim_p, out_p, scratch_p,
-                   n_batch, height, half_w2, n_orient, h, w):  # pragma: no cover - numba
-            return gather_multiply(
-                carray(half_p, (n_batch, height, half_w2)), carray(rows_p, (h,)),
-                carray(mirror_p, (h,)), carray(cols_p, (w,)), carray(conj_p, (w,)),
-                carray(fre_p, (n_orient, h, w)), carray(fim_p, (n_orient, h, w)),
-                carray(out_p, (n_batch, n_orient, h, 2 * w)), carray(scratch_p, (2, w)))
-
-        def reduce(bands_p, ref_p, rows_p, edges_p, totals_p, columns_p, n_batch, n_orient,
-                   h, w, ty, tx):  # pragma: no cover - numba
-            return reduce_phase(
-                carray(bands_p, (n_batch, n_orient, h, 2 * w)),
-                carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
-                carray(edges_p, (tx + 1,)), carray(totals_p, (3, n_batch, n_orient, ty, tx)),
-                carray(columns_p, (3, w)))
-
-        def reduce_flow(bands_p, ref_p, rows_p, edges_p, flow_p, totals_p, columns_p,
-                        n_batch, n_orient, h, w, ty, tx):  # pragma: no cover - numba
-            return reduce_phase_flow(
-                carray(bands_p, (n_batch, n_orient, h, 2 * w)),
-                carray(ref_p, (n_orient, h, 2 * w)), carray(rows_p, (h,)),
-                carray(edges_p, (tx + 1,)), carray(flow_p, (n_orient, 2, h, w)),
-                carray(totals_p, (5, n_batch, n_orient, ty, tx)), carray(columns_p, (5, w)))
-
-        made["gather_multiply" + suffix] = cfunc(
-            types.int64(fp, i64p, i64p, i64p, boolp, fp, fp, fp, fp, i64, i64, i64, i64, i64,
-                       i64), error_model="numpy", fastmath=True)(gather)
-        made["reduce_phase" + suffix] = cfunc(
-            types.int64(fp, fp, i64p, i64p, f64p, fp, i64, i64, i64, i64, i64, i64),
-            error_model="numpy", fastmath=True)(reduce)
-        made["reduce_phase_flow" + suffix] = cfunc(
-            types.int64(fp, fp, i64p, i64p, fp, f64p, fp, i64, i64, i64, i64, i64, i64),
-            error_model="numpy", fastmath=True)(reduce_flow)
-
-    def sos(sos_p, x_p, zi_p, y_p, n_sections, n_rows, n):  # pragma: no cover - numba
-        sosfilt_rows(carray(sos_p, (n_sections, 6)), carray(x_p, (n_rows, n)),
-                     carray(zi_p, (n_rows, n_sections, 2)), carray(y_p, (n_rows, n)))
-
-    def lfilt(b_p, a_p, x_p, z_p, y_p, n_coeffs, n):  # pragma: no cover - numba
-        lfilter(carray(b_p, (n_coeffs,)), carray(a_p, (n_coeffs,)), carray(x_p, (n,)),
-                carray(z_p, (n_coeffs,)), carray(y_p, (n,)))
-
-    made["sosfilt_rows_f64"] = cfunc(types.void(f64p, f64p, f64p, f64p, i64, i64, i64),
-                                     error_model="numpy")(sos)
-    made["lfilter_f64"] = cfunc(types.void(f64p, f64p, f64p, f64p, f64p, i64, i64),
-                                error_model="numpy")(lfilt)
-    return made

@@ -1,9 +1,9 @@
 """Learned recovery: ``vmic recover CLIP --method learned``.
 
-The clip is streamed in batches through the pyramid (:func:`vmic.learn.data.clip_maps`); only
+The clip is streamed in batches through the pyramid (:func:`vmic.learn.siamese.data.clip_maps`); only
 the small per-frame maps (C x 16 x 16 floats per frame, C = 1 for the shipped flow model)
 are kept; consecutive batches overlap in two threads. Tile signs are fitted on the
-whole clip (:func:`vmic.learn.data.tile_signs`), the Siamese regressor gives one sample per
+whole clip (:func:`vmic.learn.siamese.data.tile_signs`), the Siamese regressor gives one sample per
 frame, and the samples go through the classical default's post-processing: zero-phase high-pass
 at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and peak scaling to
 [-1, 1]. (The tile-sign fit alone high-passes at 0.05 of Nyquist, to keep slow drift out.)
@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import post
-from ..errors import VmicError
-from ..frames import Clip, open_clip
-from ..progress import progress
-from ..recover import Recovery
-from .data import ClipMaps, MapSpec, clip_maps, model_inputs
-from .model import SiameseRegressor, model_from_state
+from vmic import post
+from vmic.errors import VmicError
+from vmic.io.clip import Clip, open_clip
+from vmic.learn.siamese.data import ClipMaps, MapSpec, clip_maps, model_inputs
+from vmic.learn.siamese.model import SiameseRegressor, model_from_state
+from vmic.progress import progress
+from vmic.recovery import Recovery
 
 __all__ = ["default_model_path", "load_model", "predict_samples", "finish_audio",
            "recover_learned"]
@@ -142,11 +142,11 @@ def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, sta
     Parameters
     ----------
     clip : str, Path, Clip or ndarray
-        As :func:`vmic.recover.recover` (an ndarray (T, H, W) needs ``fps``).
+        As :func:`vmic.recovery.recover` (an ndarray (T, H, W) needs ``fps``).
     model_path : path-like, optional
         Weights (default: the shipped model).
     fps, roi, downsample, start, n_frames, reference_frame
-        Frame selection, as :func:`vmic.recover.recover`.
+        Frame selection, as :func:`vmic.recovery.recover`.
     quiet : bool
         No progress bar.
     model : (SiameseRegressor, MapSpec), optional
@@ -156,7 +156,7 @@ def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, sta
 
     Returns
     -------
-    vmic.recover.Recovery
+    vmic.recovery.Recovery
         ``audio`` float32 (T,) in [-1, 1], ``rate`` (Hz), ``band_signals`` empty (0, 0, T),
         ``combine="learned"``, ``elapsed_s``.
     """

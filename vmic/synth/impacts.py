@@ -1,6 +1,6 @@
 """Render ordinary-frame-rate clips of objects falling onto a floor, with their impact sounds.
 
-The training and test set of the learned loudness predictor (:mod:`vmic.learn.loudness_model`):
+The training and test set of the learned loudness predictor (:mod:`vmic.learn.loudness.model`):
 each clip shows 2-4 objects (bright discs or boxes of radius 4-12 px on a textured
 background) hanging still, released one after another, falling under gravity, bouncing once
 and coming to rest on a floor. Every floor contact makes a sound; elsewhere there is only a
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .loudness import chunk_bounds, frame_loudness_db
+from vmic.loudness import chunk_bounds, frame_loudness_db
 
 __all__ = [
     "ImpactParams",
@@ -384,7 +384,7 @@ def render_impacts(seed: int, params: ImpactParams | None = None) -> ImpactClip:
 def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
     """Write a clip as ``STEM.npy`` (T,H,W uint8), ``STEM.wav`` and sidecar ``STEM.json``.
 
-    The JSON holds ``fps`` (read by :func:`vmic.frames.open_clip`), the audio rate, the seed,
+    The JSON holds ``fps`` (read by :func:`vmic.io.clip.open_clip`), the audio rate, the seed,
     the parameters and the truth (per-frame dB, impact frames, times, speeds, radii). Each
     file is written atomically.
 
@@ -395,7 +395,7 @@ def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
     """
     import soundfile
 
-    from .atomic import atomic_path
+    from vmic.io.atomic import atomic_path
 
     stem = Path(stem)
     paths = {"frames": stem.with_suffix(".npy"), "audio": stem.with_suffix(".wav"),
@@ -422,14 +422,14 @@ def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vmic.impacts OUT_DIR [--split test] [--clips 10] [--fps 30]``.
+    """``python -m vmic.synth.impacts OUT_DIR [--split test] [--clips 10] [--fps 30]``.
 
     Writes ``OUT_DIR/impacts_<seed>.{npy,wav,json}`` for the first clips of a split.
     """
     import argparse
     import dataclasses
 
-    parser = argparse.ArgumentParser(prog="python -m vmic.impacts",
+    parser = argparse.ArgumentParser(prog="python -m vmic.synth.impacts",
                                      description="render an impacts set (frames, audio, truth)")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--split", choices=sorted(SPLIT_SEED_BASE), default="test")

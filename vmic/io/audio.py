@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
-from .errors import VmicError
+from vmic.errors import VmicError
+from vmic.io.atomic import atomic_path
 
 __all__ = ["write_wav", "read_wav", "save_spectrogram", "wav_rate"]
 

@@ -7,7 +7,7 @@ phase by about ``-omega * d`` (``omega`` the band's centre frequency in rad/px),
 amplitude-weighted averages of ``dphi`` are motion signals.
 
 Everything here reduces a batch of bands to per-tile sums, in one compiled pass over the
-pixels (:mod:`vmic.kernels`, run through :mod:`vmic.native`): the frame is cut into a
+pixels (:mod:`vmic.core.kernels`): the frame is cut into a
 grid of tiles (one tile = the whole frame), and for each frame, band and tile we keep
 
 - ``weighted_phase`` = sum(dphi * A**2)  [rad]
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import fft as _fft
-from . import native
-from .pyramid import SteerablePyramid
+from vmic.core import fft as _fft
+from vmic.core import kernels
+from vmic.core.pyramid import SteerablePyramid
 
 __all__ = [
     "PhaseSums",
@@ -180,12 +180,17 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
         bands = pyramid.scale_bands(spectra, s, workers)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
+        band_view, reference_view = _real_view(bands), _real_view(reference[s])
+        # Per-column partial sums of the kernel, one row per accumulated quantity.
+        columns = np.zeros((per_scale.shape[1], bands.shape[-1]), dtype=band_view.dtype)
         if flow is None:
-            native.reduce_phase(_real_view(bands), _real_view(reference[s]), rows, col_edges,
-                                per_scale[s])
+            status = kernels.reduce_phase(band_view, reference_view, rows, col_edges,
+                                          per_scale[s], columns)
         else:
-            native.reduce_phase_flow(_real_view(bands), _real_view(reference[s]), rows,
-                                     col_edges, flow[s], per_scale[s])
+            status = kernels.reduce_phase_flow(band_view, reference_view, rows, col_edges,
+                                               flow[s], per_scale[s], columns)
+        if status:  # tile tables that do not fit the band (a bug, not input)
+            raise ValueError("tile rows outside the totals, or column edges that do not rise")
         # Tiles are products of row and column ranges: count each and multiply.
         pixels[s] = np.outer(np.bincount(rows, minlength=tiles[0]),
                              np.bincount(cols, minlength=tiles[1]))
@@ -248,8 +253,8 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
     flow_reduce : callable, optional
         When given, each batch is compacted as it arrives: the band sums are kept as
         whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
-        (e.g. :func:`vmic.recover.apply_flow_scale`), stored as float32. This is how
-        :func:`vmic.recover.recover` keeps memory flat on long clips.
+        (e.g. :func:`vmic.recovery.apply_flow_scale`), stored as float32. This is how
+        :func:`vmic.recovery.recover` keeps memory flat on long clips.
     threads : int, optional
         Worker threads (default: the number of cores).
     n_frames : int, optional

@@ -1,6 +1,6 @@
 """Training of the Siamese regressor (``vmic train``).
 
-Data: clips rendered in memory by :mod:`vmic.synth` from :func:`vmic.learn.data.draw_config`
+Data: clips rendered in memory by :mod:`vmic.synth` from :func:`vmic.learn.siamese.data.draw_config`
 (train and validation seeds from disjoint ranges), turned into maps once and kept in memory.
 
 Loss: for a window of ``window`` consecutive frames of one clip, with prediction ``p`` and
@@ -11,7 +11,7 @@ motion only up to a scale that depends on the texture, and a sign that depends o
 direction of motion).
 
 Validation: every ``eval_every`` steps the model recovers each validation clip end to end
-(:func:`vmic.learn.infer.predict_samples` and :func:`~vmic.learn.infer.finish_audio`) and is
+(:func:`vmic.learn.siamese.infer.predict_samples` and :func:`~vmic.learn.siamese.infer.finish_audio`) and is
 scored by :func:`vmic.metrics.snr_db`; the mean SNR (each clipped to [-10, 40] dB) picks the
 best step, and training stops after ``patience`` evaluations without improvement.
 
@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from .. import metrics
-from ..atomic import atomic_path
-from ..errors import VmicError
-from ..progress import progress
-from .data import MapSpec, draw_config, model_inputs, synth_clip_maps, tile_signs
-from .infer import finish_audio, predict_samples
-from .model import SiameseRegressor, state_for_saving
+from vmic import metrics
+from vmic.errors import VmicError
+from vmic.io.atomic import atomic_path
+from vmic.learn.siamese.data import MapSpec, draw_config, model_inputs, synth_clip_maps, tile_signs
+from vmic.learn.siamese.infer import finish_audio, predict_samples
+from vmic.learn.siamese.model import SiameseRegressor, state_for_saving
+from vmic.progress import progress
 
 __all__ = ["TrainConfig", "build_split", "train", "train_and_select", "window_loss"]
 

@@ -8,7 +8,7 @@ which the test suite checks it against band for band.
 Unlike those, :class:`SteerablePyramid` builds its filters once for a frame shape and then
 applies them to any number of frames: the masks are stored in natural (un-shifted) FFT
 order on each level's cropped frequency grid, so a band costs one gather-and-multiply
-(a numba-compiled loop, :func:`vmic.native.gather_multiply`) and one inverse FFT of the
+(a numba-compiled loop, :func:`vmic.core.kernels.gather_multiply`) and one inverse FFT of the
 level's size.
 
 Conventions
@@ -26,9 +26,9 @@ from math import factorial
 
 import numpy as np
 
-from . import fft as _fft
-from . import native
-from .errors import VmicError
+from vmic.core import fft as _fft
+from vmic.core import kernels
+from vmic.errors import VmicError
 
 __all__ = ["SteerablePyramid", "max_scales", "point_op"]
 
@@ -169,9 +169,9 @@ class SteerablePyramid:
     twidth : float, default 1
         Width of the radial transition between scales, in octaves.
     fft : {"scipy", "numpy", "opencv"}, default "scipy"
-        FFT back-end (:mod:`vmic.fft`): scipy's is faster per frame than numpy's, numpy's
+        FFT back-end (:mod:`vmic.core.fft`): scipy's is faster per frame than numpy's, numpy's
         saves the 0.3 s of importing scipy.fft, and OpenCV's is the fastest on frame sizes
-        with no prime factor over 5 (:func:`vmic.fft.choose_backend` picks one).
+        with no prime factor over 5 (:func:`vmic.core.fft.choose_backend` picks one).
 
     Attributes
     ----------
@@ -346,9 +346,12 @@ class SteerablePyramid:
                             f"{spectra.shape}")
         out = np.empty((spectra.shape[0],) + level.filters.shape, dtype=self.complex_dtype)
         real = spectra.real.dtype
-        native.gather_multiply(spectra.view(real), level.rows, level.mirror_rows,
-                               level.half_cols, level.conjugate, level.filters_re,
-                               level.filters_im, out.view(real))
+        scratch = np.empty((2, level.filters.shape[-1]), dtype=real)
+        status = kernels.gather_multiply(spectra.view(real), level.rows, level.mirror_rows,
+                                         level.half_cols, level.conjugate, level.filters_re,
+                                         level.filters_im, out.view(real), scratch)
+        if status:  # the level's index tables do not fit these spectra (a bug, not input)
+            raise ValueError("row or column index outside the spectrum")
         return out
 
     def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:

@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import combine as _combine
-from . import post
-from .errors import VmicError
-from .fft import choose_backend
-from .frames import Clip, open_clip
-from .phase import (
+from vmic import combine as _combine
+from vmic import post
+from vmic.core.fft import choose_backend
+from vmic.core.phase import (
     PhaseSums,
     flow_weights,
     local_phase,
@@ -20,8 +18,10 @@ from .phase import (
     phase_sums,
     reference_bands,
 )
-from .progress import progress
-from .pyramid import SteerablePyramid, max_scales
+from vmic.core.pyramid import SteerablePyramid, max_scales
+from vmic.errors import VmicError
+from vmic.io.clip import Clip, open_clip
+from vmic.progress import progress
 
 __all__ = ["Recovery", "recover", "recover_from_sums", "COMBINE_METHODS", "DEFAULT_COMBINE",
            "default_tiles", "default_scales", "default_reference_average", "check_reference",
@@ -103,7 +103,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
     Parameters
     ----------
     sums : PhaseSums
-        From :func:`vmic.phase.phase_sums` (whole-frame tiles suffice for ``align``;
+        From :func:`vmic.core.phase.phase_sums` (whole-frame tiles suffice for ``align``;
         ``bands`` fits one signal per band and tile of these sums, :data:`BANDS_GRID` in
         :func:`recover`; ``local`` and ``auto`` use ``flow_terms``).
     rate : float
@@ -186,7 +186,7 @@ def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
     reference : list of ndarray of complex, shape (K, h, w)
         Reference bands per scale.
     weights : list of ndarray of float32, shape (K, 2, h, w)
-        From :func:`vmic.phase.flow_weights`.
+        From :func:`vmic.core.phase.flow_weights`.
     tiles : (int, int)
 
     Returns
@@ -196,7 +196,7 @@ def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
     information : ndarray of float64, shape (TY * TX, 2, 2)
         ``M`` per tile (px**-2 per unit pixel-noise variance).
     """
-    from .phase import tile_grid
+    from vmic.core.phase import tile_grid
 
     height, width = pyramid.shape
     ty, tx = tiles
@@ -267,7 +267,7 @@ def _highpass_rows(signals: np.ndarray, rate: float, cutoff_hz: float,
 
 def _check_post_options(rate, bandpass_hz, denoise) -> None:
     # Checked before the long extraction, so a typo does not cost a whole run.
-    from .denoise import DENOISE_METHODS
+    from vmic.denoise import DENOISE_METHODS
 
     if denoise not in DENOISE_METHODS:
         raise VmicError(f"unknown denoise method {denoise!r}; choose from "
@@ -360,7 +360,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
     Parameters
     ----------
     clip : str, Path, Clip or ndarray
-        A clip path (video, image folder, ``.npy``), an opened :class:`~vmic.frames.Clip`,
+        A clip path (video, image folder, ``.npy``), an opened :class:`~vmic.io.clip.Clip`,
         or frames (T, H, W) (then ``fps`` is required).
     fps : float, optional
         Capture rate (Hz); default from the sidecar, else the container (with a warning).
@@ -385,7 +385,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         :func:`default_reference_average`: 1 for ``align`` (as the original), else 32: the
         reference's camera noise otherwise enters every pixel's motion weight.
     roi, downsample, start, n_frames
-        Frame selection, see :func:`vmic.frames.open_clip`.
+        Frame selection, see :func:`vmic.io.clip.open_clip`.
     bandpass_hz : (float, float), optional
         Keep only [lo, hi] Hz (zero-phase Butterworth).
     denoise : {"none", "spectral-subtraction", "wiener", "gate"}, default "none"

@@ -13,8 +13,8 @@ the dB. Loss: mean squared error against the truth dB of each frame's audio chun
     The variant the study preferred: the CNN is first pre-trained per frame (one space-time
     image -> dB through a linear head), then frozen while the LSTM and head are trained.
 
-Training data are clips of :mod:`vmic.impacts` (train/val seeds from disjoint ranges). The
-entry point is ``python -m vmic.learn.loudness_model train --out PATH`` (see
+Training data are clips of :mod:`vmic.synth.impacts` (train/val seeds from disjoint ranges). The
+entry point is ``python -m vmic.learn.loudness.model train --out PATH`` (see
 ``docs/loudness.md`` for the exact command that made the shipped weights).
 
 Weights are a flat dict of tensors plus a few numbers, saved with :func:`torch.save` and read
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import VmicError
-from ..impacts import ImpactParams, render_impacts, split_seeds
-from ..loudness import detect_impacts, match_events
+from vmic.errors import VmicError
+from vmic.loudness import detect_impacts, match_events
+from vmic.synth.impacts import ImpactParams, render_impacts, split_seeds
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 #: Shipped weights for 30 fps clips (trained by the command in docs/loudness.md).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "loudness_cnnlstm.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights" / "loudness_cnnlstm.pt"
 #: Shipped weights for 15-30 fps clips (trained on both rates, with the rate as an input).
 RATES_WEIGHTS = DEFAULT_WEIGHTS.with_name("loudness_cnnlstm.rates.pt")
 #: Reference frame rate, frames/s: the 30 fps model's training rate, and the rate at which the
@@ -409,7 +409,7 @@ def calibrate_threshold(predicted_db, truth_db, impact_frames) -> float:
 
 def save_weights(model: CNNLSTM, path: str | Path, meta: dict) -> None:
     """Save the state dict, architecture and ``meta`` numbers (atomic; torch.save format)."""
-    from ..atomic import atomic_path
+    from vmic.io.atomic import atomic_path
 
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "config": dict(model.config),
@@ -524,7 +524,7 @@ def _train_main(args) -> int:
                          {**meta, "variant": variant, "threshold_db": scores["threshold_db"],
                           "val_f1": scores["f1"], "val_mae_impact_db": scores["mae_impact_db"]})
     if args.report:
-        from ..atomic import atomic_path
+        from vmic.io.atomic import atomic_path
 
         with atomic_path(args.report) as tmp:
             tmp.write_text(json.dumps({"chosen": best, "val": results}, indent=1))
@@ -533,8 +533,8 @@ def _train_main(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m vmic.learn.loudness_model train --out PATH [options]``."""
-    parser = argparse.ArgumentParser(prog="python -m vmic.learn.loudness_model")
+    """``python -m vmic.learn.loudness.model train --out PATH [options]``."""
+    parser = argparse.ArgumentParser(prog="python -m vmic.learn.loudness.model")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train on rendered impacts clips, save the better "
                                          "variant on validation")

@@ -1,7 +1,7 @@
 """Siamese regressor from pyramid phase maps to the displacement signal.
 
 One encoder with shared weights (the Siamese pair) embeds the reference frame's and the
-current frame's feature maps (:func:`vmic.learn.data.model_inputs`); the two embeddings are
+current frame's feature maps (:func:`vmic.learn.siamese.data.model_inputs`); the two embeddings are
 joined (both, and their difference) and a 1x1 head gives a weight for every band and tile.
 The frame's sample is the weighted sum of its signed phase-change maps::
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import VmicError
+from vmic.errors import VmicError
 
 __all__ = ["SiameseRegressor", "state_for_saving", "model_from_state", "FORMAT"]
 

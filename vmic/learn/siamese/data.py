@@ -2,14 +2,14 @@
 
 Each frame is compared with the reference frame band by band (scale ``s``, orientation ``k``
 of a complex steerable pyramid) and pooled over a ``grid`` x ``grid`` tile grid (tiles cover
-the same patch of the scene at every scale, :func:`vmic.phase.tile_grid`). Two kinds of
+the same patch of the scene at every scale, :func:`vmic.core.phase.tile_grid`). Two kinds of
 inputs (:class:`MapSpec` ``inputs``):
 
 ``"flow"`` (the shipped model)
     one map: each tile's maximum-likelihood displacement (px) along the clip's dominant
     direction of motion. Per tile, the phase changes of all bands are weighted by their
-    motion sensitivity ``Im(conj(r) grad r)`` (:func:`vmic.phase.flow_weights`) and by the
-    bands' noise (:func:`vmic.recover.flow_information`), giving the statistic ``F`` with
+    motion sensitivity ``Im(conj(r) grad r)`` (:func:`vmic.core.phase.flow_weights`) and by the
+    bands' noise (:func:`vmic.recovery.flow_information`), giving the statistic ``F`` with
     ``E[F] = -M d``; ``d_c = -F_c / M_cc`` is projected on the direction
     (:func:`project_flow`). The tile's "energy" is its Fisher information ``M_u`` along the
     direction (px**-2 per unit noise).
@@ -18,7 +18,7 @@ inputs (:class:`MapSpec` ``inputs``):
     (rad), with the tile energy ``E = mean(A**2)``.
 
 Any clip size gives maps of shape (C, gy, gx) with ``gy, gx <= grid``. The network
-(:mod:`vmic.learn.model`) sees
+(:mod:`vmic.learn.siamese.model`) sees
 
 - ``phase``: the maps multiplied by a per-tile sign ``+-1`` (see :func:`tile_signs`) so that
   all tiles move the same way as the clip's dominant motion,
@@ -45,12 +45,12 @@ import numba
 import numpy as np
 import scipy.signal
 
-from .. import post
-from ..errors import VmicError
-from ..kernels import fast_atan2 as _fast_atan2
-from ..phase import flow_weights, reference_bands, tile_grid
-from ..pyramid import SteerablePyramid, max_scales
-from ..recover import check_reference
+from vmic import post
+from vmic.core.kernels import fast_atan2 as _fast_atan2
+from vmic.core.phase import flow_weights, reference_bands, tile_grid
+from vmic.core.pyramid import SteerablePyramid, max_scales
+from vmic.errors import VmicError
+from vmic.recovery import check_reference
 
 __all__ = [
     "MapSpec",
@@ -95,8 +95,8 @@ class MapSpec:
         tile energy ``mean(A**2)``. ``"flow"``: one map, each tile's maximum-likelihood
         displacement (px) along the clip's dominant direction of motion
         (:func:`project_flow`), from the motion-sensitivity-weighted phase sums of all bands
-        (:func:`vmic.phase.flow_weights`, noise-weighted and summed as
-        :func:`vmic.recover.flow_information`), with the tile's Fisher information along
+        (:func:`vmic.core.phase.flow_weights`, noise-weighted and summed as
+        :func:`vmic.recovery.flow_information`), with the tile's Fisher information along
         that direction in place of the energy.
     """
 
@@ -182,7 +182,7 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
                tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Phase-change and energy maps of a batch of frames.
 
-    The per-tile sums are those of :func:`vmic.phase.frame_phase_sums` (``weighted_phase``
+    The per-tile sums are those of :func:`vmic.core.phase.frame_phase_sums` (``weighted_phase``
     and ``energy``), computed by a kernel that skips the amplitude sums and adds a whole
     row of pixels at a time.
 
@@ -190,7 +190,7 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
     ----------
     pyramid : SteerablePyramid
     reference : list of ndarray of complex, shape (K, h, w) each
-        The reference frame's bands (:func:`vmic.phase.reference_bands`).
+        The reference frame's bands (:func:`vmic.core.phase.reference_bands`).
     frames : ndarray, shape (B, H, W)
         Grey frames.
     tiles : (int, int)
@@ -265,9 +265,9 @@ def frame_flow_maps(pyramid: SteerablePyramid, reference: list[np.ndarray],
     pyramid : SteerablePyramid
     reference : list of ndarray of complex, shape (K, h, w) each
     weights : list of ndarray of float32, shape (K, 2, h, w)
-        :func:`vmic.phase.flow_weights` of the reference frame.
+        :func:`vmic.core.phase.flow_weights` of the reference frame.
     scale : ndarray of float64, shape (S, K, 2)
-        Noise weight of each band's x and y sums (:func:`vmic.recover.flow_information`).
+        Noise weight of each band's x and y sums (:func:`vmic.recovery.flow_information`).
     information : ndarray of float64, shape (2, gy, gx)
         Diagonal of each tile's Fisher information ``M`` (px**-2 per unit noise).
     frames : ndarray, shape (B, H, W)
@@ -299,7 +299,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
 
     Parameters
     ----------
-    clip : vmic.frames.Clip
+    clip : vmic.io.clip.Clip
     spec : MapSpec
     reference_frame : int
         Reference frame, counted from the clip's start.
@@ -330,7 +330,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     check_reference(reference)
     tiles = tiles_for(pyramid, spec.grid)
     if spec.inputs == "flow":
-        from ..recover import flow_information
+        from vmic.recovery import flow_information
 
         weights = flow_weights(pyramid, ref_frame)
         scale, information = flow_information(pyramid, reference, weights, tiles)
@@ -528,7 +528,7 @@ def draw_config(split: str, index: int, *, duration_s: float = 0.5, size: int = 
         full frame), read noise 0-60 e- of a 10 000 e- well, shot noise on half of the clips,
         8 or 16 bit.
     """
-    from ..synth import SynthConfig
+    from vmic.synth import SynthConfig
 
     if split not in SPLIT_SEEDS:
         raise VmicError(f"unknown split {split!r}; choose from {', '.join(SPLIT_SEEDS)}")
@@ -566,8 +566,8 @@ def synth_clip_maps(cfg, spec: MapSpec):
     truth : ndarray of float64, shape (T,)
         Displacement of the clip's reference point (px).
     """
-    from ..frames import open_clip
-    from ..synth import synthesize
+    from vmic.io.clip import open_clip
+    from vmic.synth import synthesize
 
     synth = synthesize(cfg)
     with open_clip(synth.frames, fps=cfg.fps) as clip:

@@ -1,0 +1,1 @@
+"""The complex steerable pyramid and the phase signals it yields."""

@@ -1,0 +1,1 @@
+"""Sources and sinks: clips of frames in, WAV files out."""

@@ -1,0 +1,1 @@
+"""Loudness per frame from a CNN-LSTM on space-time images."""

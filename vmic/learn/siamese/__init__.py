@@ -1,0 +1,1 @@
+"""The learned recovery: a Siamese regressor on phase maps."""
