@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
 from vmic import combine as _combine
 from vmic import post
@@ -21,7 +23,6 @@ from vmic.core.phase import (
 from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
 from vmic.io.clip import Clip, open_clip
-from vmic.progress import progress
 
 __all__ = ["Recovery", "recover", "recover_from_sums", "COMBINE_METHODS", "DEFAULT_COMBINE",
            "default_tiles", "default_scales", "default_reference_average", "check_reference",
@@ -454,7 +455,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         flow_scale = information = None
         if local:
             flow_scale, information = flow_information(pyramid, reference, flow, tiles)
-        bar = progress(clip.n_frames, "recover", quiet)
+        bar = tqdm(total=clip.n_frames, desc="recover", disable=quiet,
+             file=sys.stderr, leave=False)
         try:
             sums = phase_sums(pyramid, reference, stream, tiles, bar,
                               flow=flow, flow_reduce=(

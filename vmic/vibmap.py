@@ -23,17 +23,18 @@ Per tile we report
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
+from tqdm import tqdm
 
 from vmic import post
 from vmic.core.phase import frame_phase_sums, reference_bands, tile_grid
 from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
 from vmic.io.clip import Clip, open_clip
-from vmic.progress import progress
 from vmic.recovery import check_reference
 
 __all__ = ["VibrationMap", "vibration_map", "tile_spectra", "peak_strength",
@@ -313,7 +314,8 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
         np.add.at(counts, (rows[:, None], cols[None, :]), 1)
         energy[s * orientations:(s + 1) * orientations] /= np.maximum(counts, 1)
 
-    bar = progress(clip.n_frames, "map", quiet)
+    bar = tqdm(total=clip.n_frames, desc="map", disable=quiet,
+         file=sys.stderr, leave=False)
     done = 0
     try:
         for first, frames in clip.iter_batches(batch_size):

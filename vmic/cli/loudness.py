@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 
 import numpy as np
 
@@ -87,13 +88,15 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
 
 
 def _read_frames(args) -> tuple[np.ndarray, float]:
+    from tqdm import tqdm
+
     from vmic.io.clip import open_clip
-    from vmic.progress import progress
 
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                    start=args.start, n_frames=args.frames) as clip:
         frames = np.empty((clip.n_frames, *clip.frame_shape), dtype=np.float32)
-        with progress(clip.n_frames, "reading frames", args.quiet) as bar:
+        with tqdm(total=clip.n_frames, desc="reading frames", disable=args.quiet,
+             file=sys.stderr, leave=False) as bar:
             for first, batch in clip.iter_batches(64):
                 frames[first:first + batch.shape[0]] = batch
                 bar.update(batch.shape[0])

@@ -26,16 +26,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vmic import __version__
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
-from vmic.progress import progress
 from vmic.synth import engine as _render
 from vmic.synth.engine import SynthConfig, validate
 
@@ -125,7 +126,8 @@ def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True)
     """
     sidecar, truth, frames = iter_frames(cfg, lo_hz)
     out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
-    with progress(len(out), "rendering", quiet) as bar:
+    with tqdm(total=len(out), desc="rendering", disable=quiet,
+         file=sys.stderr, leave=False) as bar:
         for i, frame in enumerate(frames):
             out[i] = frame
             bar.update(1)
@@ -228,7 +230,8 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
     sidecar["truth"]["file"] = truth_path.name
     n = sidecar["n_frames"]
     shape = (cfg.height, cfg.width)
-    with progress(n, "rendering", quiet) as bar:
+    with tqdm(total=n, desc="rendering", disable=quiet,
+         file=sys.stderr, leave=False) as bar:
         if suffix in VIDEO_SUFFIXES:
             with atomic_path(out) as tmp:
                 _write_video(tmp, frames, n, shape, bar)

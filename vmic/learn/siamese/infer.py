@@ -1,6 +1,7 @@
 """Learned recovery: ``vmic recover CLIP --method learned``.
 
-The clip is streamed in batches through the pyramid (:func:`vmic.learn.siamese.data.clip_maps`); only
+The clip is streamed in batches through the pyramid 
+(:func:`vmic.learn.siamese.data.clip_maps`); only
 the small per-frame maps (C x 16 x 16 floats per frame, C = 1 for the shipped flow model)
 are kept; consecutive batches overlap in two threads. Tile signs are fitted on the
 whole clip (:func:`vmic.learn.siamese.data.tile_signs`), the Siamese regressor gives one sample per
@@ -11,19 +12,20 @@ at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and peak sc
 
 from __future__ import annotations
 
+import sys
 import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vmic import post
 from vmic.errors import VmicError
 from vmic.io.clip import Clip, open_clip
 from vmic.learn.siamese.data import ClipMaps, MapSpec, clip_maps, model_inputs
 from vmic.learn.siamese.model import SiameseRegressor, model_from_state
-from vmic.progress import progress
 from vmic.recovery import Recovery
 
 __all__ = ["default_model_path", "load_model", "predict_samples", "finish_audio",
@@ -167,7 +169,8 @@ def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, sta
         clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                          n_frames=n_frames)
     try:
-        bar = progress(clip.n_frames, "recover (learned)", quiet)
+        bar = tqdm(total=clip.n_frames, desc="recover (learned)", disable=quiet,
+             file=sys.stderr, leave=False)
         try:
             maps = clip_maps(clip, spec, reference_frame=reference_frame,
                              batch_size=batch_size, bar=bar)

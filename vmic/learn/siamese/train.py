@@ -11,7 +11,8 @@ motion only up to a scale that depends on the texture, and a sign that depends o
 direction of motion).
 
 Validation: every ``eval_every`` steps the model recovers each validation clip end to end
-(:func:`vmic.learn.siamese.infer.predict_samples` and :func:`~vmic.learn.siamese.infer.finish_audio`) and is
+(:func:`vmic.learn.siamese.infer.predict_samples`
+and :func:`~vmic.learn.siamese.infer.finish_audio`) and is
 scored by :func:`vmic.metrics.snr_db`; the mean SNR (each clipped to [-10, 40] dB) picks the
 best step, and training stops after ``patience`` evaluations without improvement.
 
@@ -22,11 +23,13 @@ context design (``taps>0``) on the same data and keeps the one with the better v
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from vmic import metrics
 from vmic.errors import VmicError
@@ -34,7 +37,6 @@ from vmic.io.atomic import atomic_path
 from vmic.learn.siamese.data import MapSpec, draw_config, model_inputs, synth_clip_maps, tile_signs
 from vmic.learn.siamese.infer import finish_audio, predict_samples
 from vmic.learn.siamese.model import SiameseRegressor, state_for_saving
-from vmic.progress import progress
 
 __all__ = ["TrainConfig", "build_split", "train", "train_and_select", "window_loss"]
 
@@ -120,7 +122,8 @@ def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, quiet: bool
         Per clip: ``maps`` (ClipMaps), ``truth`` float64 (T,) px, ``signs``, ``config``.
     """
     clips = []
-    with progress(n, f"rendering {split} clips", quiet, unit="clip") as bar:
+    with tqdm(total=n, desc=f"rendering {split} clips", disable=quiet,
+         file=sys.stderr, leave=False, unit="clip") as bar:
         for i in range(n):
             synth_cfg = draw_config(split, i, duration_s=cfg.duration_s, size=cfg.size,
                                     fps=cfg.fps)
@@ -203,7 +206,8 @@ def train(cfg: TrainConfig, spec: MapSpec, train_clips, val_clips, taps: int,
     started = time.perf_counter()
     running = []
     name = "context" if taps else "frame"
-    with progress(cfg.max_steps, f"training ({name})", quiet, unit="step") as bar:
+    with tqdm(total=cfg.max_steps, desc=f"training ({name})", disable=quiet,
+         file=sys.stderr, leave=False, unit="step") as bar:
         for step in range(1, cfg.max_steps + 1):
             batch = _sample_batch(data, rng, cfg.batch, cfg.window)
             pred = model(batch["phase"], batch["features"], batch["features_ref"],
