@@ -5,7 +5,7 @@ Runs three recoveries of one clip and scores each against the truth with
 
 - ``align``: ``vmSoundFromVideo``'s combination (:func:`vmic.recovery.recover`, combine="align"),
 - ``auto``: the default classical method (:data:`vmic.recovery.DEFAULT_COMBINE`),
-- ``learned``: the Siamese regressor 
+- ``learned``: the Siamese regressor
   (:func:`vmic.learn.siamese.infer.recover_learned`), when torch is
   installed; otherwise the row says it needs the ``learn`` extra.
 """

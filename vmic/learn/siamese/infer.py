@@ -1,6 +1,6 @@
 """Learned recovery: ``vmic recover CLIP --method learned``.
 
-The clip is streamed in batches through the pyramid 
+The clip is streamed in batches through the pyramid
 (:func:`vmic.learn.siamese.data.clip_maps`); only
 the small per-frame maps (C x 16 x 16 floats per frame, C = 1 for the shipped flow model)
 are kept; consecutive batches overlap in two threads. Tile signs are fitted on the
