@@ -165,7 +165,7 @@ def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") 
 
     done = [r for r in rows if "audio" in r]
     rate = done[0]["rate"]
-    signals = [("truth", metrics.bandpass(truth, rate))]
+    signals = [("truth", metrics.scoring_band(truth, rate))]
     for r in done:
         a = metrics.prepare(r["audio"], truth, rate)
         signals.append((f"{r['method']} (SNR {r['snr_db']:.1f} dB)", a.est))
