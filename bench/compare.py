@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = parser.parse_args(argv)
 
-    from vmic.cli.compare import compare_methods
+    from vmic.compare import compare_methods
     from vmic.learn.siamese.infer import load_model
     from vmic.synth import synthesize
 

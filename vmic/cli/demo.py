@@ -9,6 +9,7 @@ import time
 import warnings
 from pathlib import Path
 
+from vmic.cli.common import check_writable_folder, json_safe
 from vmic.errors import VmicError
 
 
@@ -50,12 +51,29 @@ def find_sample(name: str, scratch: Path, quiet: bool) -> Path:
         shared = Path("../shared")
     warnings.warn(f"samples/{name}.avi not found; rendering it into a temporary folder",
                   stacklevel=1)
-    return samples.render_sample(name, scratch, shared, quiet=quiet)
+    return render_sample(name, scratch, shared, quiet=quiet)
+
+
+def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../shared", *,
+                  quiet: bool = True) -> Path:
+    """Render sample ``name`` into ``out_dir`` as ``vmic synth`` does; returns the clip path."""
+    from vmic.cli import build_parser
+    from vmic.cli.synth import command_line, config_from_args
+    from vmic.synth import render
+    from vmic.synth.samples import sample_args
+
+    argv = ["synth", *sample_args(name, out_dir, shared)]
+    if quiet:
+        argv.append("--quiet")
+    args = build_parser().parse_args(argv)
+    render(args.out, args.truth, config_from_args(args), quiet=args.quiet,
+           command=command_line(args.out, args.truth, args))
+    return Path(args.out)
 
 
 def run(args: argparse.Namespace) -> int:
     from vmic import metrics
-    from vmic.cli.score import json_safe, read_mono
+    from vmic.io.audio import read_wav
     from vmic.recovery import DEFAULT_COMBINE, recover
     from vmic.synth.samples import DEMO_SAMPLE, SAMPLES
 
@@ -64,14 +82,14 @@ def run(args: argparse.Namespace) -> int:
         raise VmicError(f"unknown sample {args.sample!r}; choose from {', '.join(sorted(SAMPLES))}")
     combine = args.combine or DEFAULT_COMBINE
     out_dir = Path(args.out) if args.out else None
-    if out_dir is not None and not out_dir.is_dir():
-        raise VmicError(f"--out folder does not exist: {out_dir}")
+    if out_dir is not None:
+        check_writable_folder(out_dir, "--out")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vmic-demo-") as scratch:
         clip = find_sample(args.sample, Path(scratch), args.quiet)
         sidecar = json.loads(clip.with_suffix(".json").read_text())
         truth_path = clip.parent / sidecar["truth"]["file"]
-        truth, rate = read_mono(truth_path)
+        truth, rate = read_wav(truth_path, mix_channels=False)
         recovery = recover(clip, combine=combine, quiet=args.quiet)
     result = metrics.score(recovery.audio, truth, rate)
     crb = sidecar["crb"]

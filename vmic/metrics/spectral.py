@@ -137,9 +137,9 @@ def loudness_mae_from(a: Alignment, *, sr: float, frame_s: float = 0.02,
                       range_db: float = 60.0) -> float:
     """Per-frame loudness MAE (dB) of an aligned pair (module docstring)."""
     length = frame_len(sr, frame_s, a.ref.size)
-    lr = frame_loudness_db(a.ref, length, -300.0)
+    lr = frame_loudness_db(a.ref, length, floor_db=-300.0)
     floor = float(lr.max()) - range_db
-    le = np.maximum(frame_loudness_db(a.est, length, -300.0), floor)
+    le = np.maximum(frame_loudness_db(a.est, length, floor_db=-300.0), floor)
     return float(np.mean(np.abs(le - np.maximum(lr, floor))))
 
 
