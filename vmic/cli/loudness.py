@@ -135,8 +135,10 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
     from vmic.learn import require_torch
 
     require_torch()
-    from vmic.learn.loudness.model import MODEL_FRAME_RATE, predict_db
+    from vmic.learn.loudness.model import MODEL_FRAME_RATE, load_weights, predict_db
 
+    if args.weights is not None:
+        load_weights(args.weights)  # a bad file is refused before the frames are read
     frames, fps = _read_frames(args)
     if args.rate is not None and not math.isclose(args.rate, fps, rel_tol=1e-6):
         raise VmicError("--method cnn-lstm gives one dB per video frame; omit --rate "
