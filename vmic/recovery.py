@@ -164,7 +164,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
             info.update(details)
             weights = weights.T.reshape((2,) + tuple(tiles))
         audio = post.scale_peak(combined)
-    audio = post.finish(audio, rate, bandpass_hz, denoise)
+    audio = post.finish(audio, rate, bandpass_hz=bandpass_hz, denoise=denoise)
     return Recovery(audio=audio.astype(np.float32), rate=rate, band_signals=band_signals,
                     combine=combine, weights=weights, info=info)
 

@@ -85,9 +85,9 @@ def run(args) -> int:
     check_distinct({"-o": args.output, "--spectrogram": args.spectrogram,
                     "--signals": args.signals})
 
-    from vmic.denoise import parse_band
+    from vmic.post import parse_band
 
-    band = parse_band(args.bandpass, args.fps) if args.bandpass else None
+    band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
     if args.method == "learned":
         from vmic import post
         from vmic.learn import require_torch
@@ -100,8 +100,8 @@ def run(args) -> int:
             downsample=args.downsample, start=args.start, n_frames=args.frames,
             reference_frame=args.reference_frame, quiet=args.quiet,
         )
-        result.audio = post.finish(result.audio, result.rate, band,
-                                   args.denoise).astype(np.float32)
+        result.audio = post.finish(result.audio, result.rate, bandpass_hz=band,
+                                   denoise=args.denoise).astype(np.float32)
     else:
         result = _recover_classical(args, band)
     _warn_if_weak(result.info)
