@@ -100,13 +100,12 @@ def impacts_track(seconds: float, path: Path) -> None:
     """An impacts sound track (the renderer's audio, 8 kHz) long enough for ``seconds``."""
     import dataclasses
 
-    import soundfile
-
+    from vmic.io.audio import write_wav
     from vmic.synth.impacts import ImpactParams, render_impacts
 
     params = dataclasses.replace(ImpactParams(), n_frames=int(np.ceil(seconds * 30)) + 2)
     clip = render_impacts(2_500_000, params)
-    soundfile.write(str(path), clip.audio, params.audio_rate_hz, subtype="FLOAT")
+    write_wav(path, clip.audio, params.audio_rate_hz)
 
 
 def recovered_snr_db(clip: Path, truth_wav: Path, fps: float) -> float:

@@ -249,3 +249,18 @@ def test_recover_restores_the_thread_switch_interval(clip_npy, tmp_path, capsys)
                  "--fps", "100"]) == 2
     assert sys.getswitchinterval() == before
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("command", ["recover", "synth", "score", "demo", "map", "compare",
+                                     "train", "loudness"])
+def test_help_states_each_default_once_in_plain_words(command, capsys):
+    import re
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    options = re.split(r"\n  (?=-)", text.split("options:", 1)[1])
+    for option in options:
+        assert len(re.findall(r"\bdefault\b", option)) <= 1, option
+        assert "None" not in option, option
+    assert "``" not in text and ":func:" not in text  # no raw markup

@@ -174,3 +174,22 @@ def test_weights_with_code_are_not_loaded(capsys, folder):
                folder / "foreign.pt")
     refuse(capsys, folder, ["recover", folder / "clip.npy", "-o", folder / "o.wav", "--method",
                             "learned", "--model", folder / "foreign.pt"], "foreign.pt")
+
+
+def test_more_absurd_values_are_refused_before_the_work(capsys, folder):
+    clip = folder / "clip.npy"
+    refuse(capsys, folder, ["synth", folder / "s.npy", "--duration", "1e9"], "--duration")
+    refuse(capsys, folder, ["loudness", clip, "-o", folder / "l.csv", "--floor-db", "nan"],
+           "--floor-db")
+    refuse(capsys, folder, ["loudness", clip, "-o", folder / "l.csv", "--reference",
+                            folder / "notes.txt"], "notes.txt")
+    refuse(capsys, folder, ["recover", clip, "-o", folder], "is a folder")
+
+
+def test_loudness_says_where_it_wrote_even_when_quiet(capsys, folder):
+    out, plot = folder / "l.csv", folder / "l.png"
+    assert main(["loudness", str(folder / "clip.npy"), "-o", str(out), "--rate", "100",
+                 "--plot", str(plot), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"vmic: wrote {out} and {plot}"]
+    assert out.read_text().startswith("frame,time_s,db") and plot.stat().st_size > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import tempfile
@@ -19,6 +20,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0 or value != value or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive finite number: {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
     return value
 
 
@@ -129,8 +140,9 @@ def check_writable_folder(folder: str | os.PathLike, what: str) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise VmicError(f"{what}: cannot write in folder {folder} "
-                        f"({exc.strerror or exc})") from None
+        # ENOENT here means a virtual file system that takes no new files (/proc).
+        reason = "" if exc.errno == errno.ENOENT else f" ({exc.strerror or exc})"
+        raise VmicError(f"{what}: cannot write in folder {folder}{reason}") from None
 
 
 def check_output(path: str, suffixes: tuple[str, ...] | None, what: str,
@@ -157,10 +169,10 @@ def check_output(path: str, suffixes: tuple[str, ...] | None, what: str,
     for source in inputs:
         if source is not None and _same_file(out, Path(source)):
             raise VmicError(f"{what} {path} would overwrite the input {source}")
-    if suffixes is not None and out.suffix.lower() not in suffixes:
-        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
     if out.is_dir():
         raise VmicError(f"{what} is a folder, not a file: {path}")
+    if suffixes is not None and out.suffix.lower() not in suffixes:
+        raise VmicError(f"{what} must end in {' or '.join(suffixes)}: {path}")
     check_writable_folder(out.parent if str(out.parent) else Path("."), what)
 
 

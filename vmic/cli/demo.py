@@ -27,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sample", default=None,
                         help="which sample of samples/README.md (default speech_membrane)")
     parser.add_argument("--combine", default=None,
-                        help="combination method of vmic recover (default: its default)")
+                        help="combination method, as in vmic recover (default: the same as there)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="also write recovered.wav and spectrogram PNGs into this folder")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")

@@ -32,6 +32,7 @@ from vmic.cli.common import (
     check_distinct,
     check_output,
     clip_inputs,
+    finite_float,
     positive_float,
     positive_int,
 )
@@ -76,7 +77,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=positive_float, default=None, metavar="HZ",
                         help="output frames per second for --method audio (default 30); "
                              "cnn-lstm gives one row per video frame")
-    parser.add_argument("--floor-db", type=float, default=DEFAULT_FLOOR_DB, metavar="DB",
+    parser.add_argument("--floor-db", type=finite_float, default=DEFAULT_FLOOR_DB, metavar="DB",
                         help=f"dB given to silent chunks (default {DEFAULT_FLOOR_DB:g})")
     parser.add_argument("--reference", default=None, metavar="WAV",
                         help="true sound: its per-frame dB goes in the CSV and the plot, and "
@@ -84,9 +85,9 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", default=None, metavar="PNG", help="plot dB over frames")
     parser.add_argument("--combine", default=None,
                         help="--method audio: combination of the pyramid's signals (as in "
-                             "vmic recover; default: recover's default)")
+                             "vmic recover, and with the same default)")
     parser.add_argument("--scales", type=positive_int, default=None,
-                        help="--method audio: pyramid scales (default: recover's default)")
+                        help="--method audio: pyramid scales (default: as in vmic recover)")
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="--method audio: pyramid orientations (default 2)")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
@@ -158,10 +159,8 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
     return db, fps, detect_impacts(db, threshold), threshold
 
 
-def _reference_db(path, rate: float, floor_db: float, n_frames: int) -> np.ndarray:
-    from vmic.io.audio import read_wav
-
-    audio, sr = read_wav(path)
+def _reference_db(reference, rate: float, floor_db: float, n_frames: int) -> np.ndarray:
+    path, audio, sr = reference
     if rate > sr:
         raise VmicError(f"--reference {path} is sampled at {sr} Hz, below {rate:g} frames/s")
     return loudness_at_rate(audio, sr, fps=rate, floor_db=floor_db)[:n_frames]
@@ -214,6 +213,11 @@ def run(args) -> int:
     if args.plot:
         check_output(args.plot, (".png", ".pdf", ".svg"), "--plot", inputs)
     check_distinct({"-o": args.output, "--plot": args.plot})
+    reference = None
+    if args.reference is not None:  # read before the work, so a bad file fails first
+        from vmic.io.audio import read_wav
+
+        reference = (args.reference, *read_wav(args.reference))
     impacts = None
     if args.method == "audio":
         db, rate = _recovered_db(args, args.rate if args.rate is not None else 30.0)
@@ -223,7 +227,7 @@ def run(args) -> int:
         title = f"loudness predicted by the CNN-LSTM ({rate:g} frames/s)"
     truth = None
     if args.reference is not None:
-        truth = _reference_db(args.reference, rate, args.floor_db, db.size)
+        truth = _reference_db(reference, rate, args.floor_db, db.size)
     # Both outputs are complete before either is renamed into place (no CSV without its plot).
     with contextlib.ExitStack() as stack:
         _write_csv(stack.enter_context(atomic_path(args.output)), db, rate, truth, impacts)

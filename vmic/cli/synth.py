@@ -16,6 +16,10 @@ from vmic.errors import VmicError
 
 SOURCES = ("tones", "chirp", "speech", "white", "pink", "wav")
 
+# Longest clip rendered: about 75 min at 2200 fps, and 10 GB of 32 x 32 px float frames; a
+# longer request is taken for a typing error rather than left to run out of memory.
+MAX_FRAMES = 10_000_000
+
 _DEFAULTS: dict = {}  # option defaults, filled by register(); command_line() omits them
 
 
@@ -152,6 +156,9 @@ def config_from_args(args: argparse.Namespace):
     duration = args.duration
     if duration is None and source != "wav":
         duration = 1.0
+    if duration is not None and duration * args.fps > MAX_FRAMES:
+        raise VmicError(f"--duration {duration:g} s at --fps {args.fps:g} gives "
+                        f"{duration * args.fps:.3g} frames; at most {MAX_FRAMES:,} are rendered")
     w, h = args.size
     cfg = SynthConfig(
         fps=args.fps, duration_s=duration, height=h, width=w, source=source, wav=args.wav,
