@@ -1,4 +1,15 @@
-"""``vmic demo``: recover a shipped synthetic sample, score it against its truth."""
+"""``vmic demo``: recover a shipped synthetic sample, score it against its truth.
+
+The scores are those of :func:`vmic.metrics.score`. All of them, the log-spectral distance
+and the per-frame loudness error included, are computed on one aligned pair: the same
+scoring band, the same lag and the same least-squares gain and sign as the SNR. Aligning
+them separately would make each metric describe a different signal; they are kept on the
+SNR's alignment and labelled instead. The table's first line states that alignment, and each
+label says which way is better (an LSD of 0 dB means identical spectra). The LSD and the
+loudness error weigh quiet frequency bins and quiet frames as much as loud ones, so a
+recovery whose noise floor stands well above a quiet truth shows a large LSD next to a good
+SNR: they answer different questions, not the same one twice.
+"""
 
 from __future__ import annotations
 
