@@ -19,6 +19,7 @@ __all__ = [
     "highpass",
     "bandpass",
     "check_band",
+    "check_cutoff",
     "parse_band",
     "original_highpass",
     "scale_original",
@@ -107,12 +108,28 @@ def parse_band(text: str, *, sr: float | None = None,
     return check_band(lo, hi, sr=sr, name=name)
 
 
-def _check_cutoff(cutoff_hz: float, sr: float, name: str) -> float:
+def check_cutoff(cutoff_hz: float, *, sr: float, name: str = "cutoff_hz") -> float:
+    """A filter cutoff (Hz), which must lie strictly between 0 and the Nyquist rate ``sr / 2``.
+
+    Parameters
+    ----------
+    cutoff_hz : float
+        Cutoff (Hz).
+    sr : float
+        Sample rate (Hz).
+    name : str
+        How the message names the cutoff.
+
+    Returns
+    -------
+    float
+        ``cutoff_hz``.
+    """
     nyquist = sr / 2.0
     if not 0 < cutoff_hz < nyquist:
         raise VmicError(f"{name} must be between 0 and the Nyquist rate {nyquist:g} Hz, "
                         f"got {cutoff_hz:g} Hz")
-    return cutoff_hz / nyquist
+    return float(cutoff_hz)
 
 
 def highpass(signal: ArrayLike, sr: float, cutoff_hz: float, *, order: int = 3,
@@ -134,8 +151,8 @@ def highpass(signal: ArrayLike, sr: float, cutoff_hz: float, *, order: int = 3,
     -------
     ndarray of float64, same shape
     """
-    sos = scipy.signal.butter(order, _check_cutoff(cutoff_hz, sr, "high-pass cutoff"),
-                              btype="highpass", output="sos")
+    cutoff = check_cutoff(cutoff_hz, sr=sr, name="high-pass cutoff") / (sr / 2.0)
+    sos = scipy.signal.butter(order, cutoff, btype="highpass", output="sos")
     return _apply(sos, signal, zero_phase, settle=int(np.ceil(4 * sr / cutoff_hz)))
 
 
