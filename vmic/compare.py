@@ -67,9 +67,11 @@ def learned_unavailable() -> str | None:
     return None
 
 
-def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1, start=0,
-                    n_frames=None, reference_frame=0, model_path=None, model=None,
-                    quiet=True) -> list[dict]:
+def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
+                    fps: float | None = None, roi: tuple[int, int, int, int] | None = None,
+                    downsample: int = 1, start: int = 0, n_frames: int | None = None,
+                    reference_frame: int = 0, model_path: str | os.PathLike | None = None,
+                    model: tuple | None = None, quiet: bool = True) -> list[dict]:
     """Recover ``clip`` with each method and score it.
 
     Parameters
@@ -88,7 +90,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
     Returns
     -------
     list of dict
-        One per method: ``method``, ``audio`` (float32 (T,)), ``rate`` (Hz), ``seconds`` and
+        One per method: ``method``, ``audio`` (float32 (T,)), ``sr`` (Hz), ``seconds`` and
         the :func:`vmic.metrics.score` keys; the learned row holds ``error`` instead when
         torch is missing.
     """
@@ -101,7 +103,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
     for name, combine in (("align", "align"), (DEFAULT_COMBINE, DEFAULT_COMBINE)):
         t0 = time.perf_counter()
         result = recover(clip, combine=combine, **common)
-        rows.append({"method": name, "audio": result.audio, "rate": result.rate,
+        rows.append({"method": name, "audio": result.audio, "sr": result.rate,
                      "seconds": time.perf_counter() - t0})
     reason = learned_unavailable()
     if reason is None:
@@ -109,13 +111,13 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
 
         t0 = time.perf_counter()
         result = recover_learned(clip, model_path=model_path, model=model, **common)
-        rows.append({"method": "learned", "audio": result.audio, "rate": result.rate,
+        rows.append({"method": "learned", "audio": result.audio, "sr": result.rate,
                      "seconds": time.perf_counter() - t0})
     else:
         rows.append({"method": "learned", "error": reason})
     for row in rows:
         if "audio" in row:
-            row.update(metrics.score(row["audio"], truth, row["rate"]))
+            row.update(metrics.score(row["audio"], truth, row["sr"]))
     return rows
 
 
@@ -146,7 +148,8 @@ def format_comparison(rows: list[dict], *, markdown: bool = False) -> str:
     return "\n".join(out + notes)
 
 
-def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") -> None:
+def plot_comparison(path: str | os.PathLike, rows: list[dict], truth: np.ndarray, *,
+                    title: str = "") -> None:
     """Waveforms (left) and spectrograms (right) of the truth and each method, one row each."""
     import matplotlib
 
@@ -158,20 +161,20 @@ def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") 
     from vmic.io.atomic import atomic_path
 
     done = [r for r in rows if "audio" in r]
-    rate = done[0]["rate"]
-    signals = [("truth", metrics.scoring_band(truth, rate))]
+    sr = done[0]["sr"]
+    signals = [("truth", metrics.scoring_band(truth, sr))]
     for r in done:
-        a = metrics.prepare(r["audio"], truth, rate)
+        a = metrics.prepare(r["audio"], truth, sr)
         signals.append((f"{r['method']} (SNR {r['snr_db']:.1f} dB)", a.est))
     fig, axes = plt.subplots(len(signals), 2, figsize=(12, 2.2 * len(signals)), squeeze=False)
     peak = max(float(np.max(np.abs(signals[0][1]))), 1e-30)
     for (label, x), (ax_w, ax_s) in zip(signals, axes, strict=True):
-        t = np.arange(x.size) / rate
+        t = np.arange(x.size) / sr
         ax_w.plot(t, x / peak, lw=0.5)
         ax_w.set_ylim(-1.5, 1.5)
         ax_w.set_ylabel(label, fontsize=8)
         nper = int(min(256, max(16, 2 ** int(np.log2(max(x.size // 8, 16))))))
-        f, tt, p = scipy.signal.spectrogram(x, fs=rate, nperseg=nper, noverlap=nper * 3 // 4)
+        f, tt, p = scipy.signal.spectrogram(x, fs=sr, nperseg=nper, noverlap=nper * 3 // 4)
         db = 10 * np.log10(p + 1e-30)
         ax_s.pcolormesh(tt, f, db, shading="auto", cmap="magma", vmin=db.max() - 70,
                         vmax=db.max())

@@ -193,7 +193,8 @@ def detect_impacts(db: ArrayLike, threshold_db: float, *,
     return np.array(sorted(kept), dtype=np.int64)
 
 
-def match_events(predicted, truth, tolerance: int = 1) -> list[tuple[int, int]]:
+def match_events(predicted: ArrayLike, truth: ArrayLike,
+                 tolerance: int = 1) -> list[tuple[int, int]]:
     """One-to-one matching of predicted to true event frames within ``tolerance`` frames.
 
     Greedy by distance (closest pairs first, ties to the earlier frame), each event used at
@@ -229,7 +230,8 @@ def match_events(predicted, truth, tolerance: int = 1) -> list[tuple[int, int]]:
     return matched
 
 
-def event_f1(predicted, truth, tolerance: int = 1) -> tuple[float, float, float]:
+def event_f1(predicted: ArrayLike, truth: ArrayLike,
+             tolerance: int = 1) -> tuple[float, float, float]:
     """Precision, recall and F1 of predicted event frames against the truth.
 
     Parameters

@@ -82,6 +82,21 @@ def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../share
     return Path(args.out)
 
 
+def _write_outputs(out_dir: Path, recovery, truth, sr: float) -> None:
+    # All three files are renamed into place only once all are complete.
+    import contextlib
+
+    from vmic.io.atomic import atomic_path
+    from vmic.io.audio import save_spectrogram, write_wav
+
+    with contextlib.ExitStack() as stack:
+        write_wav(stack.enter_context(atomic_path(out_dir / "recovered.wav")), recovery.audio, sr)
+        save_spectrogram(stack.enter_context(atomic_path(out_dir / "recovered.png")),
+                         recovery.audio, sr, title=f"recovered ({recovery.combine})")
+        save_spectrogram(stack.enter_context(atomic_path(out_dir / "truth.png")), truth, sr,
+                         title="truth (displacement)")
+
+
 def run(args: argparse.Namespace) -> int:
     from vmic import metrics
     from vmic.io.audio import read_wav
@@ -107,12 +122,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(sample=args.sample, combine=recovery.combine, recover_s=recovery.elapsed_s,
                   total_s=time.perf_counter() - started, crb_snr_db=crb.get("snr_db"))
     if out_dir is not None:
-        from vmic.io.audio import save_spectrogram, write_wav
-
-        write_wav(out_dir / "recovered.wav", recovery.audio, rate)
-        save_spectrogram(out_dir / "recovered.png", recovery.audio, rate,
-                         f"recovered ({recovery.combine})")
-        save_spectrogram(out_dir / "truth.png", truth, rate, "truth (displacement)")
+        _write_outputs(out_dir, recovery, truth, rate)
     if args.json:
         print(json.dumps(json_safe(result), indent=2))
         return 0

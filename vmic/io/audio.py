@@ -103,7 +103,7 @@ def resample(audio: ArrayLike, sr: float, *, target_sr: float) -> np.ndarray:
     return resample_poly(np.asarray(audio, dtype=np.float64), ratio.numerator, ratio.denominator)
 
 
-def save_spectrogram(path: str | os.PathLike, audio: ArrayLike, sr: float,
+def save_spectrogram(path: str | os.PathLike, audio: ArrayLike, sr: float, *,
                      title: str = "") -> None:
     """Save a spectrogram (dB, Hann windows) of ``audio`` as an image, atomically.
 
