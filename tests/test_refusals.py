@@ -193,3 +193,15 @@ def test_loudness_says_where_it_wrote_even_when_quiet(capsys, folder):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"vmic: wrote {out} and {plot}"]
     assert out.read_text().startswith("frame,time_s,db") and plot.stat().st_size > 0
+
+
+def test_no_output_inside_a_folder_of_frames(capsys, tmp_path):
+    import cv2
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    texture = smooth_texture((32, 32), seed=5).astype(np.uint8)
+    for i in range(4):
+        cv2.imwrite(str(frames / f"{i:03d}.png"), texture)
+    refuse(capsys, tmp_path, ["map", frames, "--fps", "100", "-o", frames / "map.png"],
+           "inside the input folder")

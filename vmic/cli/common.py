@@ -167,8 +167,13 @@ def check_output(path: str, suffixes: tuple[str, ...] | None, what: str,
     """
     out = Path(path)
     for source in inputs:
-        if source is not None and _same_file(out, Path(source)):
+        if source is None:
+            continue
+        if _same_file(out, Path(source)):
             raise VmicError(f"{what} {path} would overwrite the input {source}")
+        if Path(source).is_dir() and out.resolve().is_relative_to(Path(source).resolve()):
+            # a file added to a folder of frames would be read as a frame next time
+            raise VmicError(f"{what} {path} lies inside the input folder {source}")
     if out.is_dir():
         raise VmicError(f"{what} is a folder, not a file: {path}")
     if suffixes is not None and out.suffix.lower() not in suffixes:
