@@ -9,7 +9,7 @@ Every clip is rendered in memory by :mod:`vmic.synth` from the *test* seed range
 scene and source drawn from the seed), with the grid's source, amplitude, camera noise and
 motion forced. When ``../shared/audio/melody_2200hz.wav`` exists, clips with that melody as
 the source are added (a source no training clip uses). Each clip is scored with
-:func:`vmic.metrics.score` (band-pass 20 Hz - 0.45 fs, lag and gain alignment); RMSE is that
+:func:`vmic.metrics.score` (scoring band 20 Hz - 0.45 sr, lag and gain alignment); RMSE is that
 of the aligned signals min-max scaled to [0, 1] (``rmse01``).
 
 Prints a markdown table of means and medians per method, how often the learned method's SNR
@@ -84,7 +84,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     args = parser.parse_args(argv)
 
-    from vmic.cli.compare import compare_methods
+    from vmic.compare import compare_methods
     from vmic.learn.siamese.infer import load_model
     from vmic.synth import synthesize
 

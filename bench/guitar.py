@@ -20,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 import scipy.signal
-import soundfile
+
+from vmic.io.audio import read_wav
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def dominant_hz(path: Path, lo: float = 50.0, hi: float = 250.0) -> float:
-    audio, rate = soundfile.read(str(path))
-    freqs, power = scipy.signal.periodogram(audio, rate, window="hann")
+    audio, sr = read_wav(path)
+    freqs, power = scipy.signal.periodogram(audio, sr, window="hann")
     band = (freqs >= lo) & (freqs <= hi)
     return float(freqs[band][np.argmax(power[band])])
 

@@ -23,9 +23,6 @@ Prints two markdown tables.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import csv
-import io
 import sys
 import tempfile
 import time
@@ -103,13 +100,12 @@ def impacts_track(seconds: float, path: Path) -> None:
     """An impacts sound track (the renderer's audio, 8 kHz) long enough for ``seconds``."""
     import dataclasses
 
-    import soundfile
-
+    from vmic.io.audio import write_wav
     from vmic.synth.impacts import ImpactParams, render_impacts
 
     params = dataclasses.replace(ImpactParams(), n_frames=int(np.ceil(seconds * 30)) + 2)
     clip = render_impacts(2_500_000, params)
-    soundfile.write(str(path), clip.audio, params.audio_rate_hz, subtype="FLOAT")
+    write_wav(path, clip.audio, params.audio_rate_hz)
 
 
 def recovered_snr_db(clip: Path, truth_wav: Path, fps: float) -> float:
@@ -123,8 +119,9 @@ def recovered_snr_db(clip: Path, truth_wav: Path, fps: float) -> float:
 
 
 def high_speed_rows(seconds: float) -> list[dict]:
-    from vmic.cli import main
-    from vmic.cli.loudness import correlation_above_floor
+    from vmic.io.audio import read_wav
+    from vmic.loudness import correlation_above_floor, loudness_at_rate
+    from vmic.recovery import recover
     from vmic.synth import SynthConfig, render
 
     rows = []
@@ -149,19 +146,15 @@ def high_speed_rows(seconds: float) -> list[dict]:
             clip = tmp / f"case{len(rows)}.npy"
             truth = tmp / f"case{len(rows)}_truth.wav"
             render(clip, truth, cfg)
-            out = tmp / "loud.csv"
+            # What `vmic loudness CLIP --rate 30 --reference TRUTH` computes.
             t0 = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                status = main(["loudness", str(clip), "-o", str(out), "--rate", "30",
-                               "--reference", str(truth), "--quiet"])
+            recovery = recover(clip, quiet=True)
+            db = loudness_at_rate(recovery.audio, float(recovery.rate), fps=30.0)
             seconds_run = time.perf_counter() - t0
-            if status != 0:
-                rows.append({"clip": name, "note": f"vmic loudness exit {status}"})
-                continue
-            table = list(csv.DictReader(out.open()))
-            db = np.array([float(r["db"]) for r in table])
             snr = recovered_snr_db(clip, truth, cfg.fps)
-            true_db = np.array([float(r["truth_db"]) for r in table])
+            truth_audio, truth_sr = read_wav(truth)
+            true_db = loudness_at_rate(truth_audio, truth_sr, fps=30.0)[:db.size]
+            db = db[:true_db.size]
             floor = float(true_db.max() - 40.0)
             rows.append({
                 "clip": f"{name}, {cfg.fps:g} fps, {cfg.amplitude_px:g} px, {cfg.width}x"

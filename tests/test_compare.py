@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vmic.cli import main
-from vmic.cli.compare import compare_methods, format_table
+from vmic.compare import compare_methods, format_comparison
 from vmic.recovery import DEFAULT_COMBINE
 
 
@@ -52,9 +52,9 @@ def test_three_rows_scored(sample, tiny_model):
         assert 0 <= r["rmse01"] <= 1
         # a clean 0.05 px tone is recovered by every method
         assert r["pearson"] > 0.9
-    table = format_table(rows)
+    table = format_comparison(rows)
     assert all(m in table for m in ("align", DEFAULT_COMBINE, "learned", "RMSE [0,1]", "STOI"))
-    md = format_table(rows, markdown=True)
+    md = format_comparison(rows, markdown=True)
     assert md.splitlines()[1].startswith("|---")
 
 

@@ -206,7 +206,7 @@ def test_bad_model_file_is_one_line_error(tmp_path, capsys):
                "--method", "learned", "--model", str(bad), "--quiet"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "cannot load model" in err and "Traceback" not in err
+    assert "is not a weights file" in err and "Traceback" not in err
 
 
 def _render_sample(tmp_path, duration_s=0.1):

@@ -48,7 +48,7 @@ def test_non_integer_chunks_tile_the_audio(fs, rate):
     assert lengths.max() - lengths.min() <= 1
     # Energies of the chunks add up to the energy of the covered audio.
     audio = np.random.default_rng(0).standard_normal(n)
-    db = loudness_at_rate(audio, fs, rate)
+    db = loudness_at_rate(audio, fs, fps=rate)
     assert db.size == lengths.size
     np.testing.assert_allclose(np.sum(10 ** (db / 10)), np.sum(audio[: bounds[-1]] ** 2),
                                rtol=1e-9)
@@ -60,7 +60,7 @@ def test_bad_inputs():
     with pytest.raises(ValueError):
         frame_loudness_db(np.zeros(10), 0)
     with pytest.raises(ValueError):
-        loudness_at_rate(np.zeros(10), 10, 20)
+        loudness_at_rate(np.zeros(10), 10, fps=20)
     assert frame_loudness_db(np.zeros(3), 5).size == 0
 
 
@@ -130,7 +130,7 @@ def test_cli_loudness_from_recovered_audio(tmp_path, capsys):
     assert len(rows) == 18  # 0.6 s at 30 frames/s
     db = np.array([float(r["db"]) for r in rows])
     truth = np.array([float(r["truth_db"]) for r in rows])
-    np.testing.assert_allclose(truth, loudness_at_rate(audio, fs, 30), atol=1e-3)
+    np.testing.assert_allclose(truth, loudness_at_rate(audio, fs, fps=30), atol=1e-3)
     assert np.corrcoef(db, truth)[0, 1] > 0.9
     assert (tmp_path / "loud.png").stat().st_size > 1000
     assert "correlation with reference" in capsys.readouterr().out

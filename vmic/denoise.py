@@ -1,4 +1,4 @@
-"""Denoising of recovered audio in the short-time Fourier domain, and band parsing.
+"""Denoising of recovered audio in the short-time Fourier domain.
 
 The visual microphone's noise (sensor noise through the phase estimate, codec noise) is
 broadband and roughly stationary, while the sound it carries comes and goes. All methods
@@ -23,15 +23,17 @@ original phase:
     A float64 copy of the input.
 
 The gains are real and the windows centred, so the output is zero-phase (no delay), and it
-always has exactly the input's length; the sample rate is not changed. Processing is
+always has exactly the input's length; the sample rate ``sr`` is not changed. Processing is
 deterministic (no random numbers).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from vmic.errors import VmicError
 
@@ -43,7 +45,6 @@ __all__ = [
     "spectral_subtraction_gain",
     "wiener_gain",
     "gate_gain",
-    "parse_band",
 ]
 
 DENOISE_METHODS = ("none", "spectral-subtraction", "wiener", "gate")
@@ -52,10 +53,10 @@ DENOISE_METHODS = ("none", "spectral-subtraction", "wiener", "gate")
 MIN_SAMPLES = 16
 
 
-def stft_size(n_samples: int, rate: float, window_s: float = 0.1) -> int:
+def stft_size(n_samples: int, sr: float, *, window_s: float = 0.1) -> int:
     """STFT window length (samples) for a signal.
 
-    The power of two nearest to ``window_s * rate``, limited to [16, 4096] and to at most a
+    The power of two nearest to ``window_s * sr``, limited to [16, 4096] and to at most a
     quarter of the signal (so the noise quantile sees at least ~13 frames at 75 % overlap),
     but never under 8.
 
@@ -63,7 +64,7 @@ def stft_size(n_samples: int, rate: float, window_s: float = 0.1) -> int:
     ----------
     n_samples : int
         Signal length (samples).
-    rate : float
+    sr : float
         Sample rate (Hz).
     window_s : float, default 0.1
         Target window duration (s): 100 ms gives ~10 Hz resolution, enough to keep the
@@ -74,7 +75,7 @@ def stft_size(n_samples: int, rate: float, window_s: float = 0.1) -> int:
     -------
     int
     """
-    target = max(window_s * rate, 1.0)
+    target = max(window_s * sr, 1.0)
     size = int(2 ** round(math.log2(target)))
     size = min(max(size, 16), 4096)
     quarter = max(n_samples // 4, 1)
@@ -82,7 +83,7 @@ def stft_size(n_samples: int, rate: float, window_s: float = 0.1) -> int:
     return int(max(8, min(size, limit)))
 
 
-def noise_profile(power: np.ndarray, quantile: float = 0.1, smooth_bins: int = 21,
+def noise_profile(power: np.ndarray, *, quantile: float = 0.1, smooth_bins: int = 21,
                   smooth_percentile: float = 20.0) -> np.ndarray:
     """Noise power per frequency from STFT power.
 
@@ -126,8 +127,8 @@ def _ratio(power: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return noise[:, None] / np.maximum(power, tiny)
 
 
-def spectral_subtraction_gain(power: np.ndarray, noise: np.ndarray, over_subtraction: float = 2.0,
-                              floor: float = 0.01) -> np.ndarray:
+def spectral_subtraction_gain(power: np.ndarray, noise: np.ndarray, *,
+                              over_subtraction: float = 2.0, floor: float = 0.01) -> np.ndarray:
     """Power spectral subtraction gain ``sqrt(max(1 - alpha * N / P, floor))``.
 
     Parameters
@@ -146,7 +147,7 @@ def spectral_subtraction_gain(power: np.ndarray, noise: np.ndarray, over_subtrac
     return np.sqrt(np.clip(1.0 - over_subtraction * _ratio(power, noise), floor, 1.0))
 
 
-def wiener_gain(power: np.ndarray, noise: np.ndarray, smoothing: float = 0.98,
+def wiener_gain(power: np.ndarray, noise: np.ndarray, *, smoothing: float = 0.98,
                 floor: float = 0.03) -> np.ndarray:
     """Wiener gain with a decision-directed a-priori SNR.
 
@@ -179,7 +180,7 @@ def wiener_gain(power: np.ndarray, noise: np.ndarray, smoothing: float = 0.98,
     return gain
 
 
-def gate_gain(power: np.ndarray, noise: np.ndarray, threshold_db: float = 6.0,
+def gate_gain(power: np.ndarray, noise: np.ndarray, *, threshold_db: float = 6.0,
               floor: float = 0.03, smooth: tuple[int, int] = (3, 3)) -> np.ndarray:
     """Spectral gate: floor under ``threshold`` x noise, 1 above, mask smoothed.
 
@@ -223,15 +224,15 @@ def _check_params(method: str, params: dict) -> None:
         raise VmicError(f"denoise floor must be between 0 and 1, got {floor:g}")
 
 
-def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction",
-            **params) -> np.ndarray:
+def denoise(audio: ArrayLike, sr: float, *, method: str = "spectral-subtraction",
+            **params: Any) -> np.ndarray:
     """Denoise a mono signal; the output has exactly the input's length.
 
     Parameters
     ----------
-    audio : ndarray of float, shape (T,)
+    audio : array_like of float, shape (T,)
         Signal (any units; the output keeps them).
-    rate : float
+    sr : float
         Sample rate (Hz), any positive value (600-20 000 Hz typical). The output has the
         same rate.
     method : {"spectral-subtraction", "wiener", "gate", "none"}
@@ -258,8 +259,8 @@ def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction"
         raise VmicError(f"unknown denoise method {method!r}; choose from "
                         f"{', '.join(DENOISE_METHODS)}")
     _check_params(method, params)
-    if not (math.isfinite(rate) and rate > 0):
-        raise VmicError(f"sample rate must be a positive number of Hz, got {rate!r}")
+    if not (math.isfinite(sr) and sr > 0):
+        raise VmicError(f"sample rate sr must be a positive number of Hz, got {sr!r}")
     x = np.array(audio, dtype=np.float64)
     if x.ndim != 1:
         raise VmicError(f"denoise takes one signal of shape (T,), got shape {x.shape}")
@@ -268,66 +269,35 @@ def denoise(audio: np.ndarray, rate: float, method: str = "spectral-subtraction"
     n = x.size
     if method == "none" or n < MIN_SAMPLES:
         return x
-    nperseg = int(params.get("nperseg") or stft_size(n, rate))
+    nperseg = int(params.get("nperseg") or stft_size(n, sr))
     if not 4 <= nperseg <= n:
         raise VmicError(f"STFT size must be between 4 and the signal length {n}, got {nperseg}")
     noverlap = nperseg * 3 // 4
     # Remove the mean so the DC bin does not dominate; it is added back unchanged.
     offset = x.mean()
     x = x - offset
-    import scipy.signal  # here, not at the top: parse_band and the method names stay cheap
+    import scipy.signal  # here, not at the top: importing the method names stays cheap
 
-    _, _, spectrum = scipy.signal.stft(x, fs=rate, window="hann", nperseg=nperseg,
+    _, _, spectrum = scipy.signal.stft(x, fs=sr, window="hann", nperseg=nperseg,
                                        noverlap=noverlap, boundary="even", padded=True)
     power = spectrum.real ** 2 + spectrum.imag ** 2
-    noise = noise_profile(power, params.get("quantile", 0.1), params.get("smooth_bins", 21),
-                          params.get("smooth_percentile", 20.0))
+    noise = noise_profile(power, quantile=params.get("quantile", 0.1),
+                          smooth_bins=params.get("smooth_bins", 21),
+                          smooth_percentile=params.get("smooth_percentile", 20.0))
     if method == "spectral-subtraction":
-        gain = spectral_subtraction_gain(power, noise, params.get("over_subtraction", 2.0),
-                                         params.get("floor", 0.01))
+        gain = spectral_subtraction_gain(power, noise,
+                                         over_subtraction=params.get("over_subtraction", 2.0),
+                                         floor=params.get("floor", 0.01))
     elif method == "wiener":
-        gain = wiener_gain(power, noise, params.get("smoothing", 0.98), params.get("floor", 0.03))
+        gain = wiener_gain(power, noise, smoothing=params.get("smoothing", 0.98),
+                           floor=params.get("floor", 0.03))
     else:
-        gain = gate_gain(power, noise, params.get("threshold_db", 6.0),
-                         params.get("floor", 0.03), tuple(params.get("smooth", (3, 3))))
-    _, y = scipy.signal.istft(spectrum * gain, fs=rate, window="hann", nperseg=nperseg,
+        gain = gate_gain(power, noise, threshold_db=params.get("threshold_db", 6.0),
+                         floor=params.get("floor", 0.03),
+                         smooth=tuple(params.get("smooth", (3, 3))))
+    _, y = scipy.signal.istft(spectrum * gain, fs=sr, window="hann", nperseg=nperseg,
                               noverlap=noverlap, boundary=True)
     out = np.zeros(n)
     m = min(n, y.size)
     out[:m] = y[:m]
     return out + offset
-
-
-def parse_band(text: str, rate: float | None = None) -> tuple[float, float]:
-    """Parse a band ``"LO,HI"`` (Hz), e.g. from ``--bandpass 80,1000``.
-
-    Parameters
-    ----------
-    text : str
-        Two numbers separated by a comma, 0 < LO < HI.
-    rate : float, optional
-        Sample rate (Hz); when given, HI must be under the Nyquist rate ``rate / 2``.
-
-    Returns
-    -------
-    (float, float)
-        ``(lo_hz, hi_hz)``.
-
-    Raises
-    ------
-    VmicError
-        Anything else, with one line saying what is wrong.
-    """
-    parts = str(text).split(",")
-    if len(parts) != 2:
-        raise VmicError(f"band must be LO,HI in Hz (e.g. 80,1000), got {text!r}")
-    try:
-        lo, hi = (float(p) for p in parts)
-    except ValueError:
-        raise VmicError(f"band must be two numbers LO,HI in Hz, got {text!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo <= 0 or hi <= lo:
-        raise VmicError(f"band needs 0 < LO < HI (Hz), got {text!r}")
-    if rate is not None and hi >= rate / 2:
-        raise VmicError(f"band's high edge {hi:g} Hz must be under the Nyquist rate "
-                        f"{rate / 2:g} Hz")
-    return lo, hi

@@ -7,7 +7,7 @@ films?"): with ``chunk_i`` the audio samples that belong to frame ``i``,
 
 clipped from below at a floor (silence would otherwise be -inf). It is a *sum*, not a mean,
 so the value depends on the chunk length (samples per frame); compare dB only at one audio
-rate and frame rate.
+sample rate ``sr`` and frame rate ``fps``.
 
 Chunks tile the audio exactly even when the samples per frame are not an integer (e.g.
 2200 Hz audio at 30 frames/s = 73.33 samples per frame): chunk ``i`` is
@@ -21,6 +21,7 @@ Everything here is numpy only.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from vmic.errors import VmicError
 
@@ -29,6 +30,7 @@ __all__ = [
     "chunk_bounds",
     "frame_loudness_db",
     "loudness_at_rate",
+    "correlation_above_floor",
     "detect_impacts",
     "match_events",
     "event_f1",
@@ -46,7 +48,7 @@ def chunk_bounds(n_samples: int, frame_len: float) -> np.ndarray:
     n_samples : int
         Length of the audio, samples.
     frame_len : float
-        Samples per frame (audio rate / frame rate, Hz / Hz); need not be an integer.
+        Samples per frame (``sr / fps``: sample rate over frame rate); need not be an integer.
 
     Returns
     -------
@@ -68,7 +70,8 @@ def chunk_bounds(n_samples: int, frame_len: float) -> np.ndarray:
     return bounds[: n_frames + 1]
 
 
-def frame_loudness_db(audio, frame_len: float, floor_db: float = DEFAULT_FLOOR_DB) -> np.ndarray:
+def frame_loudness_db(audio: ArrayLike, frame_len: float, *,
+                      floor_db: float = DEFAULT_FLOOR_DB) -> np.ndarray:
     """Loudness of each frame's audio chunk, ``20*log10(sqrt(sum(chunk**2)))``, floored.
 
     Parameters
@@ -76,7 +79,7 @@ def frame_loudness_db(audio, frame_len: float, floor_db: float = DEFAULT_FLOOR_D
     audio : array_like, shape (N,)
         Audio samples (any float units; dB are relative to a chunk of unit energy).
     frame_len : float
-        Samples per frame (audio rate / frame rate); non-integer values use the rounded
+        Samples per frame (``sr / fps``); non-integer values use the rounded
         boundaries of :func:`chunk_bounds`.
     floor_db : float
         dB given to chunks quieter than this (silence), dB.
@@ -88,7 +91,7 @@ def frame_loudness_db(audio, frame_len: float, floor_db: float = DEFAULT_FLOOR_D
     """
     audio = np.asarray(audio, dtype=np.float64)
     if audio.ndim != 1:
-        raise ValueError(f"audio must be 1-D (N,), got shape {audio.shape}")
+        raise VmicError(f"audio must be 1-D (N,), got shape {audio.shape}")
     bounds = chunk_bounds(audio.size, frame_len)
     if bounds.size < 2:
         return np.zeros(0, dtype=np.float64)
@@ -100,35 +103,60 @@ def frame_loudness_db(audio, frame_len: float, floor_db: float = DEFAULT_FLOOR_D
     return np.maximum(db, float(floor_db))
 
 
-def loudness_at_rate(audio, audio_rate: float, frame_rate: float,
+def loudness_at_rate(audio: ArrayLike, sr: float, *, fps: float,
                      floor_db: float = DEFAULT_FLOOR_DB) -> np.ndarray:
-    """Per-frame dB of ``audio`` (sampled at ``audio_rate`` Hz) at ``frame_rate`` frames/s.
+    """Per-frame dB of ``audio`` (sampled at ``sr`` Hz) at ``fps`` output frames/s.
 
     Parameters
     ----------
     audio : array_like, shape (N,)
         Audio samples.
-    audio_rate : float
+    sr : float
         Sample rate of ``audio``, Hz.
-    frame_rate : float
-        Output frames per second, Hz; must not exceed ``audio_rate``.
+    fps : float
+        Output frames per second; must not exceed ``sr``.
     floor_db : float
         Floor for silent chunks, dB.
 
     Returns
     -------
     numpy.ndarray of float64, shape (n_frames,)
-        See :func:`frame_loudness_db`; ``n_frames = floor(N * frame_rate / audio_rate)``
-        (up to rounding of the last boundary).
+        See :func:`frame_loudness_db`; ``n_frames = floor(N * fps / sr)`` (up to rounding of
+        the last boundary).
     """
-    if not audio_rate > 0 or not frame_rate > 0:
-        raise ValueError("audio_rate and frame_rate must be positive (Hz)")
-    if frame_rate > audio_rate:
-        raise ValueError(f"frame rate {frame_rate} Hz exceeds the audio rate {audio_rate} Hz")
-    return frame_loudness_db(audio, audio_rate / frame_rate, floor_db)
+    if not sr > 0 or not fps > 0:
+        raise VmicError(f"sr and fps must be positive, got sr={sr!r} Hz, fps={fps!r}")
+    if fps > sr:
+        raise VmicError(f"fps={fps:g} frames/s exceeds the audio's sample rate sr={sr:g} Hz")
+    return frame_loudness_db(audio, sr / fps, floor_db=floor_db)
 
 
-def detect_impacts(db, threshold_db: float, min_separation: int = 2) -> np.ndarray:
+def correlation_above_floor(db: ArrayLike, truth: ArrayLike, floor_db: float) -> float:
+    """Pearson correlation of two dB tracks over the frames where the truth is above a floor.
+
+    Parameters
+    ----------
+    db, truth : array_like, shape (T1,), (T2,)
+        Per-frame loudness (dB); the first ``min(T1, T2)`` frames are compared.
+    floor_db : float
+        Frames whose truth is at or below this (dB) are left out.
+
+    Returns
+    -------
+    float
+        Correlation in [-1, 1], or ``nan`` with fewer than 3 frames kept or a constant track.
+    """
+    db = np.asarray(db, dtype=np.float64)
+    truth = np.asarray(truth, dtype=np.float64)
+    n = min(db.size, truth.size)
+    keep = truth[:n] > floor_db
+    if keep.sum() < 3 or np.std(db[:n][keep]) == 0 or np.std(truth[:n][keep]) == 0:
+        return float("nan")
+    return float(np.corrcoef(db[:n][keep], truth[:n][keep])[0, 1])
+
+
+def detect_impacts(db: ArrayLike, threshold_db: float, *,
+                   min_separation: int = 2) -> np.ndarray:
     """Frames where an impact sound starts: local dB peaks at or above a threshold.
 
     A frame is an impact when its dB is ``>= threshold_db``, strictly greater than the
@@ -152,7 +180,7 @@ def detect_impacts(db, threshold_db: float, min_separation: int = 2) -> np.ndarr
     """
     db = np.asarray(db, dtype=np.float64)
     if db.ndim != 1:
-        raise ValueError(f"db must be 1-D (T,), got shape {db.shape}")
+        raise VmicError(f"db must be 1-D (T,), got shape {db.shape}")
     if db.size == 0:
         return np.zeros(0, dtype=np.int64)
     previous = np.concatenate([[-np.inf], db[:-1]])
@@ -165,7 +193,8 @@ def detect_impacts(db, threshold_db: float, min_separation: int = 2) -> np.ndarr
     return np.array(sorted(kept), dtype=np.int64)
 
 
-def match_events(predicted, truth, tolerance: int = 1) -> list[tuple[int, int]]:
+def match_events(predicted: ArrayLike, truth: ArrayLike,
+                 tolerance: int = 1) -> list[tuple[int, int]]:
     """One-to-one matching of predicted to true event frames within ``tolerance`` frames.
 
     Greedy by distance (closest pairs first, ties to the earlier frame), each event used at
@@ -201,7 +230,8 @@ def match_events(predicted, truth, tolerance: int = 1) -> list[tuple[int, int]]:
     return matched
 
 
-def event_f1(predicted, truth, tolerance: int = 1) -> tuple[float, float, float]:
+def event_f1(predicted: ArrayLike, truth: ArrayLike,
+             tolerance: int = 1) -> tuple[float, float, float]:
     """Precision, recall and F1 of predicted event frames against the truth.
 
     Parameters

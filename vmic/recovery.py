@@ -164,7 +164,7 @@ def recover_from_sums(sums: PhaseSums, rate: float, combine: str = DEFAULT_COMBI
             info.update(details)
             weights = weights.T.reshape((2,) + tuple(tiles))
         audio = post.scale_peak(combined)
-    audio = post.finish(audio, rate, bandpass_hz, denoise)
+    audio = post.finish(audio, rate, bandpass_hz=bandpass_hz, denoise=denoise)
     return Recovery(audio=audio.astype(np.float32), rate=rate, band_signals=band_signals,
                     combine=combine, weights=weights, info=info)
 
@@ -274,11 +274,7 @@ def _check_post_options(rate, bandpass_hz, denoise) -> None:
         raise VmicError(f"unknown denoise method {denoise!r}; choose from "
                         f"{', '.join(DENOISE_METHODS)}")
     if bandpass_hz is not None:
-        lo, hi = bandpass_hz
-        post._check_cutoff(lo, rate, "band-pass low edge")
-        post._check_cutoff(hi, rate, "band-pass high edge")
-        if not lo < hi:
-            raise VmicError(f"band-pass needs LO < HI, got {lo:g},{hi:g} Hz")
+        post.check_band(*bandpass_hz, sr=rate, name="bandpass_hz")
 
 
 def _reference_from_stream(batches, clip: Clip, first: int, count: int,
@@ -426,7 +422,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             raise VmicError(f"unknown combination {combine!r}; choose from "
                             f"{', '.join(COMBINE_METHODS)}")
         if highpass_hz is not None:
-            post._check_cutoff(highpass_hz, clip.capture_fps, "high-pass cutoff")
+            post.check_cutoff(highpass_hz, sr=clip.capture_fps, name="high-pass cutoff")
         _check_post_options(clip.capture_fps, bandpass_hz, denoise)
         if scales is None:
             scales = default_scales(combine, clip.frame_shape)

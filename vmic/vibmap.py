@@ -288,7 +288,7 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
         raise VmicError(f"a {w}x{h} px frame allows at most {max_scales((h, w))} scales, "
                         f"asked for {scales}")
     low = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
-    post._check_cutoff(low, rate, "high-pass cutoff")
+    post.check_cutoff(low, sr=rate, name="high-pass cutoff")
     high = nyquist if max_freq_hz is None else max_freq_hz
     if not low < high <= nyquist:
         raise VmicError(f"--max-freq must be above the high-pass cutoff {low:g} Hz and at "

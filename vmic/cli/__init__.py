@@ -27,10 +27,14 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, with a usage error reported as one line (the usage block is in --help)."""
+    """argparse, with a usage error reported as one line (the usage block is in --help).
+
+    The line starts with ``vmic: error:`` as every other refusal does, whichever subcommand's
+    parser found it.
+    """
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"vmic: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

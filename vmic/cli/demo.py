@@ -1,4 +1,15 @@
-"""``vmic demo``: recover a shipped synthetic sample, score it against its truth."""
+"""``vmic demo``: recover a shipped synthetic sample, score it against its truth.
+
+The scores are those of :func:`vmic.metrics.score`. All of them, the log-spectral distance
+and the per-frame loudness error included, are computed on one aligned pair: the same
+scoring band, the same lag and the same least-squares gain and sign as the SNR. Aligning
+them separately would make each metric describe a different signal; they are kept on the
+SNR's alignment and labelled instead. The table's first line states that alignment, and each
+label says which way is better (an LSD of 0 dB means identical spectra). The LSD and the
+loudness error weigh quiet frequency bins and quiet frames as much as loud ones, so a
+recovery whose noise floor stands well above a quiet truth shows a large LSD next to a good
+SNR: they answer different questions, not the same one twice.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +20,7 @@ import time
 import warnings
 from pathlib import Path
 
+from vmic.cli.common import check_writable_folder, json_safe
 from vmic.errors import VmicError
 
 
@@ -26,7 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--sample", default=None,
                         help="which sample of samples/README.md (default speech_membrane)")
     parser.add_argument("--combine", default=None,
-                        help="combination method of vmic recover (default: its default)")
+                        help="combination method, as in vmic recover (default: the same as there)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="also write recovered.wav and spectrogram PNGs into this folder")
     parser.add_argument("--json", action="store_true", help="print the scores as JSON")
@@ -50,12 +62,44 @@ def find_sample(name: str, scratch: Path, quiet: bool) -> Path:
         shared = Path("../shared")
     warnings.warn(f"samples/{name}.avi not found; rendering it into a temporary folder",
                   stacklevel=1)
-    return samples.render_sample(name, scratch, shared, quiet=quiet)
+    return render_sample(name, scratch, shared, quiet=quiet)
+
+
+def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../shared", *,
+                  quiet: bool = True) -> Path:
+    """Render sample ``name`` into ``out_dir`` as ``vmic synth`` does; returns the clip path."""
+    from vmic.cli import build_parser
+    from vmic.cli.synth import command_line, config_from_args
+    from vmic.synth import render
+    from vmic.synth.samples import sample_args
+
+    argv = ["synth", *sample_args(name, out_dir, shared)]
+    if quiet:
+        argv.append("--quiet")
+    args = build_parser().parse_args(argv)
+    render(args.out, args.truth, config_from_args(args), quiet=args.quiet,
+           command=command_line(args.out, args.truth, args))
+    return Path(args.out)
+
+
+def _write_outputs(out_dir: Path, recovery, truth, sr: float) -> None:
+    # All three files are renamed into place only once all are complete.
+    import contextlib
+
+    from vmic.io.atomic import atomic_path
+    from vmic.io.audio import save_spectrogram, write_wav
+
+    with contextlib.ExitStack() as stack:
+        write_wav(stack.enter_context(atomic_path(out_dir / "recovered.wav")), recovery.audio, sr)
+        save_spectrogram(stack.enter_context(atomic_path(out_dir / "recovered.png")),
+                         recovery.audio, sr, title=f"recovered ({recovery.combine})")
+        save_spectrogram(stack.enter_context(atomic_path(out_dir / "truth.png")), truth, sr,
+                         title="truth (displacement)")
 
 
 def run(args: argparse.Namespace) -> int:
     from vmic import metrics
-    from vmic.cli.score import json_safe, read_mono
+    from vmic.io.audio import read_wav
     from vmic.recovery import DEFAULT_COMBINE, recover
     from vmic.synth.samples import DEMO_SAMPLE, SAMPLES
 
@@ -64,26 +108,21 @@ def run(args: argparse.Namespace) -> int:
         raise VmicError(f"unknown sample {args.sample!r}; choose from {', '.join(sorted(SAMPLES))}")
     combine = args.combine or DEFAULT_COMBINE
     out_dir = Path(args.out) if args.out else None
-    if out_dir is not None and not out_dir.is_dir():
-        raise VmicError(f"--out folder does not exist: {out_dir}")
+    if out_dir is not None:
+        check_writable_folder(out_dir, "--out")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vmic-demo-") as scratch:
         clip = find_sample(args.sample, Path(scratch), args.quiet)
         sidecar = json.loads(clip.with_suffix(".json").read_text())
         truth_path = clip.parent / sidecar["truth"]["file"]
-        truth, rate = read_mono(truth_path)
+        truth, rate = read_wav(truth_path, mix_channels=False)
         recovery = recover(clip, combine=combine, quiet=args.quiet)
     result = metrics.score(recovery.audio, truth, rate)
     crb = sidecar["crb"]
     result.update(sample=args.sample, combine=recovery.combine, recover_s=recovery.elapsed_s,
                   total_s=time.perf_counter() - started, crb_snr_db=crb.get("snr_db"))
     if out_dir is not None:
-        from vmic.io.audio import save_spectrogram, write_wav
-
-        write_wav(out_dir / "recovered.wav", recovery.audio, rate)
-        save_spectrogram(out_dir / "recovered.png", recovery.audio, rate,
-                         f"recovered ({recovery.combine})")
-        save_spectrogram(out_dir / "truth.png", truth, rate, "truth (displacement)")
+        _write_outputs(out_dir, recovery, truth, rate)
     if args.json:
         print(json.dumps(json_safe(result), indent=2))
         return 0

@@ -20,23 +20,52 @@ the learned method: 1 where an impact is detected).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import sys
 
 import numpy as np
 
-from vmic.cli.common import add_clip_options, positive_float, positive_int
+from vmic.cli.common import (
+    add_clip_options,
+    check_distinct,
+    check_output,
+    clip_inputs,
+    finite_float,
+    positive_float,
+    positive_int,
+)
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
-from vmic.loudness import DEFAULT_FLOOR_DB, detect_impacts, loudness_at_rate
+from vmic.loudness import (
+    DEFAULT_FLOOR_DB,
+    correlation_above_floor,
+    detect_impacts,
+    loudness_at_rate,
+)
+
+DESCRIPTION = """\
+Write the loudness (dB) of each output frame of a clip to a CSV file.
+
+--method audio (default): recover the sound from the high-speed clip, as vmic recover does,
+  then take 20 log10 of the root of the summed squares of each output frame's samples
+  (--rate frames/s, default 30), floored at --floor-db. The recovered audio is scaled to a
+  peak of 1, so these dB are relative: compare their shape with a truth, not their level.
+
+--method cnn-lstm: predict each video frame's dB from the frames alone with the learned
+  CNN-LSTM (needs the learn extra), for ordinary-rate clips (15-30 frames/s, as trained);
+  one row per video frame, on the scale of the training sounds.
+
+The CSV holds the columns frame, time_s and db; truth_db is added with --reference, and
+impact (1 where an impact is detected) with --method cnn-lstm."""
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "loudness",
         help="loudness (dB) of each output frame, from recovered audio or a learned model",
-        description=__doc__.split("\n\n", 1)[1],
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_clip_options(parser)
@@ -48,7 +77,7 @@ def register(subparsers) -> None:
     parser.add_argument("--rate", type=positive_float, default=None, metavar="HZ",
                         help="output frames per second for --method audio (default 30); "
                              "cnn-lstm gives one row per video frame")
-    parser.add_argument("--floor-db", type=float, default=DEFAULT_FLOOR_DB, metavar="DB",
+    parser.add_argument("--floor-db", type=finite_float, default=DEFAULT_FLOOR_DB, metavar="DB",
                         help=f"dB given to silent chunks (default {DEFAULT_FLOOR_DB:g})")
     parser.add_argument("--reference", default=None, metavar="WAV",
                         help="true sound: its per-frame dB goes in the CSV and the plot, and "
@@ -56,9 +85,9 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", default=None, metavar="PNG", help="plot dB over frames")
     parser.add_argument("--combine", default=None,
                         help="--method audio: combination of the pyramid's signals (as in "
-                             "vmic recover; default: recover's default)")
+                             "vmic recover, and with the same default)")
     parser.add_argument("--scales", type=positive_int, default=None,
-                        help="--method audio: pyramid scales (default: recover's default)")
+                        help="--method audio: pyramid scales (default: as in vmic recover)")
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="--method audio: pyramid orientations (default 2)")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
@@ -78,10 +107,10 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
     result = recover(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames,
                      reference_frame=args.reference_frame, quiet=args.quiet, **options)
-    audio_rate = float(result.rate)
-    if rate > audio_rate:
-        raise VmicError(f"--rate {rate:g} exceeds the capture rate {audio_rate:g} fps")
-    db = loudness_at_rate(result.audio, audio_rate, rate, args.floor_db)
+    sr = float(result.rate)
+    if rate > sr:
+        raise VmicError(f"--rate {rate:g} exceeds the capture rate {sr:g} fps")
+    db = loudness_at_rate(result.audio, sr, fps=rate, floor_db=args.floor_db)
     if db.size == 0:
         raise VmicError(f"the clip is shorter than one output frame at --rate {rate:g}")
     return db, rate
@@ -107,8 +136,10 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
     from vmic.learn import require_torch
 
     require_torch()
-    from vmic.learn.loudness.model import MODEL_FRAME_RATE, predict_db
+    from vmic.learn.loudness.model import MODEL_FRAME_RATE, load_weights, predict_db
 
+    if args.weights is not None:
+        load_weights(args.weights)  # a bad file is refused before the frames are read
     frames, fps = _read_frames(args)
     if args.rate is not None and not math.isclose(args.rate, fps, rel_tol=1e-6):
         raise VmicError("--method cnn-lstm gives one dB per video frame; omit --rate "
@@ -128,14 +159,11 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
     return db, fps, detect_impacts(db, threshold), threshold
 
 
-def _reference_db(path, rate: float, floor_db: float, n_frames: int) -> np.ndarray:
-    from vmic.io.audio import read_wav
-
-    audio, audio_rate = read_wav(path)
-    if rate > audio_rate:
-        raise VmicError(f"reference {path} is sampled at {audio_rate} Hz, below {rate:g} "
-                        "frames/s")
-    return loudness_at_rate(audio, audio_rate, rate, floor_db)[:n_frames]
+def _reference_db(reference, rate: float, floor_db: float, n_frames: int) -> np.ndarray:
+    path, audio, sr = reference
+    if rate > sr:
+        raise VmicError(f"--reference {path} is sampled at {sr} Hz, below {rate:g} frames/s")
+    return loudness_at_rate(audio, sr, fps=rate, floor_db=floor_db)[:n_frames]
 
 
 def _write_csv(path, db, rate, truth, impacts) -> None:
@@ -179,16 +207,17 @@ def _plot(path, db, truth, impacts, floor_db, title) -> None:
     plt.close(fig)
 
 
-def correlation_above_floor(db, truth, floor_db: float) -> float:
-    """Pearson correlation of two dB tracks over frames where the truth is above the floor."""
-    n = min(db.size, truth.size)
-    keep = truth[:n] > floor_db
-    if keep.sum() < 3 or np.std(db[:n][keep]) == 0 or np.std(truth[:n][keep]) == 0:
-        return float("nan")
-    return float(np.corrcoef(db[:n][keep], truth[:n][keep])[0, 1])
-
-
 def run(args) -> int:
+    inputs = [*clip_inputs(args.clip), args.reference, args.weights]
+    check_output(args.output, (".csv",), "-o", inputs)
+    if args.plot:
+        check_output(args.plot, (".png", ".pdf", ".svg"), "--plot", inputs)
+    check_distinct({"-o": args.output, "--plot": args.plot})
+    reference = None
+    if args.reference is not None:  # read before the work, so a bad file fails first
+        from vmic.io.audio import read_wav
+
+        reference = (args.reference, *read_wav(args.reference))
     impacts = None
     if args.method == "audio":
         db, rate = _recovered_db(args, args.rate if args.rate is not None else 30.0)
@@ -198,10 +227,13 @@ def run(args) -> int:
         title = f"loudness predicted by the CNN-LSTM ({rate:g} frames/s)"
     truth = None
     if args.reference is not None:
-        truth = _reference_db(args.reference, rate, args.floor_db, db.size)
-    _write_csv(args.output, db, rate, truth, impacts)
-    if args.plot:
-        _plot(args.plot, db, truth, impacts, args.floor_db, title)
+        truth = _reference_db(reference, rate, args.floor_db, db.size)
+    # Both outputs are complete before either is renamed into place (no CSV without its plot).
+    with contextlib.ExitStack() as stack:
+        _write_csv(stack.enter_context(atomic_path(args.output)), db, rate, truth, impacts)
+        if args.plot:
+            _plot(stack.enter_context(atomic_path(args.plot)), db, truth, impacts,
+                  args.floor_db, title)
     line = f"{db.size} frames at {rate:g} frames/s: dB from {db.min():.1f} to {db.max():.1f}"
     if impacts is not None:
         line += f", {len(impacts)} impacts"
@@ -209,4 +241,6 @@ def run(args) -> int:
         r = correlation_above_floor(db, truth, args.floor_db)
         line += f", correlation with reference {r:.3f}"
     print(line)
+    print(f"vmic: wrote {args.output}" + (f" and {args.plot}" if args.plot else ""),
+          file=sys.stderr)
     return 0

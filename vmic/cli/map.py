@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 
-from vmic.cli.common import add_clip_options, check_output, positive_float, positive_int
+from vmic.cli.common import (
+    add_clip_options,
+    check_distinct,
+    check_output,
+    clip_inputs,
+    positive_float,
+    positive_int,
+)
 from vmic.io.atomic import atomic_path
 
 PICTURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -20,16 +26,17 @@ def register(subparsers) -> None:
         description="Cut the reference frame into tiles, measure each tile's local motion "
                     "(pyramid phase) over the clip, and draw where a spectral line stands "
                     "out of the noise (strength, dB) and at which frequency (Hz).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_clip_options(parser)
     parser.add_argument("-o", "--output", required=True,
                         help="output picture (.png, .pdf or .svg)")
     parser.add_argument("--tile", type=positive_int, default=8, metavar="PX",
-                        help="tile side in px of the analysed frame (after --roi/--downsample)")
-    parser.add_argument("--scales", type=positive_int, default=1, help="pyramid scales")
+                        help="tile side in px of the analysed frame (after --roi/--downsample)"
+                             " (default %(default)s)")
+    parser.add_argument("--scales", type=positive_int, default=1,
+                        help="pyramid scales (default %(default)s)")
     parser.add_argument("--orientations", type=positive_int, default=2,
-                        help="pyramid orientations")
+                        help="pyramid orientations (default %(default)s)")
     parser.add_argument("--highpass", type=positive_float, default=None, metavar="HZ",
                         help="high-pass cutoff and lowest frequency searched (default 0.05 "
                              "of Nyquist)")
@@ -43,9 +50,10 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from vmic.vibmap import save_vibration_map, vibration_map
 
-    check_output(args.output, PICTURE_SUFFIXES, "output", args.clip)
+    check_output(args.output, PICTURE_SUFFIXES, "-o", clip_inputs(args.clip))
     if args.data:
-        check_output(args.data, (".npz",), "--data", args.clip)
+        check_output(args.data, (".npz",), "--data", clip_inputs(args.clip))
+    check_distinct({"-o": args.output, "--data": args.data})
     vmap = vibration_map(
         args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
         tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,
@@ -60,10 +68,11 @@ def run(args) -> int:
                      tile_edges_x=vmap.tile_edges_x, rate=vmap.rate,
                      band_hz=np.asarray(vmap.band_hz), origin=np.asarray(vmap.origin),
                      pixel_size=vmap.pixel_size)
+    # The line saying what was written stays under --quiet (which silences progress only).
+    ty, tx = vmap.tiles
+    print(f"vmic: wrote {args.output}: {ty}x{tx} tiles, {vmap.n_frames} frames at "
+          f"{vmap.rate:g} fps (bin {vmap.freq_resolution_hz:.3g} Hz)", file=sys.stderr)
     if not args.quiet:
-        ty, tx = vmap.tiles
-        print(f"vmic: wrote {args.output}: {ty}x{tx} tiles, {vmap.n_frames} frames at "
-              f"{vmap.rate:g} fps (bin {vmap.freq_resolution_hz:.3g} Hz)", file=sys.stderr)
         for row, col, strength, freq in vmap.strongest(5):
             y = vmap.origin[1] + vmap.tile_edges_y[row] * vmap.pixel_size
             x = vmap.origin[0] + vmap.tile_edges_x[col] * vmap.pixel_size

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from vmic.cli.common import add_clip_options, check_output, positive_float, positive_int
+from vmic.cli.common import (
+    add_clip_options,
+    check_distinct,
+    check_output,
+    clip_inputs,
+    positive_float,
+    positive_int,
+)
 from vmic.io.atomic import atomic_path
 
 BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
@@ -27,13 +33,12 @@ def register(subparsers) -> None:
         help="recover sound from a video clip",
         description="Recover sound from high-speed video through the phase of a complex "
                     "steerable pyramid. The WAV's sample rate is the capture rate.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_clip_options(parser)
     parser.add_argument("-o", "--output", required=True, help="output WAV file")
     parser.add_argument("--method", choices=["classical", "learned"], default="classical",
                         help="classical (pyramid phase) or learned (Siamese regressor; needs "
-                             "the learn extra)")
+                             "the learn extra) (default %(default)s)")
     parser.add_argument("--model", default=None,
                         help="weights for --method learned (default: the shipped model)")
     parser.add_argument("--combine", default="auto",
@@ -41,13 +46,13 @@ def register(subparsers) -> None:
                         help="combination of band signals: local (per-tile blind rank-1 "
                              "fit), auto (local where it detects a motion signal, else "
                              "align's output), bands (per-band fit), align "
-                             "(vmSoundFromVideo)")
+                             "(vmSoundFromVideo) (default %(default)s)")
     parser.add_argument("--scales", type=positive_int, default=None,
                         help="pyramid scales (default: 1 for align, as the original; up to 3 "
                              "for local and bands, which the coarser scales' motion "
                              "information lifts by 4-5 dB)")
     parser.add_argument("--orientations", type=positive_int, default=2,
-                        help="pyramid orientations")
+                        help="pyramid orientations (default %(default)s)")
     parser.add_argument("--reference-average", type=positive_int, default=None, metavar="N",
                         help="frames averaged into the reference image from --reference-frame "
                              "on (default: 1 for align, as the original; 32 otherwise, which "
@@ -60,7 +65,7 @@ def register(subparsers) -> None:
     parser.add_argument("--denoise", default="none",
                         choices=["none", "spectral-subtraction", "wiener", "gate"],
                         help="denoise the recovered audio (spectral subtraction as the "
-                             "original offered, Wiener, or spectral gating)")
+                             "original offered, Wiener, or spectral gating) (default %(default)s)")
     parser.add_argument("--spectrogram", default=None, metavar="PNG",
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
@@ -71,17 +76,18 @@ def register(subparsers) -> None:
 def run(args) -> int:
     # vmic.post (and vmic.recovery) import numba, 0.3-0.4 s: the classical path imports them
     # only once the clip is open and decoding (see _recover_classical).
-    from vmic.io.audio import save_spectrogram, write_wav
-
-    check_output(args.output, (".wav",), "output", args.clip)
+    inputs = [*clip_inputs(args.clip), args.model]
+    check_output(args.output, (".wav",), "-o", inputs)
     if args.spectrogram:
-        check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram", args.clip)
+        check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram", inputs)
     if args.signals:
-        check_output(args.signals, (".npz",), "--signals", args.clip)
+        check_output(args.signals, (".npz",), "--signals", inputs)
+    check_distinct({"-o": args.output, "--spectrogram": args.spectrogram,
+                    "--signals": args.signals})
 
-    from vmic.denoise import parse_band
+    from vmic.post import parse_band
 
-    band = parse_band(args.bandpass, args.fps) if args.bandpass else None
+    band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
     if args.method == "learned":
         from vmic import post
         from vmic.learn import require_torch
@@ -94,26 +100,39 @@ def run(args) -> int:
             downsample=args.downsample, start=args.start, n_frames=args.frames,
             reference_frame=args.reference_frame, quiet=args.quiet,
         )
-        result.audio = post.finish(result.audio, result.rate, band,
-                                   args.denoise).astype(np.float32)
+        result.audio = post.finish(result.audio, result.rate, bandpass_hz=band,
+                                   denoise=args.denoise).astype(np.float32)
     else:
         result = _recover_classical(args, band)
     _warn_if_weak(result.info)
-    write_wav(args.output, result.audio, result.rate)
-    if args.spectrogram:
-        save_spectrogram(args.spectrogram, result.audio, result.rate,
-                         title=f"{Path(args.clip).name} ({result.combine})")
-    if args.signals:
-        with atomic_path(args.signals) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, band_signals=result.band_signals, rate=result.rate,
-                     weights=np.asarray([]) if result.weights is None else result.weights,
-                     combine=result.combine)
-    if not args.quiet:
-        n = len(result.audio)
-        print(f"vmic: wrote {args.output}: {n} samples at {result.rate:g} Hz "
-              f"({n / result.rate:.3f} s, combine={result.combine}, "
-              f"{result.elapsed_s:.1f} s)", file=sys.stderr)
+    _write_outputs(args, result)
+    # The line saying what was written stays under --quiet (which silences progress only).
+    n = len(result.audio)
+    print(f"vmic: wrote {args.output}: {n} samples at {result.rate:g} Hz "
+          f"({n / result.rate:.3f} s, combine={result.combine}, "
+          f"{result.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _write_outputs(args, result) -> None:
+    # Every output is written to a temporary file first and all are renamed only once all
+    # are complete, so a failing picture leaves no WAV behind (nor replaces an older one).
+    from vmic.io.audio import save_spectrogram, write_wav
+
+    with contextlib.ExitStack() as stack:
+        wav = stack.enter_context(atomic_path(args.output))
+        write_wav(wav, result.audio, result.rate)
+        if args.spectrogram:
+            picture = stack.enter_context(atomic_path(args.spectrogram))
+            save_spectrogram(picture, result.audio, result.rate,
+                             title=f"{Path(args.clip).name} ({result.combine})")
+        if args.signals:
+            signals = stack.enter_context(atomic_path(args.signals))
+            with open(signals, "wb") as handle:
+                np.savez(handle, band_signals=result.band_signals, rate=result.rate,
+                         weights=(np.asarray([]) if result.weights is None
+                                  else result.weights),
+                         combine=result.combine)
 
 
 def _warn_if_weak(info: dict) -> None:

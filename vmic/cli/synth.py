@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from vmic.cli.common import positive_float
+from vmic.cli.common import (
+    capture_rate,
+    check_distinct,
+    check_output,
+    check_writable_folder,
+    positive_float,
+)
 from vmic.errors import VmicError
 
 SOURCES = ("tones", "chirp", "speech", "white", "pink", "wav")
+
+# Longest clip rendered: about 75 min at 2200 fps, and 10 GB of 32 x 32 px float frames; a
+# longer request is taken for a typing error rather than left to run out of memory.
+MAX_FRAMES = 10_000_000
 
 _DEFAULTS: dict = {}  # option defaults, filled by register(); command_line() omits them
 
@@ -68,7 +78,8 @@ def register(subparsers) -> None:
     p.add_argument("--truth", default=None, metavar="WAV",
                    help="truth WAV (default: OUT's stem + _truth.wav)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--fps", type=positive_float, default=2200.0, help="capture rate (default 2200)")
+    p.add_argument("--fps", type=capture_rate, default=2200.0,
+                   help="capture rate in frames/s (default 2200)")
     p.add_argument("--duration", type=positive_float, default=None, metavar="S",
                    help="seconds (default 1, or the whole WAV for --source wav)")
     p.add_argument("--size", type=_size, default=(96, 96), metavar="WxH",
@@ -145,6 +156,9 @@ def config_from_args(args: argparse.Namespace):
     duration = args.duration
     if duration is None and source != "wav":
         duration = 1.0
+    if duration is not None and duration * args.fps > MAX_FRAMES:
+        raise VmicError(f"--duration {duration:g} s at --fps {args.fps:g} gives "
+                        f"{duration * args.fps:.3g} frames; at most {MAX_FRAMES:,} are rendered")
     w, h = args.size
     cfg = SynthConfig(
         fps=args.fps, duration_s=duration, height=h, width=w, source=source, wav=args.wav,
@@ -187,9 +201,32 @@ def command_line(out, truth, args: argparse.Namespace) -> str:
     return shlex.join(parts)
 
 
+def check_synth_outputs(args: argparse.Namespace) -> None:
+    """Refuse outputs that collide with each other or an input, or cannot be written."""
+    from pathlib import Path
+
+    from vmic.synth import sidecar_path
+
+    out = Path(args.out)
+    truth = args.truth or str(out.with_name(out.stem + "_truth.wav"))
+    sidecar = str(sidecar_path(out))
+    check_distinct({"OUT": args.out, "--truth": truth, "the sidecar": sidecar})
+    inputs = [args.wav, args.image]
+    for what, path in (("--truth", truth), ("the sidecar", sidecar)):
+        check_output(path, None, what, inputs)
+    if out.suffix:
+        check_output(args.out, None, "OUT", inputs)
+    else:  # a folder of PNG frames
+        for source in inputs:
+            if source is not None and Path(source).resolve().is_relative_to(out.resolve()):
+                raise VmicError(f"OUT folder {out} holds the input {source}")
+        check_writable_folder(out.parent if str(out.parent) else Path("."), "OUT")
+
+
 def run(args: argparse.Namespace) -> int:
     from vmic.synth import render, sidecar_path
 
+    check_synth_outputs(args)
     cfg = config_from_args(args)
     sidecar = render(args.out, args.truth, cfg, quiet=args.quiet,
                      command=command_line(args.out, args.truth, args))

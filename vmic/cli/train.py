@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-from vmic.cli.common import nonnegative_int, positive_float, positive_int
-from vmic.errors import VmicError
+from vmic.cli.common import (
+    check_distinct,
+    check_output,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 
 def register(subparsers) -> None:
@@ -18,38 +22,45 @@ def register(subparsers) -> None:
         description="Render synthetic clips (vmic synth), turn them into pyramid phase maps "
                     "and train the Siamese regressor used by `vmic recover --method learned`. "
                     "Train and validation clips use disjoint seeds.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--out", required=True, help="weights file to write (.pt)")
     parser.add_argument("--seed", type=nonnegative_int, default=0,
-                        help="seed of the initialisation and window sampling")
-    parser.add_argument("--clips", type=positive_int, default=32, help="training clips")
-    parser.add_argument("--val-clips", type=positive_int, default=8, help="validation clips")
+                        help="seed of the initialisation and window sampling (default %(default)s)")
+    parser.add_argument("--clips", type=positive_int, default=32,
+                        help="training clips (default %(default)s)")
+    parser.add_argument("--val-clips", type=positive_int, default=8,
+                        help="validation clips (default %(default)s)")
     parser.add_argument("--duration", type=positive_float, default=0.5,
-                        help="length of each clip (s)")
+                        help="length of each clip (s) (default %(default)s)")
     parser.add_argument("--steps", type=positive_int, default=800,
-                        help="largest number of training steps per design")
+                        help="largest number of training steps per design (default %(default)s)")
     parser.add_argument("--batch", type=positive_int, default=16,
-                        help="windows of frames per training step")
+                        help="windows of frames per training step (default %(default)s)")
     parser.add_argument("--eval-every", type=positive_int, default=100,
-                        help="steps between validations")
+                        help="steps between validations (default %(default)s)")
     parser.add_argument("--patience", type=positive_int, default=4,
-                        help="validations without improvement before stopping early")
+                        help="validations without improvement before stopping early"
+                             " (default %(default)s)")
     parser.add_argument("--design", choices=["frame", "context", "auto"], default="auto",
                         help="per-frame model, temporal-context model, or train both and keep "
-                             "the better on validation")
+                             "the better on validation (default %(default)s)")
     parser.add_argument("--taps", type=positive_int, default=4,
-                        help="half-length of the context design's temporal filter (frames)")
-    parser.add_argument("--width", type=positive_int, default=8, help="encoder channels")
+                        help="half-length of the context design's temporal filter (frames)"
+                             " (default %(default)s)")
+    parser.add_argument("--width", type=positive_int, default=8,
+                        help="encoder channels (default %(default)s)")
     parser.add_argument("--inputs", choices=["phase", "flow"], default="flow",
                         help="per-band A^2-weighted tile phases, or each tile's "
                              "maximum-likelihood displacement from the flow-weighted phase "
-                             "sums of all bands")
-    parser.add_argument("--scales", type=positive_int, default=3, help="pyramid scales")
+                             "sums of all bands (default %(default)s)")
+    parser.add_argument("--scales", type=positive_int, default=3,
+                        help="pyramid scales (default %(default)s)")
     parser.add_argument("--grid", type=positive_int, default=16,
-                        help="largest tile grid side of the maps")
-    parser.add_argument("--lr", type=positive_float, default=3e-3, help="learning rate")
-    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads")
+                        help="largest tile grid side of the maps (default %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=3e-3,
+                        help="learning rate (default %(default)s)")
+    parser.add_argument("--threads", type=positive_int, default=2,
+                        help="torch threads (default %(default)s)")
     parser.add_argument("--plot", default=None, metavar="PNG", help="loss curves picture")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     parser.set_defaults(func=run)
@@ -57,10 +68,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     out = Path(args.out)
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise VmicError(f"output folder does not exist: {out.parent}")
-    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise VmicError(f"--plot must end in .png, .pdf or .svg: {args.plot}")
+    check_output(args.out, None, "--out")
+    if args.plot:
+        check_output(args.plot, (".png", ".pdf", ".svg"), "--plot")
+    check_distinct({"--out": args.out, "--plot": args.plot})
     from vmic.learn import require_torch
 
     require_torch()
@@ -81,6 +92,7 @@ def run(args) -> int:
     summary = train_and_select(cfg, out, spec=spec, plot=args.plot, quiet=args.quiet, log=log)
     if not args.quiet:
         print(json.dumps(summary, indent=2), file=sys.stderr)
-        print(f"vmic: wrote {out} (design {summary['chosen']}, "
-              f"{summary['total_seconds']:.0f} s)", file=sys.stderr)
+    # The line saying what was written stays under --quiet (which silences progress only).
+    print(f"vmic: wrote {out} (design {summary['chosen']}, "
+          f"{summary['total_seconds']:.0f} s)", file=sys.stderr)
     return 0

@@ -2,83 +2,117 @@
 
 from __future__ import annotations
 
+import os
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
+from vmic.validate import check_sr
 
-__all__ = ["write_wav", "read_wav", "save_spectrogram", "wav_rate"]
-
-
-def wav_rate(rate: float) -> int:
-    """WAV headers hold integer rates: the nearest integer (>= 1) to ``rate`` (Hz)."""
-    return max(1, int(round(rate)))
+__all__ = ["write_wav", "read_wav", "resample", "save_spectrogram", "wav_sr"]
 
 
-def write_wav(path, audio: np.ndarray, rate: float) -> None:
-    """Write mono float32 WAV at ``rate`` Hz (rounded to an integer), atomically.
+def wav_sr(sr: float) -> int:
+    """WAV headers hold integer rates: the nearest integer to ``sr`` (Hz), which must be >= 1."""
+    return int(round(check_sr(sr)))
+
+
+def write_wav(path: str | os.PathLike, audio: ArrayLike, sr: float) -> None:
+    """Write mono float32 WAV at ``sr`` Hz (rounded to an integer), atomically.
+
+    The one WAV writer of vmic.
 
     Parameters
     ----------
     path : path-like
-    audio : ndarray of float, shape (T,)
+    audio : array_like of float, shape (T,)
         Samples; not rescaled (float WAV keeps values outside [-1, 1]).
-    rate : float
-        Sample rate (Hz): the clip's capture rate.
+    sr : float
+        Sample rate (Hz), at least 1: for recovered audio, the clip's capture rate.
     """
     import soundfile
 
+    rate = wav_sr(sr)
     audio = np.asarray(audio, dtype=np.float32)
     with atomic_path(path) as tmp:
         try:
-            soundfile.write(str(tmp), audio, wav_rate(rate), subtype="FLOAT", format="WAV")
+            soundfile.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
         except (RuntimeError, TypeError, ValueError) as exc:
             raise VmicError(f"cannot write {path}: {exc}") from None
 
 
-def read_wav(path) -> tuple[np.ndarray, int]:
+def read_wav(path: str | os.PathLike, *, mix_channels: bool = True) -> tuple[np.ndarray, int]:
     """Read a sound file (WAV, FLAC, ... anything soundfile reads) as mono float64.
 
     Parameters
     ----------
     path : path-like
+    mix_channels : bool, default True
+        Average the channels of a multi-channel file; False refuses such a file (where a
+        signal is compared sample by sample with another, mixing would hide a mistake).
 
     Returns
     -------
     audio : ndarray of float64, shape (T,)
         The mean of the channels.
-    rate : int
+    sr : int
         Sample rate (Hz).
 
     Raises
     ------
     VmicError
-        Missing, unreadable or empty file, with one line saying which.
+        Missing, unreadable or empty file, or a refused multi-channel file, with one line
+        saying which.
     """
     import soundfile
 
     if not Path(path).is_file():
         raise VmicError(f"no such audio file: {path}")
     try:
-        data, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+        data, sr = soundfile.read(str(path), dtype="float64", always_2d=True)
     except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
         raise VmicError(f"cannot read audio {path}: {exc}") from None
     if data.shape[0] == 0:
         raise VmicError(f"audio file {path} holds no samples")
-    return data.mean(axis=1), int(rate)
+    if not mix_channels and data.shape[1] != 1:
+        raise VmicError(f"audio file {path} has {data.shape[1]} channels; a mono file is "
+                        "needed (pick or mix the channels first)")
+    return data.mean(axis=1), int(sr)
 
 
-def save_spectrogram(path, audio: np.ndarray, rate: float, title: str = "") -> None:
+def resample(audio: ArrayLike, sr: float, *, target_sr: float) -> np.ndarray:
+    """Resample ``audio`` from ``sr`` to ``target_sr`` (Hz), polyphase, float64.
+
+    Parameters
+    ----------
+    audio : array_like of float, shape (T,)
+    sr, target_sr : float
+        Rates (Hz); their ratio is approximated by a fraction with a denominator <= 1000.
+
+    Returns
+    -------
+    ndarray of float64, shape (about T * target_sr / sr,)
+    """
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(check_sr(target_sr, name="target_sr") / check_sr(sr)).limit_denominator(1000)
+    return resample_poly(np.asarray(audio, dtype=np.float64), ratio.numerator, ratio.denominator)
+
+
+def save_spectrogram(path: str | os.PathLike, audio: ArrayLike, sr: float, *,
+                     title: str = "") -> None:
     """Save a spectrogram (dB, Hann windows) of ``audio`` as an image, atomically.
 
     Parameters
     ----------
     path : path-like
         Output picture; the format follows the suffix (PNG, PDF, SVG...).
-    audio : ndarray of float, shape (T,)
-    rate : float
+    audio : array_like of float, shape (T,)
+    sr : float
         Sample rate (Hz).
     title : str
     """
@@ -90,7 +124,7 @@ def save_spectrogram(path, audio: np.ndarray, rate: float, title: str = "") -> N
 
     audio = np.asarray(audio, dtype=np.float64)
     nperseg = int(min(256, max(16, 2 ** np.floor(np.log2(max(len(audio) // 8, 16))))))
-    freqs, times, power = scipy.signal.spectrogram(audio, fs=rate, window="hann",
+    freqs, times, power = scipy.signal.spectrogram(audio, fs=sr, window="hann",
                                                    nperseg=nperseg, noverlap=nperseg * 3 // 4)
     db = 10 * np.log10(power + 1e-20)
     vmax = db.max()

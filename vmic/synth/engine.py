@@ -384,7 +384,7 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
     var = noise_variance(intensity, cfg)
     hi = metrics.HI_FRACTION * cfg.fps
     band_fraction = (hi - lo_hz) / (cfg.fps / 2)
-    power = float(np.mean(metrics.bandpass(truth, cfg.fps, lo_hz) ** 2))
+    power = float(np.mean(metrics.scoring_band(truth, cfg.fps, lo_hz=lo_hz) ** 2))
     out = {
         "band_hz": [lo_hz, hi],
         "band_fraction": band_fraction,

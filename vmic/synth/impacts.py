@@ -372,7 +372,7 @@ def render_impacts(seed: int, params: ImpactParams | None = None) -> ImpactClip:
     frame_len = params.audio_rate_hz / params.fps
     n_samples = int(math.floor(params.n_frames * frame_len + 0.5))
     audio = impact_audio(events, n_samples, params, rng_audio)
-    db = frame_loudness_db(audio, frame_len, params.floor_db)
+    db = frame_loudness_db(audio, frame_len, floor_db=params.floor_db)
     frames = render_frames(objects, params, rng_frames)
     impact_frames = impact_frame_indices(events["time_s"], n_samples, params)
     return ImpactClip(frames=frames, audio=audio, db=db, impact_frames=impact_frames,

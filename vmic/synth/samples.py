@@ -2,8 +2,10 @@
 
 ``samples/make_samples.py`` renders them into the repository's ``samples/`` folder and
 ``vmic demo`` renders one into a temporary folder when ``samples/`` is absent (e.g. a wheel
-install). Each entry is the argument list of ``vmic synth`` after the output name; ``{shared}``
-stands for the ``../shared`` folder (samples that need it cannot be rendered without it).
+install), both through the ``vmic synth`` command. Each entry is the argument list of
+``vmic synth`` after the output name (so that the sidecar records the command that makes the
+clip); ``{shared}`` stands for the ``../shared`` folder (samples that need it cannot be
+rendered without it). This module holds data only: it imports nothing from the command line.
 """
 
 from __future__ import annotations
@@ -55,20 +57,3 @@ def sample_args(name: str, out_dir: str | Path, shared: str | Path = "../shared"
 def needs_shared(name: str) -> bool:
     """Whether sample ``name`` reads a file from ``../shared``."""
     return any("{shared}" in a for a in SAMPLES[name])
-
-
-def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../shared",
-                  quiet: bool = True) -> Path:
-    """Render sample ``name`` into ``out_dir`` with ``vmic synth``; returns the clip path."""
-    from vmic.cli import build_parser
-
-    argv = ["synth", *sample_args(name, out_dir, shared)]
-    if quiet:
-        argv.append("--quiet")
-    args = build_parser().parse_args(argv)
-    from vmic.cli.synth import command_line, config_from_args
-    from vmic.synth import render
-
-    render(args.out, args.truth, config_from_args(args), quiet=args.quiet,
-           command=command_line(args.out, args.truth, args))
-    return Path(args.out)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -426,16 +425,16 @@ def load_weights(path: str | Path | None = None) -> tuple[CNNLSTM, dict]:
     (CNNLSTM, dict)
         The model in eval mode, and its meta numbers (``threshold_db``, ``fps``, ...).
     """
+    from vmic.learn.checkpoint import load_state
+
     path = Path(DEFAULT_WEIGHTS if path is None else path)
-    if not path.is_file():
-        raise VmicError(f"loudness weights not found: {path}")
+    payload = load_state(path, what="loudness weights")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
         model = CNNLSTM(**payload["config"])
         model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, KeyError, TypeError, ValueError, EOFError,
-            pickle.UnpicklingError) as exc:
-        raise VmicError(f"not loudness CNN-LSTM weights: {path} ({exc})") from None
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        raise VmicError(f"loudness weights {path} are not CNN-LSTM weights "
+                        f"({type(exc).__name__}: {exc})") from None
     model.eval()
     return model, dict(payload.get("meta", {}))
 

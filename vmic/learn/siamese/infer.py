@@ -53,16 +53,16 @@ def load_model(path: str | Path | None = None) -> tuple[SiameseRegressor, MapSpe
         In eval mode.
     spec : MapSpec
     """
+    from vmic.learn.checkpoint import load_state
+
     path = default_model_path() if path is None else Path(path)
-    if not path.is_file():
-        raise VmicError(f"model file not found: {path}")
+    state = load_state(path, what="model")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds for a bad file
-        raise VmicError(f"cannot load model {path}: {type(exc).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
-    model, spec = model_from_state(state)
-    return model, MapSpec(**spec)
+        model, spec = model_from_state(state)
+        return model, MapSpec(**spec)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise VmicError(f"model {path} is not a learned-recovery model saved by vmic train "
+                        f"({type(exc).__name__}: {exc})") from None
 
 
 def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 256,
