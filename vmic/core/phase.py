@@ -129,7 +129,7 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
     spectra = pyramid.spectra(frame)
     weights = []
     for s in range(pyramid.scales):
-        spectrum = pyramid._gather(spectra, pyramid._levels[s])[0]  # (K, h, w), natural order
+        spectrum = pyramid.band_spectra(spectra, s)[0]  # (K, h, w), natural order
         h, w = spectrum.shape[-2:]
         ramp_x = (2j * np.pi * np.fft.fftfreq(w))[None, None, :]
         ramp_y = (2j * np.pi * np.fft.fftfreq(h))[None, :, None]
