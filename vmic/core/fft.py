@@ -43,6 +43,7 @@ def choose_backend(frame_shape: tuple[int, int]) -> str:
 
 
 def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`, else a ValueError naming them."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown FFT back-end {backend!r}; choose from {', '.join(BACKENDS)}")
     return backend

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from math import factorial
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = ["Level", "Levels", "build_levels", "max_scales", "point_op"]
 
@@ -176,7 +177,7 @@ class Levels:
 
 
 def build_levels(shape: tuple[int, int], scales: int, orientations: int, *,
-                 twidth: float = 1.0, dtype=np.float32) -> Levels:
+                 twidth: float = 1.0, dtype: DTypeLike = np.float32) -> Levels:
     """The pyramid's masks for frames of ``shape`` (height, width) px.
 
     Parameters

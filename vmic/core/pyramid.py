@@ -22,6 +22,7 @@ Band coefficients are complex; their real part is the real steerable pyramid's b
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from vmic.core import fft as _fft
 from vmic.core import kernels
@@ -69,8 +70,9 @@ class SteerablePyramid:
     True
     """
 
-    def __init__(self, shape, scales=None, orientations=4, *, dtype=np.float32, twidth=1.0,
-                 fft: str = "scipy"):
+    def __init__(self, shape: tuple[int, int], scales: int | None = None,
+                 orientations: int = 4, *, dtype: DTypeLike = np.float32, twidth: float = 1.0,
+                 fft: str = "scipy") -> None:
         try:
             height, width = (int(v) for v in shape)
         except (TypeError, ValueError):
@@ -138,7 +140,7 @@ class SteerablePyramid:
         return self._levels[scale].filters
 
     # ------------------------------------------------------------------ analysis
-    def _as_batch(self, frames) -> tuple[np.ndarray, bool]:
+    def _as_batch(self, frames: ArrayLike) -> tuple[np.ndarray, bool]:
         frames = np.asarray(frames)
         single = frames.ndim == 2
         if single:
@@ -150,7 +152,7 @@ class SteerablePyramid:
             )
         return np.ascontiguousarray(frames, dtype=self.dtype), single
 
-    def spectra(self, frames, workers: int = -1) -> np.ndarray:
+    def spectra(self, frames: ArrayLike, *, workers: int = -1) -> np.ndarray:
         """Half (``rfft2``) spectrum of a frame or batch, in the pyramid's complex dtype.
 
         Frames are real, so half the spectrum determines the rest; :meth:`scale_bands`
@@ -205,7 +207,7 @@ class SteerablePyramid:
             raise ValueError("row or column index outside the spectrum")
         return out
 
-    def scale_bands(self, spectra: np.ndarray, scale: int, workers: int = -1) -> np.ndarray:
+    def scale_bands(self, spectra: np.ndarray, scale: int, *, workers: int = -1) -> np.ndarray:
         """All orientation bands of one scale, from frame spectra.
 
         Parameters
@@ -225,7 +227,7 @@ class SteerablePyramid:
         out = self._gather(spectra, self._levels[scale])
         return _fft.ifft2(out, self.fft, workers, overwrite=True, normalize=False)
 
-    def build(self, frames, residuals: bool = True) -> dict:
+    def build(self, frames: ArrayLike, *, residuals: bool = True) -> dict:
         """Decompose a frame or a batch of frames.
 
         Parameters
