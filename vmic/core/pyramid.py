@@ -6,10 +6,10 @@ microphone (``vmSoundFromVideo``, Davis et al. 2014) uses, and of
 which the test suite checks it against band for band.
 
 Unlike those, :class:`SteerablePyramid` builds its filters once for a frame shape and then
-applies them to any number of frames: the masks are stored in natural (un-shifted) FFT
-order on each level's cropped frequency grid, so a band costs one gather-and-multiply
-(a numba-compiled loop, :func:`vmic.core.kernels.gather_multiply`) and one inverse FFT of the
-level's size.
+applies them to any number of frames: the masks (:mod:`vmic.core.levels`) are stored in
+natural (un-shifted) FFT order on each level's cropped frequency grid, so a band costs one
+gather-and-multiply (a numba-compiled loop, :func:`vmic.core.kernels.gather_multiply`) and
+one inverse FFT of the level's size.
 
 Conventions
 -----------
