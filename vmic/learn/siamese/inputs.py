@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from vmic import post
-from vmic.learn.siamese.maps import ClipMaps, highpass_time_major
+from vmic.learn.siamese.flow_maps import highpass_time_major
+from vmic.learn.siamese.maps import ClipMaps
 
 __all__ = ["PHASE_UNIT", "tile_signs", "model_inputs"]
 
