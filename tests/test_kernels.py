@@ -213,18 +213,35 @@ def test_callers_raise_value_error_on_a_refusal(monkeypatch):
         pyramid.scale_bands(spectra, 0)
 
 
-def test_kernels_cache_outside_a_read_only_package(tmp_path):
-    # numba writes its cache beside the module, or where that is not writable, to its
-    # user-wide fallback; NUMBA_CACHE_DIR overrides both. With the package read-only (for
-    # a user other than root) and NUMBA_CACHE_DIR set, the cache must land there, nothing
-    # in the package, and a second process must load the compiled kernel from it instead of
+def _without_write_override() -> list[str] | None:
+    # The command prefix under which the read-only package is really read-only: none for a
+    # user other than root; for root, setpriv without the capabilities that bypass file
+    # permissions; None when that is not available.
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return None
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search,-fowner"]
+
+
+@pytest.mark.parametrize("where", ["NUMBA_CACHE_DIR", "fallback"])
+def test_kernels_cache_outside_a_read_only_package(tmp_path, where):
+    # numba writes its cache beside the module, or, where that is not writable, in its
+    # user-wide fallback (~/.cache/numba on Linux); NUMBA_CACHE_DIR overrides both. With the
+    # package read-only, the cache must land in the override or the fallback, nothing in the
+    # package, and a second process must load the compiled kernel from it instead of
     # compiling again.
+    prefix = _without_write_override()
+    if where == "fallback" and (prefix is None or not sys.platform.startswith("linux")):
+        pytest.skip("needs Linux and a package that is really read-only for this user")
     package = tmp_path / "site" / "vmic"
     shutil.copytree(ROOT / "vmic", package, ignore=shutil.ignore_patterns("__pycache__"))
     for folder in [package.parent, *package.rglob("*")]:
         if folder.is_dir():
             folder.chmod(0o555)
-    cache = tmp_path / "numba-cache"
+    home = tmp_path / "home"
+    home.mkdir()
     script = (
         "import numpy as np\n"
         "from vmic.core import kernels\n"
@@ -235,11 +252,17 @@ def test_kernels_cache_outside_a_read_only_package(tmp_path):
         "assert kernels.gather_multiply(*args) == 0\n"
         "print(sum(kernels.gather_multiply.stats.cache_hits.values()))\n"
     )
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache),
-           "PYTHONPATH": str(package.parent), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=str(package.parent), PYTHONDONTWRITEBYTECODE="1")
+    if where == "NUMBA_CACHE_DIR":
+        cache = tmp_path / "numba-cache"
+        env["NUMBA_CACHE_DIR"] = str(cache)
+    else:
+        cache = home / ".cache" / "numba"
     try:
-        runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                               text=True, cwd=tmp_path) for _ in range(2)]
+        runs = [subprocess.run([*(prefix or []), sys.executable, "-c", script], env=env,
+                               capture_output=True, text=True, cwd=tmp_path) for _ in range(2)]
     finally:
         for folder in [package.parent, *package.rglob("*")]:
             if folder.is_dir():

@@ -6,8 +6,8 @@ These are the only loops vmic compiles: the pyramid's filter application
 numba's own cache (``cache=True``), so later processes load them instead: in ``__pycache__``
 beside this module, or, where the installed package is not writable, in numba's fallback,
 a ``numba`` folder in the user's cache directory (``~/.cache/numba`` on Linux). The
-environment variable ``NUMBA_CACHE_DIR`` overrides both (``tests/test_kernels.py`` checks
-that a read-only copy of the package caches there and loads from there).
+environment variable ``NUMBA_CACHE_DIR`` overrides both. ``tests/test_kernels.py`` checks that
+a read-only copy of the package caches in either place and loads from there.
 
 Every kernel writes into arrays its caller allocates (outputs and scratch), so they never
 allocate; with ``error_model="numpy"`` no operation in them raises. They release the GIL
