@@ -39,12 +39,8 @@ def learned_rows(weights: Path, n_test: int) -> list[dict]:
 
     import torch
 
-    from vmic.learn.loudness.model import (
-        build_dataset,
-        impact_scores,
-        load_weights,
-        predict_clips,
-    )
+    from vmic.learn.loudness.model import load_weights, predict_clips
+    from vmic.learn.loudness.train import build_dataset, impact_scores
     from vmic.synth.impacts import ImpactParams
 
     torch.set_num_threads(1)

@@ -27,7 +27,7 @@ def sample(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     torch = pytest.importorskip("torch")
-    from vmic.learn.siamese.data import MapSpec
+    from vmic.learn.siamese.maps import MapSpec
     from vmic.learn.siamese.model import SiameseRegressor, state_for_saving
 
     torch.manual_seed(0)

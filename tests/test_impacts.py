@@ -8,13 +8,8 @@ import pytest
 import soundfile
 
 from vmic.loudness import frame_loudness_db
-from vmic.synth.impacts import (
-    ImpactParams,
-    impact_events,
-    render_impacts,
-    split_seeds,
-    write_impact_clip,
-)
+from vmic.synth.impact_scene import impact_events
+from vmic.synth.impacts import ImpactParams, render_impacts, split_seeds, write_impact_clip
 
 SMALL = ImpactParams(height_px=64, width_px=64, floor_y_px=56.0, n_frames=48,
                      radius_px=(2.0, 6.0), drop_px=(10.0, 40.0), subframes=4)

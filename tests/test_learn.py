@@ -10,16 +10,10 @@ from vmic.cli import main
 
 torch = pytest.importorskip("torch")
 
-from vmic.learn.siamese.data import (  # noqa: E402
-    MapSpec,
-    clip_maps,
-    draw_config,
-    frame_maps,
-    model_inputs,
-    synth_clip_maps,
-    tile_signs,
-)
+from vmic.learn.siamese.data import draw_config, synth_clip_maps  # noqa: E402
 from vmic.learn.siamese.infer import load_model, predict_samples  # noqa: E402
+from vmic.learn.siamese.inputs import model_inputs, tile_signs  # noqa: E402
+from vmic.learn.siamese.maps import MapSpec, clip_maps, frame_maps  # noqa: E402
 from vmic.learn.siamese.model import SiameseRegressor, state_for_saving  # noqa: E402
 from vmic.learn.siamese.train import TrainConfig, window_loss  # noqa: E402
 

@@ -11,14 +11,16 @@ torch = pytest.importorskip("torch")
 from vmic.cli import main  # noqa: E402
 from vmic.learn.loudness.model import (  # noqa: E402
     CNNLSTM,
-    build_dataset,
-    impact_scores,
     load_weights,
     predict_clips,
-    pretrain_cnn,
     resize_frames,
     save_weights,
     space_time_images,
+)
+from vmic.learn.loudness.train import (  # noqa: E402
+    build_dataset,
+    impact_scores,
+    pretrain_cnn,
     train_end_to_end,
     train_frozen,
 )

@@ -207,7 +207,7 @@ def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
         to_full = np.array([w / width, h / height])  # d(level px)/d(frame px) per axis
         rows, cols = tile_grid((h, w), tiles)
         for k in range(pyramid.orientations):
-            filt = pyramid._levels[s].filters[k]
+            filt = pyramid.band_filters(s)[k]
             noise = height * width * float(np.sum(np.abs(filt) ** 2)) / float(h * w) ** 2
             if noise <= 0:
                 continue
@@ -427,7 +427,7 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         if scales is None:
             scales = default_scales(combine, clip.frame_shape)
         pyramid = SteerablePyramid(clip.frame_shape, scales, orientations, dtype=dtype,
-                                   fft=choose_backend(clip.n_frames, clip.frame_shape))
+                                   fft=choose_backend(clip.frame_shape))
         # Start reading frames now: decoding overlaps the set-up below (numba's first use,
         # the reference frame), which holds one core at most.
         if batches is None:

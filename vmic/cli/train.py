@@ -75,7 +75,7 @@ def run(args) -> int:
     from vmic.learn import require_torch
 
     require_torch()
-    from vmic.learn.siamese.data import MapSpec
+    from vmic.learn.siamese.maps import MapSpec
     from vmic.learn.siamese.train import TrainConfig, train_and_select
 
     cfg = TrainConfig(n_train=args.clips, n_val=args.val_clips, duration_s=args.duration,

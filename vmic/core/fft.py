@@ -1,35 +1,28 @@
-"""Two-dimensional FFTs for the pyramid, from scipy.fft, numpy.fft or OpenCV.
+"""Two-dimensional FFTs for the pyramid, from scipy.fft or OpenCV.
 
-scipy.fft and numpy.fft both wrap pocketfft. scipy.fft transforms several rows at once
-with SIMD: its forward ``rfft2`` of 192 x 192 float32 frames measured 0.12-0.15 ms per
-frame against numpy's 0.20-0.32 ms, while their in-place inverse complex transforms ran at
-the same speed (0.93-1.15 against 0.98-1.17 ms per frame for 4 bands). But importing
-scipy.fft costs about 0.3 s (its array-API layer imports numpy.f2py and scipy.special),
-more than all the forward transforms of a short clip.
+scipy.fft (pocketfft) transforms several rows at once with SIMD: its forward ``rfft2`` of
+191 x 191 float32 frames measured 0.43 ms per frame against numpy.fft's 1.15 ms, its
+inverse complex transforms 0.71 against 0.85 ms (4 bands of 95 x 95), one thread each.
+Importing it costs nothing extra, since :mod:`scipy.signal` (the filters) imports it.
 
-OpenCV's ``cv2.dft`` (a core dependency already, for video) is faster still on sizes whose
-only prime factors are 2, 3 and 5: on 192 x 192 single-precision frames, one inverse
-complex transform measured 0.16-0.19 ms of CPU against pocketfft's 0.31-0.35 ms, and a
-forward real transform 0.15 ms. It transforms one frame per call (looped here; the call
-releases the GIL). On a prime size (191 x 191) it measured no better than pocketfft
-(0.64-0.94 against 0.80-0.90 ms), whose Bluestein algorithm bounds the cost of any size.
+OpenCV's ``cv2.dft`` is faster still on sizes whose only prime factors are 2, 3 and 5: on
+192 x 192 single-precision frames, one inverse complex transform measured 0.16-0.19 ms of
+CPU against pocketfft's 0.31-0.35 ms, and a forward real transform 0.15 ms. It transforms
+one frame per call (looped here; the call releases the GIL). On other sizes it is slower
+than pocketfft (a prime size, 191 x 191, measured 7 ms per forward transform), whose
+Bluestein algorithm bounds the cost of any size.
 
-:func:`choose_backend` picks OpenCV for 5-smooth frame sizes, else numpy.fft or scipy.fft
-by the amount of work. numpy >= 2 is needed for its single-precision transforms and
-``out=``.
+:func:`choose_backend` picks OpenCV for 5-smooth frame sizes, else scipy.fft.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
 __all__ = ["BACKENDS", "choose_backend", "is_5_smooth", "rfft2", "ifft2", "fft2"]
 
-BACKENDS = ("scipy", "numpy", "opencv")
-# Pixels x frames below which numpy.fft is chosen: its slower forward transform costs about
-# 2.7 ns of CPU per pixel more (1.4 ns of wall time on 2 cores), so 0.3 s of scipy.fft import
-# pays for itself only past about 2e8 pixel-frames. Kept below that break-even.
-NUMPY_MAX_PIXEL_FRAMES = 1e8
+BACKENDS = ("scipy", "opencv")
 
 
 def is_5_smooth(n: int) -> bool:
@@ -43,17 +36,14 @@ def is_5_smooth(n: int) -> bool:
     return n == 1
 
 
-def choose_backend(n_frames: int, frame_shape: tuple[int, int]) -> str:
-    """The faster back-end for transforming ``n_frames`` frames of ``frame_shape`` px,
-    start-up (importing scipy.fft) included: OpenCV on 5-smooth sizes, else numpy.fft for
-    short clips and scipy.fft for long ones."""
-    if all(is_5_smooth(n) for n in frame_shape):
-        return "opencv"
-    work = float(n_frames) * frame_shape[0] * frame_shape[1]
-    return "numpy" if work < NUMPY_MAX_PIXEL_FRAMES else "scipy"
+def choose_backend(frame_shape: tuple[int, int]) -> str:
+    """The faster back-end for frames of ``frame_shape`` (height, width) px: ``"opencv"``
+    when both sides are 5-smooth, else ``"scipy"``."""
+    return "opencv" if all(is_5_smooth(n) for n in frame_shape) else "scipy"
 
 
 def check_backend(backend: str) -> str:
+    """``backend`` if it is one of :data:`BACKENDS`, else a ValueError naming them."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown FFT back-end {backend!r}; choose from {', '.join(BACKENDS)}")
     return backend
@@ -63,11 +53,6 @@ def rfft2(x: np.ndarray, backend: str = "scipy", workers: int = -1) -> np.ndarra
     """Half spectrum over the last two axes of a real array (complex of its precision)."""
     if backend == "opencv":
         return _opencv_rfft2(x)
-    if backend == "numpy":
-        half = np.fft.rfft(x, axis=-1)
-        return np.fft.fft(half, axis=-2, out=half)
-    import scipy.fft
-
     return scipy.fft.rfft2(x, axes=(-2, -1), workers=workers)
 
 
@@ -83,12 +68,6 @@ def ifft2(x: np.ndarray, backend: str = "scipy", workers: int = -1,
     norm = "backward" if normalize else "forward"
     if backend == "opencv":
         return _opencv_fft2(x, inverse=True, overwrite=overwrite, scale=normalize)
-    if backend == "numpy":
-        out = x if overwrite and x.flags.c_contiguous else np.array(x, order="C")
-        np.fft.ifft(out, axis=-1, out=out, norm=norm)
-        return np.fft.ifft(out, axis=-2, out=out, norm=norm)
-    import scipy.fft
-
     return scipy.fft.ifft2(x, axes=(-2, -1), workers=workers, overwrite_x=overwrite,
                            norm=norm)
 
@@ -97,10 +76,6 @@ def fft2(x: np.ndarray, backend: str = "scipy", workers: int = -1) -> np.ndarray
     """Complex FFT over the last two axes."""
     if backend == "opencv":
         return _opencv_fft2(x, inverse=False, overwrite=False)
-    if backend == "numpy":
-        return np.fft.fft2(x, axes=(-2, -1))
-    import scipy.fft
-
     return scipy.fft.fft2(x, axes=(-2, -1), workers=workers)
 
 

@@ -2,9 +2,12 @@
 
 These are the only loops vmic compiles: the pyramid's filter application
 (:func:`gather_multiply`) and the phase reductions (:func:`reduce_phase`,
-:func:`reduce_phase_flow`). They are compiled on first use and kept in numba's own cache
-(``cache=True``: ``__pycache__`` beside this module, or numba's documented fallback
-directory, ``NUMBA_CACHE_DIR``, where that is not writable).
+:func:`reduce_phase_flow`). They are compiled on first use (a few seconds) and kept in
+numba's own cache (``cache=True``), so later processes load them instead: in ``__pycache__``
+beside this module, or, where the installed package is not writable, in numba's fallback,
+a ``numba`` folder in the user's cache directory (``~/.cache/numba`` on Linux). The
+environment variable ``NUMBA_CACHE_DIR`` overrides both. ``tests/test_kernels.py`` checks that
+a read-only copy of the package caches in either place and loads from there.
 
 Every kernel writes into arrays its caller allocates (outputs and scratch), so they never
 allocate; with ``error_model="numpy"`` no operation in them raises. They release the GIL
@@ -60,9 +63,14 @@ def gather_multiply(half, rows, mirror_rows, cols, conjugate, filters_re, filter
     # gathered once into planar buffers (`scratch`, (2, w)), then multiplied by every
     # orientation's filter: the multiply loop vectorises (numba does not vectorise complex
     # loads), 2-3x faster.
-    # Returns 0, or 1 (nothing written) when an index lies outside the spectrum.
+    # Returns 0, or 1 (nothing written) when an index lies outside the spectrum or the
+    # arrays' shapes do not match (the loops index them unchecked).
     n_batch, height, half_w2 = half.shape
     n_orient, h, w = filters_re.shape
+    if (filters_im.shape != filters_re.shape or out.shape != (n_batch, n_orient, h, 2 * w)
+            or scratch.shape[0] < 2 or scratch.shape[1] < w or rows.size < h
+            or mirror_rows.size < h or cols.size < w or conjugate.size < w):
+        return 1
     for i in range(h):
         if not (0 <= rows[i] < height and 0 <= mirror_rows[i] < height):
             return 1
@@ -120,13 +128,22 @@ def _flush_columns(columns, col_edges, totals, b, k, ty):  # pragma: no cover - 
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _bad_tiles(tile_rows, col_edges, n_tile_rows, width):  # pragma: no cover - numba
-    # Whether a tile row lies outside the totals or the column edges do not rise within
-    # the band's width: the loops index with them unchecked.
-    for i in range(tile_rows.size):
+def _bad_tables(bands, reference, tile_rows, col_edges, totals,
+                columns):  # pragma: no cover - numba
+    # Whether the arrays' shapes disagree, a tile row lies outside the totals or the
+    # column edges do not rise within the band's width: the loops index them unchecked.
+    n_batch, n_orient, h, w2 = bands.shape
+    width = w2 // 2
+    n_tile_rows = totals.shape[3]
+    if (reference.shape != (n_orient, h, w2) or tile_rows.size < h
+            or totals.shape[0] < columns.shape[0] or totals.shape[1] != n_batch
+            or totals.shape[2] != n_orient or columns.shape[1] < width):
+        return True
+    for i in range(h):
         if not 0 <= tile_rows[i] < n_tile_rows:
             return True
-    if col_edges.size < 2 or col_edges[0] < 0 or col_edges[col_edges.size - 1] > width:
+    if (col_edges.size < 2 or col_edges.size - 1 > totals.shape[4] or col_edges[0] < 0
+            or col_edges[col_edges.size - 1] > width):
         return True
     for t in range(col_edges.size - 1):
         if col_edges[t + 1] < col_edges[t]:
@@ -140,10 +157,11 @@ def reduce_phase(bands, reference, tile_rows, col_edges, totals,
     # bands: (B, K, h, 2w) and reference: (K, h, 2w), real views of complex arrays.
     # totals: (3, B, K, TY, TX) float64, the weighted phase, amplitude and energy sums.
     # columns: (3, w) scratch, zero on entry (left zero). Returns 0, or 1 (nothing added)
-    # for tile indices outside the totals or the band.
+    # for tile indices outside the totals or the band, or arrays of mismatched shapes.
     n_batch, n_orient, h, w2 = bands.shape
     w = w2 // 2
-    if _bad_tiles(tile_rows, col_edges, totals.shape[3], w):
+    if columns.shape[0] != 3 or _bad_tables(bands, reference, tile_rows, col_edges, totals,
+                                            columns):
         return 1
     weighted, amplitude, energy = columns[0], columns[1], columns[2]
     for job in range(n_batch * n_orient):
@@ -174,7 +192,9 @@ def reduce_phase_flow(bands, reference, tile_rows, col_edges, flow_weights, tota
     # flow sums, dphi times flow_weights (K, 2, h, w).
     n_batch, n_orient, h, w2 = bands.shape
     w = w2 // 2
-    if _bad_tiles(tile_rows, col_edges, totals.shape[3], w):
+    if (columns.shape[0] != 5 or flow_weights.shape[0] != n_orient or flow_weights.shape[1] != 2
+            or flow_weights.shape[2] != h or flow_weights.shape[3] < w
+            or _bad_tables(bands, reference, tile_rows, col_edges, totals, columns)):
         return 1
     weighted, amplitude, energy = columns[0], columns[1], columns[2]
     flow_x, flow_y = columns[3], columns[4]

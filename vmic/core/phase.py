@@ -22,7 +22,9 @@ bands, so a clip can be split across processes and the sums concatenated.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +50,8 @@ def _real_view(bands: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(bands).view(bands.real.dtype)
 
 
-def tile_grid(band_shape: tuple[int, int], tiles: tuple[int, int]):
+def tile_grid(band_shape: tuple[int, int],
+              tiles: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Tile index of each row and column of a band.
 
     Parameters
@@ -129,7 +132,7 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
     spectra = pyramid.spectra(frame)
     weights = []
     for s in range(pyramid.scales):
-        spectrum = pyramid._gather(spectra, pyramid._levels[s])[0]  # (K, h, w), natural order
+        spectrum = pyramid.band_spectra(spectra, s)[0]  # (K, h, w), natural order
         h, w = spectrum.shape[-2:]
         ramp_x = (2j * np.pi * np.fft.fftfreq(w))[None, None, :]
         ramp_y = (2j * np.pi * np.fft.fftfreq(h))[None, :, None]
@@ -175,9 +178,9 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     per_scale = np.zeros((pyramid.scales, 3 if flow is None else 5, n,
                           pyramid.orientations) + tuple(tiles))
     pixels = np.zeros((pyramid.scales,) + tuple(tiles), dtype=np.int64)
-    spectra = pyramid.spectra(frames, workers)
+    spectra = pyramid.spectra(frames, workers=workers)
     for s in range(pyramid.scales):
-        bands = pyramid.scale_bands(spectra, s, workers)
+        bands = pyramid.scale_bands(spectra, s, workers=workers)
         rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
         col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
         band_view, reference_view = _real_view(bands), _real_view(reference[s])
@@ -232,9 +235,10 @@ def _compact(sums: PhaseSums, flow_reduce) -> PhaseSums:
     )
 
 
-def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
-               tiles: tuple[int, int] = (1, 1), bar=None,
-               flow: list[np.ndarray] | None = None, flow_reduce=None,
+def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches: Iterable,
+               tiles: tuple[int, int] = (1, 1), bar: Any = None,
+               flow: list[np.ndarray] | None = None,
+               flow_reduce: Callable[[np.ndarray], np.ndarray] | None = None,
                threads: int | None = None, n_frames: int | None = None) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
 

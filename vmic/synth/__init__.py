@@ -38,7 +38,7 @@ from vmic import __version__
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
 from vmic.synth import engine as _render
-from vmic.synth.engine import SynthConfig, validate
+from vmic.synth.config import SynthConfig, validate
 
 __all__ = ["SynthConfig", "Synthesis", "synthesize", "render", "PLAYBACK_FPS", "sidecar_path"]
 

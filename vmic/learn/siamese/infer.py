@@ -1,13 +1,14 @@
 """Learned recovery: ``vmic recover CLIP --method learned``.
 
 The clip is streamed in batches through the pyramid
-(:func:`vmic.learn.siamese.data.clip_maps`); only
+(:func:`vmic.learn.siamese.maps.clip_maps`); only
 the small per-frame maps (C x 16 x 16 floats per frame, C = 1 for the shipped flow model)
 are kept; consecutive batches overlap in two threads. Tile signs are fitted on the
-whole clip (:func:`vmic.learn.siamese.data.tile_signs`), the Siamese regressor gives one sample per
-frame, and the samples go through the classical default's post-processing: zero-phase high-pass
-at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and peak scaling to
-[-1, 1]. (The tile-sign fit alone high-passes at 0.05 of Nyquist, to keep slow drift out.)
+whole clip (:func:`vmic.learn.siamese.inputs.tile_signs`), the Siamese regressor gives one
+sample per frame, and the samples go through the classical default's post-processing:
+zero-phase high-pass at 20 Hz (:func:`vmic.post.audible_highpass_hz`, or ``highpass_hz``) and
+peak scaling to [-1, 1]. (The tile-sign fit alone high-passes at 0.05 of Nyquist, to keep slow
+drift out.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from tqdm import tqdm
 from vmic import post
 from vmic.errors import VmicError
 from vmic.io.clip import Clip, open_clip
-from vmic.learn.siamese.data import ClipMaps, MapSpec, clip_maps, model_inputs
+from vmic.learn.siamese.inputs import model_inputs
+from vmic.learn.siamese.maps import ClipMaps, MapSpec, clip_maps
 from vmic.learn.siamese.model import SiameseRegressor, model_from_state
 from vmic.recovery import Recovery
 

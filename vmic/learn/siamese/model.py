@@ -1,9 +1,9 @@
 """Siamese regressor from pyramid phase maps to the displacement signal.
 
 One encoder with shared weights (the Siamese pair) embeds the reference frame's and the
-current frame's feature maps (:func:`vmic.learn.siamese.data.model_inputs`); the two embeddings are
-joined (both, and their difference) and a 1x1 head gives a weight for every band and tile.
-The frame's sample is the weighted sum of its signed phase-change maps::
+current frame's feature maps (:func:`vmic.learn.siamese.inputs.model_inputs`); the two
+embeddings are joined (both, and their difference) and a 1x1 head gives a weight for every
+band and tile. The frame's sample is the weighted sum of its signed phase-change maps::
 
     y_t = sum_{c,i,j} W_ref[c,i,j] * g(enc(f_ref), enc(f_t))[c,i,j] * phase_t[c,i,j]
 

@@ -34,8 +34,10 @@ from tqdm import tqdm
 from vmic import metrics
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
-from vmic.learn.siamese.data import MapSpec, draw_config, model_inputs, synth_clip_maps, tile_signs
+from vmic.learn.siamese.data import draw_config, synth_clip_maps
 from vmic.learn.siamese.infer import finish_audio, predict_samples
+from vmic.learn.siamese.inputs import model_inputs, tile_signs
+from vmic.learn.siamese.maps import MapSpec
 from vmic.learn.siamese.model import SiameseRegressor, state_for_saving
 
 __all__ = ["TrainConfig", "build_split", "train", "train_and_select", "window_loss"]

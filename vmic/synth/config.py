@@ -1,0 +1,114 @@
+"""The parameters of a synthetic clip (:class:`SynthConfig`) and their check (:func:`validate`).
+
+:mod:`vmic.synth.engine` renders a clip from them; :mod:`vmic.synth` writes it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from vmic.errors import VmicError
+from vmic.synth import sources
+
+__all__ = ["SynthConfig", "validate", "MAX_FIELD_AMPLITUDE_PX"]
+
+MAX_FIELD_AMPLITUDE_PX = 2.0
+
+
+@dataclass
+class SynthConfig:
+    """Every parameter of a synthetic clip (all stored in the sidecar JSON).
+
+    Units: rates in Hz (frames/s), sizes and displacements in px, angles in degrees, noise in
+    electrons (e-), intensities relative to the full well (0..1).
+    """
+
+    fps: float = 2200.0
+    duration_s: float | None = 1.0
+    height: int = 96
+    width: int = 96
+    # source
+    source: str = "tones"
+    tones_hz: tuple = sources.DEFAULT_TONES_HZ
+    chirp_hz: tuple = (100.0, None)
+    wav: str | None = None
+    wav_offset_s: float = 0.0
+    resonance_hz: float | None = None
+    resonance_q: float = 10.0
+    # motion
+    motion: str = "global"
+    amplitude_px: float = 0.05
+    direction_deg: float = 0.0
+    mode: tuple = (1, 1)
+    drift_px: float = 0.0
+    drift_hz: float = 0.5
+    # scene
+    texture: str = "noise"
+    image: str | None = None
+    object: str = "disk"
+    object_size: float = 0.7
+    mean_level: float = 0.5
+    contrast: float = 0.35
+    background_texture: str = "noise"
+    background_contrast: float = 0.15
+    # camera
+    bits: int | None = 8
+    full_well_e: float = 10000.0
+    read_noise_e: float = 0.0
+    shot_noise: bool = False
+    exposure: float = 0.0
+    exposure_samples: int = 8
+    line_delay_s: float = 0.0
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def n_frames(self) -> int:
+        """Number of frames (from ``duration_s``, or the WAV's duration when it is None)."""
+        duration = self.duration_s
+        if duration is None:
+            if self.source != "wav" or self.wav is None:
+                raise VmicError("a duration is needed unless the source is a WAV file")
+            duration = sources.wav_duration_s(self.wav) - self.wav_offset_s
+        n = int(round(duration * self.fps))
+        if n < 2:
+            raise VmicError(f"the clip would have {n} frame(s); give a longer duration")
+        return n
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict of all parameters."""
+        out = dataclasses.asdict(self)
+        for key in ("tones_hz", "chirp_hz", "mode"):
+            out[key] = list(out[key])
+        return out
+
+
+def validate(cfg: SynthConfig) -> None:
+    """Raise :class:`VmicError` with one clear line for any invalid parameter."""
+    if not cfg.fps > 0:
+        raise VmicError(f"fps must be > 0, got {cfg.fps:g}")
+    if cfg.height < 8 or cfg.width < 8:
+        raise VmicError(f"frames must be at least 8x8 px, got {cfg.width}x{cfg.height}")
+    if cfg.bits not in (None, 0, 8, 10, 12, 16):
+        raise VmicError(f"bits must be 8, 10, 12, 16 or 0 (float frames), got {cfg.bits}")
+    if cfg.amplitude_px < 0 or not math.isfinite(cfg.amplitude_px):
+        raise VmicError(f"amplitude must be >= 0 px, got {cfg.amplitude_px:g}")
+    if cfg.motion != "global" or cfg.line_delay_s:
+        if cfg.amplitude_px > MAX_FIELD_AMPLITUDE_PX:
+            raise VmicError(f"amplitude {cfg.amplitude_px:g} px is too large for a motion field "
+                            f"(at most {MAX_FIELD_AMPLITUDE_PX:g} px)")
+    if not 0 <= cfg.exposure <= 1:
+        raise VmicError(f"exposure must be a fraction of the frame period in [0, 1], "
+                        f"got {cfg.exposure:g}")
+    if cfg.exposure_samples < 1:
+        raise VmicError("exposure samples must be >= 1")
+    if cfg.read_noise_e < 0 or cfg.full_well_e <= 0:
+        raise VmicError("read noise must be >= 0 e- and the full well > 0 e-")
+    if cfg.line_delay_s < 0 or cfg.drift_px < 0 or cfg.drift_hz <= 0:
+        raise VmicError("line delay and drift must be >= 0 and the drift frequency > 0")
+    low, high = cfg.mean_level - cfg.contrast, cfg.mean_level + cfg.contrast
+    blow = cfg.mean_level - cfg.background_contrast
+    bhigh = cfg.mean_level + cfg.background_contrast
+    if min(low, blow) < 0 or max(high, bhigh) > 1:
+        raise VmicError("mean level +- contrast must stay within [0, 1] of the full well")
