@@ -23,13 +23,15 @@ def test_all_holds_the_public_names_and_none_is_a_submodule():
 def test_import_vmic_is_light_and_recover_works_from_the_top():
     code = (
         "import sys, json, vmic\n"
-        "heavy = [m for m in ('numba', 'scipy', 'torch', 'cv2', 'av', 'tqdm') if m in sys.modules]\n"
+        "heavy = [m for m in ('numba', 'scipy', 'torch', 'cv2', 'av', 'tqdm')\n"
+        "         if m in sys.modules]\n"
         "import numpy as np\n"
         "from vmic import recover\n"
         "rng = np.random.default_rng(0)\n"
         "frames = rng.normal(100, 20, (40, 32, 32)).astype(np.float32)\n"
         "r = vmic.recover(frames, fps=1000.0, combine='align')\n"
-        "print(json.dumps({'heavy': heavy, 'n': int(r.audio.size), 'same': recover is vmic.recover}))\n"
+        "same = recover is vmic.recover\n"
+        "print(json.dumps({'heavy': heavy, 'n': int(r.audio.size), 'same': same}))\n"
     )
     done = run_python(code)
     assert done.returncode == 0, done.stderr

@@ -232,13 +232,3 @@ def test_a_truncated_video_warns_that_it_ended_early(tmp_path):
     assert 2 <= decoded < 40 and "of the 40 frames" in lines[0]
     audio, rate = soundfile.read(out)
     assert audio.shape == (decoded,) and rate == 2200
-
-
-def test_recover_restores_the_thread_switch_interval(clip_npy, tmp_path, capsys):
-    before = sys.getswitchinterval()
-    assert main(["recover", str(clip_npy), "-o", str(tmp_path / "o.wav"), "--quiet"]) == 0
-    assert sys.getswitchinterval() == before
-    assert main(["recover", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "p.wav"),
-                 "--fps", "100"]) == 2
-    assert sys.getswitchinterval() == before
-    capsys.readouterr()

@@ -25,8 +25,15 @@ from functools import cached_property
 
 import numpy as np
 
-from vmic.core.phase import PhaseSums, band_sums, concatenate_sums, flow_weights, \
-    frame_phase_sums, reference_bands, tile_grid
+from vmic.core.phase import (
+    PhaseSums,
+    band_sums,
+    concatenate_sums,
+    flow_weights,
+    frame_phase_sums,
+    reference_bands,
+    tile_grid,
+)
 from vmic.core.pyramid import SteerablePyramid
 from vmic.errors import VmicError
 

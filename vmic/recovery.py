@@ -10,14 +10,19 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vmic import post
 from vmic.errors import VmicError
-from vmic.extraction import Extraction, ExtractionPlan, RangeSums, join_ranges, stream_sums
 from vmic.io.clip import Clip
 from vmic.io.stream import opened_clip, progress_bar
+
+if TYPE_CHECKING:
+    from vmic.extraction import Extraction, ExtractionPlan, RangeSums
+
+# The pyramid, phase and combination modules (numba, scipy.signal) are imported inside
+# recover() once the clip is decoding, so that decoding overlaps their import.
 
 __all__ = ["Recovery", "RecoveryInfo", "recover", "recover_from_ranges", "DEFAULT_COMBINE",
            "UNITS"]
@@ -162,6 +167,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         frames, bad options.
     """
     from vmic.combine import get_method
+    from vmic.extraction import join_ranges
 
     started = time.perf_counter()
     method = get_method(extraction.combine)
@@ -190,6 +196,8 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
 
 def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoise: str):
     # post.finish, keeping track of the gain in px through its final peak scaling.
+    from vmic import post
+
     if bandpass_hz is None and denoise == "none":
         return np.asarray(audio, dtype=np.float64), gain
     out = np.asarray(audio, dtype=np.float64)
@@ -208,6 +216,7 @@ def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoi
 def check_options(method, fps: float, highpass_hz, bandpass_hz, denoise: str,
                   units: str) -> None:
     """Refuse bad post-processing options before any work (messages name the parameter)."""
+    from vmic import post
     from vmic.denoise import DENOISE_METHODS
 
     if units not in UNITS:
@@ -286,20 +295,22 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
     -------
     Recovery
     """
-    from vmic.combine import get_method
-
     started = time.perf_counter()
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                      n_frames=n_frames) as source:
         if source.n_frames < 2:
             raise VmicError(f"need at least 2 frames to measure motion, the clip has "
                             f"{source.n_frames}")
-        method = get_method(combine)
-        check_options(method, source.capture_fps, highpass_hz, bandpass_hz, denoise, units)
-        # Start reading frames now: decoding overlaps the set-up below (numba's first use,
-        # the pyramid's filters, the reference), which holds one core at most.
+        # Start reading frames now: decoding overlaps the set-up below (imports, numba's
+        # first use, the pyramid's filters, the reference), which holds one core at most.
         batches = source.iter_batches(batch_size)
         try:
+            from vmic.combine import get_method
+            from vmic.extraction import ExtractionPlan, stream_sums
+
+            method = get_method(combine)
+            check_options(method, source.capture_fps, highpass_hz, bandpass_hz, denoise,
+                          units)
             plan = ExtractionPlan(source, combine, scales, orientations, reference_frame,
                                   reference_average, dtype)
             references, stream = _references_from_stream(batches, source, plan)

@@ -48,17 +48,17 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def read_reference(path, rate: float) -> np.ndarray:
-    """Read a truth WAV (mono float64) and resample it to ``rate`` Hz if needed."""
+def read_reference(path, sr: float) -> np.ndarray:
+    """Read a truth WAV (mono float64) and resample it to ``sr`` Hz if needed."""
     from vmic.io.audio import read_wav
 
     if not Path(path).is_file():
         raise VmicError(f"no such reference file: {path}")
-    truth, truth_rate = read_wav(path)
-    if abs(truth_rate - rate) > 0.5:
+    truth, truth_sr = read_wav(path)
+    if abs(truth_sr - sr) > 0.5:
         from vmic.cli.score import resample_to
 
-        truth = resample_to(truth, truth_rate, rate)
+        truth = resample_to(truth, truth_sr, sr)
     return truth
 
 
@@ -94,7 +94,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
     Returns
     -------
     list of dict
-        One per method: ``method``, ``audio`` (float32 (T,)), ``rate`` (Hz), ``seconds`` and
+        One per method: ``method``, ``audio`` (float32 (T,)), ``sr`` (Hz), ``seconds`` and
         the :func:`vmic.metrics.score` keys; the learned row holds ``error`` instead when
         torch is missing.
     """
@@ -107,7 +107,7 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
     for name, combine in (("align", "align"), (DEFAULT_COMBINE, DEFAULT_COMBINE)):
         t0 = time.perf_counter()
         result = recover(clip, combine=combine, **common)
-        rows.append({"method": name, "audio": result.audio, "rate": result.rate,
+        rows.append({"method": name, "audio": result.audio, "sr": result.sr,
                      "seconds": time.perf_counter() - t0})
     reason = learned_unavailable()
     if reason is None:
@@ -115,13 +115,13 @@ def compare_methods(clip, truth: np.ndarray, *, fps=None, roi=None, downsample=1
 
         t0 = time.perf_counter()
         result = recover_learned(clip, model_path=model_path, model=model, **common)
-        rows.append({"method": "learned", "audio": result.audio, "rate": result.rate,
+        rows.append({"method": "learned", "audio": result.audio, "sr": result.sr,
                      "seconds": time.perf_counter() - t0})
     else:
         rows.append({"method": "learned", "error": reason})
     for row in rows:
         if "audio" in row:
-            row.update(metrics.score(row["audio"], truth, row["rate"]))
+            row.update(metrics.score(row["audio"], truth, row["sr"]))
     return rows
 
 
@@ -164,20 +164,20 @@ def plot_comparison(path, rows: list[dict], truth: np.ndarray, title: str = "") 
     from vmic.io.atomic import atomic_path
 
     done = [r for r in rows if "audio" in r]
-    rate = done[0]["rate"]
-    signals = [("truth", metrics.bandpass(truth, rate))]
+    sr = done[0]["sr"]
+    signals = [("truth", metrics.bandpass(truth, sr))]
     for r in done:
-        a = metrics.prepare(r["audio"], truth, rate)
+        a = metrics.prepare(r["audio"], truth, sr)
         signals.append((f"{r['method']} (SNR {r['snr_db']:.1f} dB)", a.est))
     fig, axes = plt.subplots(len(signals), 2, figsize=(12, 2.2 * len(signals)), squeeze=False)
     peak = max(float(np.max(np.abs(signals[0][1]))), 1e-30)
     for (label, x), (ax_w, ax_s) in zip(signals, axes, strict=True):
-        t = np.arange(x.size) / rate
+        t = np.arange(x.size) / sr
         ax_w.plot(t, x / peak, lw=0.5)
         ax_w.set_ylim(-1.5, 1.5)
         ax_w.set_ylabel(label, fontsize=8)
         nper = int(min(256, max(16, 2 ** int(np.log2(max(x.size // 8, 16))))))
-        f, tt, p = scipy.signal.spectrogram(x, fs=rate, nperseg=nper, noverlap=nper * 3 // 4)
+        f, tt, p = scipy.signal.spectrogram(x, fs=sr, nperseg=nper, noverlap=nper * 3 // 4)
         db = 10 * np.log10(p + 1e-30)
         ax_s.pcolormesh(tt, f, db, shading="auto", cmap="magma", vmin=db.max() - 70,
                         vmax=db.max())
@@ -201,10 +201,10 @@ def run(args) -> int:
         raise VmicError(f"no such reference file: {args.reference}")
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                    start=args.start, n_frames=args.frames) as clip:
-        rate = clip.capture_fps
-    truth = read_reference(args.reference, rate)
+        fps = clip.capture_fps
+    truth = read_reference(args.reference, fps)  # the audio rate is the capture rate
     truth = truth[args.start:] if args.start else truth
-    rows = compare_methods(args.clip, truth, fps=rate, roi=args.roi, downsample=args.downsample,
+    rows = compare_methods(args.clip, truth, fps=fps, roi=args.roi, downsample=args.downsample,
                            start=args.start, n_frames=args.frames,
                            reference_frame=args.reference_frame, model_path=args.model,
                            quiet=args.quiet)

@@ -75,14 +75,15 @@ def run(args: argparse.Namespace) -> int:
         recovery = recover(clip, combine=combine, quiet=args.quiet)
     result = metrics.score(recovery.audio, truth, rate)
     crb = sidecar["crb"]
-    result.update(sample=args.sample, combine=recovery.combine, recover_s=recovery.elapsed_s,
-                  total_s=time.perf_counter() - started, crb_snr_db=crb.get("snr_db"))
+    result.update(sample=args.sample, combine=recovery.info.combine,
+                  recover_s=recovery.info.elapsed_s, total_s=time.perf_counter() - started,
+                  crb_snr_db=crb.get("snr_db"))
     if out_dir is not None:
         from vmic.io.audio import save_spectrogram, write_wav
 
         write_wav(out_dir / "recovered.wav", recovery.audio, rate)
         save_spectrogram(out_dir / "recovered.png", recovery.audio, rate,
-                         f"recovered ({recovery.combine})")
+                         f"recovered ({recovery.info.combine})")
         save_spectrogram(out_dir / "truth.png", truth, rate, "truth (displacement)")
     if args.json:
         print(json.dumps(json_safe(result), indent=2))
@@ -91,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"sample {args.sample}: {sidecar['n_frames']} frames of {params['width']}x"
           f"{params['height']} px at {sidecar['fps']:g} fps, source {params['source']}, "
           f"motion {params['motion']}, peak {params['amplitude_px']:g} px")
-    print(f"recovered with --combine {recovery.combine} in {recovery.elapsed_s:.1f} s")
+    print(f"recovered with --combine {recovery.info.combine} ({recovery.info.method}) in "
+          f"{recovery.info.elapsed_s:.1f} s")
     print(metrics.format_table(result))
     if crb.get("snr_db") is not None:
         print(f"Cramér-Rao bound: SNR <= {crb['snr_db']:.1f} dB "

@@ -78,7 +78,7 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
     result = recover(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames,
                      reference_frame=args.reference_frame, quiet=args.quiet, **options)
-    audio_rate = float(result.rate)
+    audio_rate = float(result.sr)
     if rate > audio_rate:
         raise VmicError(f"--rate {rate:g} exceeds the capture rate {audio_rate:g} fps")
     db = loudness_at_rate(result.audio, audio_rate, rate, args.floor_db)

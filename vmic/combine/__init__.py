@@ -29,21 +29,21 @@ Each method is an object in :data:`METHODS` (:mod:`vmic.combine.registry`), one 
 method, that says what extraction it needs and how it combines the sums.
 """
 
-from vmic.combine.registry import (
-    METHODS,
-    CombineMethod,
-    Combined,
-    get_method,
-    register_method,
-)
+from vmic.combine import auto as _auto  # noqa: F401  (registers "auto")
+from vmic.combine import bands as _bands  # noqa: F401  (registers "bands")
 from vmic.combine.align import align_to_reference
 from vmic.combine.fits import rank1_combine, rank1_fit
 from vmic.combine.local import DETECTION_Z, crossfit_split_test, local_combine
 from vmic.combine.motion import coarsen, global_motion, motion_direction, sum_by_block
+from vmic.combine.registry import (
+    METHODS,
+    Combined,
+    CombineMethod,
+    get_method,
+    register_method,
+)
 from vmic.combine.spectral import apply_spectral_gain, common_spectrum_gain
 from vmic.combine.splits import quadrant_split, split_half_snr, split_sample_snr, tile_quarters
-from vmic.combine import bands as _bands  # noqa: F401  (registers "bands")
-from vmic.combine import auto as _auto  # noqa: F401  (registers "auto")
 
 __all__ = ["align_to_reference", "rank1_fit", "rank1_combine", "local_combine", "global_motion",
            "split_half_snr", "split_sample_snr", "tile_quarters", "coarsen",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vmic import post
-from vmic.combine.registry import CombineMethod, Combined, register_method
+from vmic.combine.registry import Combined, CombineMethod, register_method
 from vmic.core.phase import PhaseSums, original_band_signals
 
 if TYPE_CHECKING:

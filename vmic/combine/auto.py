@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from vmic.combine.align import align_combine
 from vmic.combine.local import LOCAL
-from vmic.combine.registry import CombineMethod, Combined, default_tiles, register_method
+from vmic.combine.registry import Combined, CombineMethod, default_tiles, register_method
 
 if TYPE_CHECKING:
     from vmic.extraction import Extraction, RangeSums

@@ -8,8 +8,13 @@ import numpy as np
 
 from vmic import post
 from vmic.combine.fits import rank1_combine
-from vmic.combine.registry import CombineMethod, Combined, default_tiles, highpass_rows, \
-    register_method
+from vmic.combine.registry import (
+    Combined,
+    CombineMethod,
+    default_tiles,
+    highpass_rows,
+    register_method,
+)
 from vmic.core.phase import local_phase, original_band_signals
 from vmic.errors import VmicError
 

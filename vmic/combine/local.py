@@ -7,13 +7,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vmic import post
-from vmic.combine.registry import CombineMethod, Combined, default_tiles, highpass_rows, \
-    register_method
-from vmic.core.phase import original_band_signals
-
 from vmic.combine.candidates import candidate_projections, local_grids, project_candidate
 from vmic.combine.fits import rank1_combine
 from vmic.combine.motion import coarsen, global_motion, motion_direction, sum_by_block
+from vmic.combine.registry import (
+    Combined,
+    CombineMethod,
+    default_tiles,
+    highpass_rows,
+    register_method,
+)
 from vmic.combine.spectral import apply_spectral_gain, common_spectrum_gain
 from vmic.combine.splits import (
     correlation,
@@ -22,6 +25,7 @@ from vmic.combine.splits import (
     split_sample_snr,
     tile_quarters,
 )
+from vmic.core.phase import original_band_signals
 
 if TYPE_CHECKING:
     from vmic.extraction import Extraction, RangeSums
