@@ -17,28 +17,20 @@ stays flat on long clips.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from vmic.core.phase import (
-    PhaseSums,
-    band_sums,
-    concatenate_sums,
-    flow_weights,
-    frame_phase_sums,
-    reference_bands,
-    tile_grid,
-)
+from vmic.core.flow import flow_information
+from vmic.core.phase import flow_weights, reference_bands
 from vmic.core.pyramid import SteerablePyramid
 from vmic.errors import VmicError
+from vmic.io.clip import Clip
+from vmic.ranges import RangeSums, stream_sums
 
-__all__ = ["Extraction", "RangeSums", "prepare_extraction", "extract_range", "join_ranges",
-           "stream_sums", "check_reference", "flow_information"]
+__all__ = ["Extraction", "ExtractionPlan", "prepare_extraction", "extract_range",
+           "check_reference"]
 
 _CACHED = ("pyramid", "reference_bands", "flow_weights", "flow_terms", "align_bands")
 
@@ -125,6 +117,13 @@ class Extraction:
     def __getstate__(self):
         return {k: v for k, v in vars(self).items() if k not in _CACHED}
 
+    def build(self) -> Extraction:
+        """Build the pyramid, the reference's bands and the flow weights now (each is
+        otherwise built on first use); returns the extraction."""
+        for name in _CACHED:
+            getattr(self, name)
+        return self
+
     @cached_property
     def pyramid(self) -> SteerablePyramid:
         return SteerablePyramid(self.frame_shape, self.scales, self.orientations,
@@ -158,40 +157,6 @@ class Extraction:
                                 self.tiles)
 
 
-@dataclass
-class RangeSums:
-    """The sums of one frame range (from :func:`extract_range`).
-
-    Attributes
-    ----------
-    key : str
-        :attr:`Extraction.key` of the extraction they were made with.
-    start : int
-        First frame of the range, counted from the extraction's clip start.
-    bands : PhaseSums
-        Band sums: whole-frame totals where flow sums are kept, else per tile.
-    flow : ndarray of float32, shape (T, 2, TY, TX) or None
-        Per-tile flow statistic ``F`` (:func:`flow_information`), grey level**2 / px.
-    align : PhaseSums or None
-        ``align``'s whole-frame band sums, where the extraction keeps them.
-    """
-
-    key: str
-    start: int
-    bands: PhaseSums
-    flow: np.ndarray | None = None
-    align: PhaseSums | None = None
-
-    @property
-    def n_frames(self) -> int:
-        return self.bands.n_frames
-
-    @property
-    def stop(self) -> int:
-        """One past the range's last frame."""
-        return self.start + self.n_frames
-
-
 def check_reference(reference: list[np.ndarray]) -> None:
     """Refuse a featureless reference frame (no texture: no phase to measure)."""
     energy = sum(float(np.sum(np.abs(bands) ** 2)) for bands in reference)
@@ -204,10 +169,10 @@ def check_reference(reference: list[np.ndarray]) -> None:
         )
 
 
-def prepare_extraction(clip, *, combine: str = "auto", scales: int | None = None,
+def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None = None,
                        orientations: int = 2, reference_frame: int = 0,
                        reference_average: int | None = None,
-                       dtype=np.float32) -> Extraction:
+                       dtype: type | np.dtype = np.float32) -> Extraction:
     """Settings and reference image of an extraction of ``clip`` (reads the reference).
 
     Parameters
@@ -298,7 +263,7 @@ class ExtractionPlan:
         return out
 
 
-def extract_range(extraction: Extraction, clip_range, *, batch_size: int = 8,
+def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int = 8,
                   bar=None) -> RangeSums:
     """The sums of one frame range of the clip ``extraction`` was prepared on.
 
@@ -332,228 +297,3 @@ def extract_range(extraction: Extraction, clip_range, *, batch_size: int = 8,
                            bar=bar)
     finally:
         batches.close()
-
-
-def stream_sums(extraction: Extraction, batches, *, first: int = 0,
-                n_frames: int | None = None, bar=None, threads: int | None = None) -> RangeSums:
-    """The sums of a stream of batches, ``(index, frames)`` or frames (B, H, W), that hold
-    the clip's frames ``first`` on, consecutive.
-
-    Batches are processed by a pool of threads, each running a whole batch (FFTs and
-    numba loops, which release the GIL) on its own. What is kept of each batch is small
-    (:class:`RangeSums`), and with ``n_frames`` written into arrays of that length as it
-    comes, so memory stays flat however long the stream.
-    """
-    threads = threads or os.cpu_count() or 1
-    gather = _Gather(n_frames)
-    pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vmic-phase") as pool:
-        for item in batches:
-            frames = item[1] if isinstance(item, tuple) else item
-            pending.append((pool.submit(batch_sums, extraction, frames), frames.shape[0]))
-            # At most two batches per thread in flight: memory stays bounded.
-            while len(pending) >= 2 * threads or (pending and pending[0][0].done()):
-                gather.add(*pending.popleft(), bar)
-        while pending:
-            gather.add(*pending.popleft(), bar)
-    return gather.result(extraction.key, first)
-
-
-def batch_sums(extraction: Extraction, frames: np.ndarray) -> dict:
-    """What an extraction keeps of one batch of frames (B, H, W): ``bands``, ``flow`` and
-    ``align`` arrays, each with the batch's frames first (see :class:`RangeSums`)."""
-    frames = np.asarray(frames)
-    pyramid, count = extraction.pyramid, frames.shape[0]
-    align_bands, on_bands = extraction.align_bands, None
-    if align_bands is not None:
-        # align's sums from the same bands, against its own reference, whole frame.
-        totals = np.zeros((len(align_bands), 3, count, pyramid.orientations, 1, 1))
-        pixels = np.zeros((len(align_bands), 1, 1), dtype=np.int64)
-
-        def on_bands(s, bands):
-            if s < len(align_bands):
-                pixels[s] = band_sums(bands, align_bands[s], (1, 1), totals[s])
-
-    part = frame_phase_sums(pyramid, extraction.reference_bands, frames, extraction.tiles,
-                            extraction.flow_weights, workers=1, on_bands=on_bands)
-    out = {"bands": part, "flow": None, "align": None}
-    if extraction.flow:
-        # Keep only what the combination needs: whole-frame band totals (for the band
-        # signals) and the flow sums reduced to each tile's statistic F, in float32.
-        keep = (-2, -1)
-        scale, _ = extraction.flow_terms
-        out["flow"] = apply_flow_scale(part.flow, scale).astype(np.float32)
-        out["bands"] = PhaseSums(part.weighted_phase.sum(axis=keep, keepdims=True),
-                                 part.amplitude.sum(axis=keep, keepdims=True),
-                                 part.energy.sum(axis=keep, keepdims=True),
-                                 part.pixels.sum(axis=keep, keepdims=True))
-    if align_bands is not None:
-        q = totals.transpose(1, 2, 0, 3, 4, 5)  # (3, B, S, K, 1, 1)
-        out["align"] = PhaseSums(np.ascontiguousarray(q[0]), np.ascontiguousarray(q[1]),
-                                 np.ascontiguousarray(q[2]), pixels)
-    return out
-
-
-class _Gather:
-    # Per-batch results in order: written into arrays of n_frames when that is known
-    # (no list of parts and final copy), else listed and concatenated at the end.
-
-    def __init__(self, n_frames: int | None):
-        self.n_frames = n_frames
-        self.parts: list[dict] = []
-        self.out: dict | None = None
-        self.filled = 0
-
-    def add(self, future, count: int, bar) -> None:
-        part = future.result()
-        if bar is not None:
-            bar.update(count)
-        if self.n_frames is None:
-            self.parts.append(part)
-            return
-        if self.out is None:
-            self.out = {key: _preallocate(value, self.n_frames) for key, value in part.items()}
-        if self.filled + count > self.n_frames:
-            raise ValueError(f"more frames than the {self.n_frames} announced")
-        for key, value in part.items():
-            _store(self.out[key], value, self.filled)
-        self.filled += count
-
-    def result(self, key: str, first: int) -> RangeSums:
-        if self.n_frames is None or self.out is None:
-            if not self.parts:
-                raise VmicError("no frames could be decoded")
-            joined = {name: _concatenate([p[name] for p in self.parts])
-                      for name in self.parts[0]}
-        else:
-            joined = {name: _head(value, self.filled) for name, value in self.out.items()}
-        return RangeSums(key, first, **joined)
-
-
-def _preallocate(value, n: int):
-    if value is None:
-        return None
-    if isinstance(value, PhaseSums):
-        return PhaseSums(*(np.empty((n,) + a.shape[1:], a.dtype) for a in
-                           (value.weighted_phase, value.amplitude, value.energy)),
-                         value.pixels, _preallocate(value.flow, n))
-    return np.empty((n,) + value.shape[1:], value.dtype)
-
-
-def _store(out, value, at: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, PhaseSums):
-        for name in ("weighted_phase", "amplitude", "energy", "flow"):
-            _store(getattr(out, name), getattr(value, name), at)
-        return
-    out[at : at + value.shape[0]] = value
-
-
-def _head(value, n: int):
-    if value is None:
-        return None
-    if isinstance(value, PhaseSums):
-        return PhaseSums(value.weighted_phase[:n], value.amplitude[:n], value.energy[:n],
-                         value.pixels, None if value.flow is None else value.flow[:n])
-    return value[:n]
-
-
-def _concatenate(values: list):
-    if values[0] is None:
-        return None
-    if isinstance(values[0], PhaseSums):
-        return concatenate_sums(values)
-    return np.concatenate(values)
-
-
-def join_ranges(extraction: Extraction, parts: list[RangeSums]) -> RangeSums:
-    """Join the sums of consecutive ranges into one.
-
-    Raises
-    ------
-    VmicError
-        No parts, parts of another extraction's settings, out of order, with gaps or
-        overlaps.
-    """
-    if isinstance(parts, RangeSums):
-        parts = [parts]
-    if not isinstance(parts, (list, tuple)) or not parts:
-        raise VmicError("parts must be a non-empty list of RangeSums (from extract_range)")
-    for i, part in enumerate(parts):
-        if not isinstance(part, RangeSums):
-            raise VmicError(f"parts[{i}] is a {type(part).__name__}, not RangeSums "
-                            "(from extract_range)")
-        if part.key != extraction.key:
-            raise VmicError(f"parts[{i}] was extracted with other settings or another "
-                            "reference than this extraction")
-        if i and part.start != parts[i - 1].stop:
-            what = ("overlaps" if part.start < parts[i - 1].stop else "leaves a gap after")
-            raise VmicError(
-                f"parts must be consecutive frame ranges in order: parts[{i}] (frames "
-                f"{part.start}..{part.stop}) {what} parts[{i - 1}] (frames "
-                f"{parts[i - 1].start}..{parts[i - 1].stop})")
-    if len(parts) == 1:
-        return parts[0]
-    joined = {name: _concatenate([getattr(p, name) for p in parts])
-              for name in ("bands", "flow", "align")}
-    return RangeSums(extraction.key, parts[0].start, **joined)
-
-
-def flow_information(pyramid: SteerablePyramid, reference: list[np.ndarray],
-                     weights: list[np.ndarray], tiles: tuple[int, int]):
-    """Band noise weights and per-tile Fisher information for the flow sums.
-
-    For white pixel noise of variance sigma**2, band ``b`` has coefficient noise variance
-    ``sigma**2 * v_b`` with ``v_b = H W sum|H_b|**2 / (h w)**2`` (its filter's energy),
-    so a pixel's phase change has variance ``sigma**2 v_b / (2 A**2)``. The flow sums
-    ``f_b = sum A**2 grad(phi) dphi`` then have mean ``-N_b d`` and covariance
-    ``sigma**2 v_b N_b / 2`` with ``N_b = sum A**2 grad(phi) grad(phi)^T``. Summing
-    ``f_b / v_b`` (gradients in frame px) over bands gives each tile's sufficient statistic
-    ``F`` for its displacement ``d``, with information ``M = sum N_b / v_b``.
-
-    Parameters
-    ----------
-    pyramid : SteerablePyramid
-    reference : list of ndarray of complex, shape (K, h, w)
-        Reference bands per scale.
-    weights : list of ndarray of float32, shape (K, 2, h, w)
-        From :func:`vmic.core.phase.flow_weights`.
-    tiles : (int, int)
-
-    Returns
-    -------
-    scale : ndarray of float64, shape (S, K, 2)
-        Factor of each band's x and y flow sums in ``F`` (:func:`apply_flow_scale`).
-    information : ndarray of float64, shape (TY * TX, 2, 2)
-        ``M`` per tile (grey level**2 / px**2; px**-2 per unit pixel-noise variance).
-    """
-    height, width = pyramid.shape
-    ty, tx = tiles
-    scale = np.zeros((pyramid.scales, pyramid.orientations, 2))
-    information = np.zeros((ty, tx, 2, 2))
-    for s, (h, w) in enumerate(pyramid.band_shapes):
-        to_full = np.array([w / width, h / height])  # d(level px)/d(frame px) per axis
-        rows, cols = tile_grid((h, w), tiles)
-        for k in range(pyramid.orientations):
-            filt = pyramid._levels[s].filters[k]
-            noise = height * width * float(np.sum(np.abs(filt) ** 2)) / float(h * w) ** 2
-            if noise <= 0:
-                continue
-            scale[s, k] = to_full / noise
-            power = np.abs(reference[s][k]).astype(np.float64) ** 2
-            usable = power > 1e-12 * max(power.max(), 1e-300)
-            wk = weights[s][k].astype(np.float64) * to_full[:, None, None]  # (2, h, w)
-            inv_power = np.where(usable, 1.0 / np.where(usable, power, 1.0), 0.0)
-            outer = wk[:, None] * wk[None, :] * inv_power  # (2, 2, h, w)
-            # Per-tile sums of each of the 4 entries (bincount: np.add.at loops per pixel).
-            tile = (rows[:, None] * tx + cols[None, :]).ravel()
-            per_tile = np.stack([np.bincount(tile, weights=entry.ravel(), minlength=ty * tx)
-                                 for entry in outer.reshape(4, h, w)], axis=-1)
-            information += per_tile.reshape(ty, tx, 2, 2) / noise
-    return scale, information.reshape(ty * tx, 2, 2)
-
-
-def apply_flow_scale(flow: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Per-tile statistic ``F`` from flow sums (T, S, K, 2, TY, TX) -> (T, 2, TY, TX)."""
-    return np.einsum("tskcyx,skc->tcyx", flow, scale)

@@ -19,7 +19,8 @@ from vmic.io.clip import Clip
 from vmic.io.stream import opened_clip, progress_bar
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, ExtractionPlan, RangeSums
+    from vmic.extraction import Extraction, ExtractionPlan
+    from vmic.ranges import RangeSums
 
 # The pyramid, phase and combination modules (numba, scipy.signal) are imported inside
 # recover() once the clip is decoding, so that decoding overlaps their import.
@@ -167,7 +168,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         frames, bad options.
     """
     from vmic.combine import get_method
-    from vmic.extraction import join_ranges
+    from vmic.ranges import join_ranges
 
     started = time.perf_counter()
     method = get_method(extraction.combine)
@@ -240,11 +241,12 @@ def check_options(method, fps: float, highpass_hz, bandpass_hz, denoise: str,
 def recover(clip, *, fps: float | None = None, scales: int | None = None,
             orientations: int = 2, combine: str = DEFAULT_COMBINE,
             highpass_hz: float | None = None, reference_frame: int = 0,
-            reference_average: int | None = None, roi=None, downsample: int = 1,
+            reference_average: int | None = None,
+            roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
             units: str = "scaled", batch_size: int = 8, quiet: bool = True,
-            dtype=np.float32) -> Recovery:
+            dtype: type | np.dtype = np.float32) -> Recovery:
     """Recover sound from a clip, in one pass over its frames.
 
     Parameters
@@ -306,7 +308,8 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         batches = source.iter_batches(batch_size)
         try:
             from vmic.combine import get_method
-            from vmic.extraction import ExtractionPlan, stream_sums
+            from vmic.extraction import ExtractionPlan
+            from vmic.ranges import stream_sums
 
             method = get_method(combine)
             check_options(method, source.capture_fps, highpass_hz, bandpass_hz, denoise,

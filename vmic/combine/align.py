@@ -11,7 +11,8 @@ from vmic.combine.registry import Combined, CombineMethod, register_method
 from vmic.core.phase import PhaseSums, original_band_signals
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, RangeSums
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:

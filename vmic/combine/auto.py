@@ -17,7 +17,8 @@ from vmic.combine.local import LOCAL
 from vmic.combine.registry import Combined, CombineMethod, default_tiles, register_method
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, RangeSums
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 
 class AutoMethod(CombineMethod):

@@ -19,7 +19,8 @@ from vmic.core.phase import local_phase, original_band_signals
 from vmic.errors import VmicError
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, RangeSums
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 BANDS_GRID = (4, 4)  # tiles of the bands method: few signals per band, each still well lit
 

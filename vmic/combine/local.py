@@ -28,7 +28,8 @@ from vmic.combine.splits import (
 from vmic.core.phase import original_band_signals
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, RangeSums
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 # Detection threshold of crossfit_split_test's z (one-sided; see local_combine).
 DETECTION_Z = 2.5

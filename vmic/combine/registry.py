@@ -19,7 +19,8 @@ from vmic.core.pyramid import max_scales
 from vmic.errors import VmicError
 
 if TYPE_CHECKING:
-    from vmic.extraction import Extraction, RangeSums
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 __all__ = ["CombineMethod", "Combined", "METHODS", "register_method", "get_method",
            "highpass_rows", "default_tiles", "LOCAL_TILE_PX", "REFERENCE_AVERAGE"]

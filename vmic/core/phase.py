@@ -284,7 +284,7 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches,
     flow_reduce : callable, optional
         When given, each batch is compacted as it arrives: the band sums are kept as
         whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
-        (e.g. :func:`vmic.recovery.apply_flow_scale`), stored as float32. This is how
+        (e.g. :func:`vmic.core.flow.apply_flow_scale`), stored as float32. This is how
         :func:`vmic.recovery.recover` keeps memory flat on long clips.
     threads : int, optional
         Worker threads (default: the number of cores).

@@ -9,7 +9,7 @@ inputs (:class:`MapSpec` ``inputs``):
     one map: each tile's maximum-likelihood displacement (px) along the clip's dominant
     direction of motion. Per tile, the phase changes of all bands are weighted by their
     motion sensitivity ``Im(conj(r) grad r)`` (:func:`vmic.core.phase.flow_weights`) and by the
-    bands' noise (:func:`vmic.extraction.flow_information`), giving the statistic ``F`` with
+    bands' noise (:func:`vmic.core.flow.flow_information`), giving the statistic ``F`` with
     ``E[F] = -M d``; ``d_c = -F_c / M_cc`` is projected on the direction
     (:func:`project_flow`). The tile's "energy" is its Fisher information ``M_u`` along the
     direction (px**-2 per unit noise).
@@ -96,7 +96,7 @@ class MapSpec:
         displacement (px) along the clip's dominant direction of motion
         (:func:`project_flow`), from the motion-sensitivity-weighted phase sums of all bands
         (:func:`vmic.core.phase.flow_weights`, noise-weighted and summed as
-        :func:`vmic.extraction.flow_information`), with the tile's Fisher information along
+        :func:`vmic.core.flow.flow_information`), with the tile's Fisher information along
         that direction in place of the energy.
     """
 
@@ -267,7 +267,7 @@ def frame_flow_maps(pyramid: SteerablePyramid, reference: list[np.ndarray],
     weights : list of ndarray of float32, shape (K, 2, h, w)
         :func:`vmic.core.phase.flow_weights` of the reference frame.
     scale : ndarray of float64, shape (S, K, 2)
-        Noise weight of each band's x and y sums (:func:`vmic.extraction.flow_information`).
+        Noise weight of each band's x and y sums (:func:`vmic.core.flow.flow_information`).
     information : ndarray of float64, shape (2, gy, gx)
         Diagonal of each tile's Fisher information ``M`` (px**-2 per unit noise).
     frames : ndarray, shape (B, H, W)
@@ -330,7 +330,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     check_reference(reference)
     tiles = tiles_for(pyramid, spec.grid)
     if spec.inputs == "flow":
-        from vmic.extraction import flow_information
+        from vmic.core.flow import flow_information
 
         weights = flow_weights(pyramid, ref_frame)
         scale, information = flow_information(pyramid, reference, weights, tiles)
