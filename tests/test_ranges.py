@@ -91,6 +91,8 @@ def test_joining_refuses_bad_parts():
         vmic.recover_from_ranges(align, [a])
     with pytest.raises(VmicError, match="not a range of the clip"):
         vmic.extract_range(extraction, open_clip(frames[:, :32], fps=fps))
+    with pytest.raises(VmicError, match="opened Clip"):
+        vmic.prepare_extraction(frames)
 
 
 def test_readme_step_by_step_reproduces_align():

@@ -196,6 +196,9 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
     -------
     Extraction
     """
+    if not isinstance(clip, Clip):
+        raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
+                        f"{type(clip).__name__}")
     plan = ExtractionPlan(clip, combine, scales, orientations, reference_frame,
                           reference_average, dtype)
     reference = clip.mean_frame(reference_frame, plan.reference_average)
@@ -283,7 +286,10 @@ def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int =
     RangeSums
     """
     first = int(clip_range.start) - extraction.start
-    if tuple(clip_range.frame_shape) != extraction.frame_shape or not (
+    same_selection = (tuple(clip_range.frame_shape) == extraction.frame_shape
+                      and getattr(clip_range, "roi", None) == extraction.roi
+                      and getattr(clip_range, "downsample", 1) == extraction.downsample)
+    if not same_selection or not (
             0 <= first and first + clip_range.n_frames <= extraction.n_frames):
         raise VmicError(
             f"clip_range (frames {clip_range.start}..{clip_range.start + clip_range.n_frames}"

@@ -139,8 +139,8 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
       on the clips' captured tile signals).
 
     ``info["detected"]`` says whether a common signal was found at all: the halves agreed
-    clearly, or the largest z reached :data:`DETECTION_Z`. ``--combine auto`` (the
-    default of :func:`vmic.recovery.recover`) gives ``align``'s output when it was not.
+    clearly, or the largest z reached :data:`DETECTION_Z`. ``auto`` (the default of
+    :func:`vmic.recovery.recover`) gives ``align``'s output when it was not.
 
     With ``spectral_weighting`` (the default), the rigid direction and the rank-1 loadings
     are fitted on the tile signals filtered by their :func:`common_spectrum_gain`, so that
