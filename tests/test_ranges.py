@@ -145,3 +145,14 @@ def test_recovery_info_is_typed_and_complete():
     auto = vmic.recover(still, fps=fps).info
     assert auto.combine == "auto" and auto.method == "align" and auto.fallback is True
     assert auto.candidate is not None and auto.detected is False and auto.gain_px is None
+
+
+def test_frames_with_nan_or_inf_and_wrong_types_are_refused():
+    frames, fps = _noisy_sine(n=200)
+    bad = frames.copy()
+    bad[50, 3, 4] = np.nan
+    bad[120:130] = np.inf
+    with pytest.raises(VmicError, match=r"11 frame\(s\) hold NaN or inf values \(frames 50, 120"):
+        vmic.recover(bad, fps=fps)
+    with pytest.raises(VmicError, match="clip must be a path"):
+        vmic.recover(list(frames), fps=fps)

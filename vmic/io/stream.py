@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 
@@ -31,11 +32,15 @@ def opened_clip(source, *, fps: float | None = None, roi=None, downsample: int =
     Raises
     ------
     VmicError
-        An array without ``fps``, and whatever :func:`~vmic.io.clip.open_clip` refuses.
+        Another type than those, an array without ``fps``, and whatever
+        :func:`~vmic.io.clip.open_clip` refuses.
     """
     if isinstance(source, Clip):
         yield source
         return
+    if not isinstance(source, (str, os.PathLike, np.ndarray)):
+        raise VmicError(f"clip must be a path, an array of frames (T, H, W) or an opened Clip, "
+                        f"got {type(source).__name__}")
     if isinstance(source, np.ndarray) and fps is None:
         raise VmicError("frames given as an array need fps (the capture rate)")
     clip = open_clip(source, fps=fps, roi=roi, downsample=downsample, start=start,
