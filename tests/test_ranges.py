@@ -4,7 +4,7 @@ import pickle
 
 import numpy as np
 import pytest
-from conftest import shifted_frames, smooth_texture
+from conftest import REPO, shifted_frames, smooth_texture
 
 import vmic
 from vmic.errors import VmicError
@@ -13,11 +13,11 @@ from vmic.io.clip import Clip, open_clip
 RANGES = [(0, 100), (100, 101), (101, 330), (330, 660)]
 
 
-def _clip_range(frames, fps, a, b):
+def _clip_range(source, fps, a, b):
     # A range of the clip: clip[a:b] where Clip slices, else the same selection opened.
     if hasattr(Clip, "__getitem__"):
-        return open_clip(frames, fps=fps)[a:b]
-    return open_clip(frames, fps=fps, start=a, n_frames=b - a)
+        return open_clip(source, fps=fps)[a:b]
+    return open_clip(source, fps=fps, start=a, n_frames=b - a)
 
 
 def _noisy_sine(seed=0, amplitude=0.05, n=660):
@@ -156,3 +156,18 @@ def test_frames_with_nan_or_inf_and_wrong_types_are_refused():
         vmic.recover(bad, fps=fps)
     with pytest.raises(VmicError, match="clip must be a path"):
         vmic.recover(list(frames), fps=fps)
+
+
+def test_ranges_of_a_video_file_equal_one_pass():
+    path = REPO / "samples" / "melody_global.avi"
+    if not path.is_file():
+        pytest.skip("no shipped samples")
+    whole = vmic.recover(path)
+    clip = vmic.open_clip(path)
+    extraction = vmic.prepare_extraction(clip)
+    n = clip.n_frames
+    parts = [vmic.extract_range(extraction, _clip_range(path, None, a, min(a + 700, n)))
+             for a in range(0, n, 700)]
+    np.testing.assert_array_equal(vmic.recover_from_ranges(extraction, parts).audio,
+                                  whole.audio)
+    clip.close()
