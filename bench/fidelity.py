@@ -74,7 +74,7 @@ def run_cell(source: str, motion: str, amplitude: float, noise: str, methods: li
         rec = recover(clip.frames, fps=cfg.fps, combine=combine, denoise=denoise or "none")
         row["seconds"][method] = time.perf_counter() - started
         row["snr_db"][method] = metrics.snr_db(rec.audio, clip.truth, cfg.fps)
-        row["fallback"][method] = bool(rec.info.get("fallback", False))
+        row["fallback"][method] = rec.info.fallback
     return row
 
 

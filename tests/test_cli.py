@@ -241,16 +241,6 @@ def test_a_truncated_video_warns_that_it_ended_early(tmp_path):
     assert audio.shape == (decoded,) and rate == 2200
 
 
-def test_recover_restores_the_thread_switch_interval(clip_npy, tmp_path, capsys):
-    before = sys.getswitchinterval()
-    assert main(["recover", str(clip_npy), "-o", str(tmp_path / "o.wav"), "--quiet"]) == 0
-    assert sys.getswitchinterval() == before
-    assert main(["recover", str(tmp_path / "missing.avi"), "-o", str(tmp_path / "p.wav"),
-                 "--fps", "100"]) == 2
-    assert sys.getswitchinterval() == before
-    capsys.readouterr()
-
-
 @pytest.mark.parametrize("command", ["recover", "synth", "score", "demo", "map", "compare",
                                      "train", "loudness"])
 def test_help_states_each_default_once_in_plain_words(command, capsys):

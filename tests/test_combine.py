@@ -131,9 +131,9 @@ def test_no_motion_is_not_taken_for_a_signal():
                           read_noise_e=5.0, shot_noise=True)
         clip = synthesize(cfg)
         result = recover(clip.frames, fps=cfg.fps, combine="local")
-        assert result.info["judged_on"] == "cross-fit"
-        assert max(result.info["split_snr_db"].values()) < WEAK_SIGNAL_DB - 1.0
-        detected += result.info["detected"]
+        assert result.info.judged_on == "cross-fit"
+        assert max(result.info.split_snr_db.values()) < WEAK_SIGNAL_DB - 1.0
+        detected += result.info.detected
     assert detected <= 1  # a false alarm rate of about 5 in 100 (see crossfit_split_test)
 
 

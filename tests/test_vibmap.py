@@ -170,7 +170,7 @@ def test_cli_end_to_end(npy_clip, tmp_path, capsys):
         assert saved["strength_db"].shape == (6, 8)
         row, col = np.unravel_index(np.argmax(saved["strength_db"]), (6, 8))
         assert abs(saved["frequency_hz"][row, col] - FREQ_HZ) <= FPS / N_FRAMES
-        assert float(saved["rate"]) == FPS
+        assert float(saved["fps"]) == FPS
 
 
 def test_cli_quiet_prints_only_what_it_wrote(npy_clip, tmp_path, capsys):

@@ -103,7 +103,7 @@ def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
     for name, combine in (("align", "align"), (DEFAULT_COMBINE, DEFAULT_COMBINE)):
         t0 = time.perf_counter()
         result = recover(clip, combine=combine, **common)
-        rows.append({"method": name, "audio": result.audio, "sr": result.rate,
+        rows.append({"method": name, "audio": result.audio, "sr": result.sr,
                      "seconds": time.perf_counter() - t0})
     reason = learned_unavailable()
     if reason is None:
@@ -111,7 +111,7 @@ def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
 
         t0 = time.perf_counter()
         result = recover_learned(clip, model_path=model_path, model=model, **common)
-        rows.append({"method": "learned", "audio": result.audio, "sr": result.rate,
+        rows.append({"method": "learned", "audio": result.audio, "sr": result.sr,
                      "seconds": time.perf_counter() - t0})
     else:
         rows.append({"method": "learned", "error": reason})

@@ -23,19 +23,18 @@ Per tile we report
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
-from tqdm import tqdm
 
 from vmic import post
 from vmic.core.phase import frame_phase_sums, reference_bands, tile_grid
 from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
-from vmic.io.clip import Clip, open_clip
-from vmic.recovery import check_reference
+from vmic.extraction import check_reference
+from vmic.io.clip import Clip
+from vmic.io.stream import opened_clip, progress_bar
 
 __all__ = ["VibrationMap", "vibration_map", "tile_spectra", "peak_strength",
            "save_vibration_map", "PEAK_HALF_WIDTH", "BASELINE_BINS"]
@@ -64,12 +63,12 @@ class VibrationMap:
         RMS of the energy-weighted, high-passed local phase signals (rad).
     tile_edges_y, tile_edges_x : ndarray of int64, shapes (TY + 1,), (TX + 1,)
         Tile boundaries in ``reference`` pixels.
-    rate : float
+    fps : float
         Capture rate (Hz).
     n_frames : int
         Frames analysed.
     freq_resolution_hz : float
-        FFT bin width, ``rate / n_frames`` (Hz).
+        FFT bin width, ``fps / n_frames`` (Hz).
     band_hz : (float, float)
         Frequency range searched for peaks (Hz).
     origin : (int, int)
@@ -84,7 +83,7 @@ class VibrationMap:
     rms: np.ndarray
     tile_edges_y: np.ndarray
     tile_edges_x: np.ndarray
-    rate: float
+    fps: float
     n_frames: int
     freq_resolution_hz: float
     band_hz: tuple[float, float]
@@ -111,7 +110,7 @@ def _edges(size: int, tiles: int) -> np.ndarray:
     return np.append(starts, size).astype(np.int64)
 
 
-def tile_spectra(phase: np.ndarray, energy: np.ndarray, rate: float,
+def tile_spectra(phase: np.ndarray, energy: np.ndarray, fps: float,
                  highpass_hz: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Energy-weighted power spectra of tile motion signals.
 
@@ -121,8 +120,8 @@ def tile_spectra(phase: np.ndarray, energy: np.ndarray, rate: float,
         Local phase change of each of B bands (rad).
     energy : ndarray of float, shape (B, TY, TX)
         Mean A**2 of each band in each tile (the band's weight).
-    rate : float
-        Sample rate (Hz).
+    fps : float
+        Capture rate (Hz): the signals' sample rate.
     highpass_hz : float
         Zero-phase high-pass cutoff applied first (Hz).
 
@@ -137,7 +136,7 @@ def tile_spectra(phase: np.ndarray, energy: np.ndarray, rate: float,
     """
     n = phase.shape[-1]
     signals = phase - phase.mean(axis=-1, keepdims=True)
-    signals = post.highpass(signals, rate, highpass_hz)
+    signals = post.highpass(signals, fps, highpass_hz)
     total = energy.sum(axis=0)
     weights = np.divide(energy, total, out=np.zeros_like(energy, dtype=np.float64),
                         where=total > 0)
@@ -148,7 +147,7 @@ def tile_spectra(phase: np.ndarray, energy: np.ndarray, rate: float,
         spectrum = np.fft.rfft(signals[b] * window, axis=-1)
         power += weights[b, ..., None] * (spectrum.real ** 2 + spectrum.imag ** 2)
         mean_square += weights[b] * np.mean(signals[b] ** 2, axis=-1)
-    return np.fft.rfftfreq(n, 1.0 / rate), power, np.sqrt(mean_square)
+    return np.fft.rfftfreq(n, 1.0 / fps), power, np.sqrt(mean_square)
 
 
 def peak_strength(freqs: np.ndarray, power: np.ndarray, band_hz: tuple[float, float],
@@ -258,24 +257,16 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
     """
     if tile_px < 2:
         raise VmicError(f"tile size must be at least 2 px, got {tile_px}")
-    own_clip = not isinstance(clip, Clip)
-    if own_clip:
-        if isinstance(clip, np.ndarray) and fps is None:
-            raise VmicError("frames given as an array need fps (the capture rate)")
-        clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
-                         n_frames=n_frames)
-    try:
-        return _map_clip(clip, scales, orientations, tile_px, reference_frame, highpass_hz,
+    with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
+                     n_frames=n_frames) as source:
+        return _map_clip(source, scales, orientations, tile_px, reference_frame, highpass_hz,
                          max_freq_hz, batch_size, quiet)
-    finally:
-        if own_clip:
-            clip.close()
 
 
 def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpass_hz,
               max_freq_hz, batch_size, quiet) -> VibrationMap:
-    rate = clip.capture_fps
-    nyquist = rate / 2.0
+    fps = clip.capture_fps
+    nyquist = fps / 2.0
     if clip.n_frames < MIN_FRAMES:
         raise VmicError(f"need at least {MIN_FRAMES} frames for a vibration spectrum, the "
                         f"clip has {clip.n_frames}")
@@ -287,8 +278,8 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
     if scales > max_scales((h, w)):
         raise VmicError(f"a {w}x{h} px frame allows at most {max_scales((h, w))} scales, "
                         f"asked for {scales}")
-    low = post.default_highpass_hz(rate) if highpass_hz is None else highpass_hz
-    post.check_cutoff(low, sr=rate, name="high-pass cutoff")
+    low = post.default_highpass_hz(fps) if highpass_hz is None else highpass_hz
+    post.check_cutoff(low, sr=fps, name="high-pass cutoff")
     high = nyquist if max_freq_hz is None else max_freq_hz
     if not low < high <= nyquist:
         raise VmicError(f"--max-freq must be above the high-pass cutoff {low:g} Hz and at "
@@ -314,8 +305,7 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
         np.add.at(counts, (rows[:, None], cols[None, :]), 1)
         energy[s * orientations:(s + 1) * orientations] /= np.maximum(counts, 1)
 
-    bar = tqdm(total=clip.n_frames, desc="map", disable=quiet,
-         file=sys.stderr, leave=False)
+    bar = progress_bar(clip.n_frames, "map", quiet)
     done = 0
     try:
         for first, frames in clip.iter_batches(batch_size):
@@ -333,13 +323,13 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
         raise VmicError(f"only {done} frames could be decoded; need at least {MIN_FRAMES}")
     phase = phase[..., :done]
 
-    freqs, power, rms = tile_spectra(phase, energy, rate, low)
+    freqs, power, rms = tile_spectra(phase, energy, fps, low)
     frequency, strength = peak_strength(freqs, power, (low, high))
     x, y, _, _ = clip.roi
     return VibrationMap(
         reference=reference_image, strength=strength, frequency=frequency, rms=rms,
-        tile_edges_y=_edges(h, tiles[0]), tile_edges_x=_edges(w, tiles[1]), rate=rate,
-        n_frames=done, freq_resolution_hz=rate / done, band_hz=(low, high),
+        tile_edges_y=_edges(h, tiles[0]), tile_edges_x=_edges(w, tiles[1]), fps=fps,
+        n_frames=done, freq_resolution_hz=fps / done, band_hz=(low, high),
         origin=(x, y), pixel_size=clip.downsample,
     )
 
@@ -415,7 +405,7 @@ def save_vibration_map(path, vmap: VibrationMap, title: str = "",
         fig.colorbar(mappable, ax=ax, label=label, shrink=0.9)
     strongest = vmap.strongest(1)[0]
     axes[0].set_title(title or (
-        f"vibration map: {vmap.n_frames} frames at {vmap.rate:g} fps, "
+        f"vibration map: {vmap.n_frames} frames at {vmap.fps:g} fps, "
         f"bin {vmap.freq_resolution_hz:.2g} Hz; strongest tile {strongest[3]:.1f} Hz "
         f"({strongest[2]:.1f} dB)"), fontsize=9)
     with atomic_path(path) as tmp:

@@ -42,10 +42,10 @@ def run(args) -> int:
         raise VmicError(f"no such reference file: {args.reference}")
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                    start=args.start, n_frames=args.frames) as clip:
-        rate = clip.capture_fps
-    truth = read_truth(args.reference, sr=rate)
+        fps = clip.capture_fps
+    truth = read_truth(args.reference, sr=fps)  # the audio rate is the capture rate
     truth = truth[args.start:] if args.start else truth
-    rows = compare_methods(args.clip, truth, fps=rate, roi=args.roi, downsample=args.downsample,
+    rows = compare_methods(args.clip, truth, fps=fps, roi=args.roi, downsample=args.downsample,
                            start=args.start, n_frames=args.frames,
                            reference_frame=args.reference_frame, model_path=args.model,
                            quiet=args.quiet)

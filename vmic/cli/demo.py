@@ -119,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
         recovery = recover(clip, combine=combine, quiet=args.quiet)
     result = metrics.score(recovery.audio, truth, rate)
     crb = sidecar["crb"]
-    result.update(sample=args.sample, combine=recovery.combine, recover_s=recovery.elapsed_s,
-                  total_s=time.perf_counter() - started, crb_snr_db=crb.get("snr_db"))
+    result.update(sample=args.sample, combine=recovery.info.combine,
+                  recover_s=recovery.info.elapsed_s, total_s=time.perf_counter() - started,
+                  crb_snr_db=crb.get("snr_db"))
     if out_dir is not None:
         _write_outputs(out_dir, recovery, truth, rate)
     if args.json:
@@ -130,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"sample {args.sample}: {sidecar['n_frames']} frames of {params['width']}x"
           f"{params['height']} px at {sidecar['fps']:g} fps, source {params['source']}, "
           f"motion {params['motion']}, peak {params['amplitude_px']:g} px")
-    print(f"recovered with --combine {recovery.combine} in {recovery.elapsed_s:.1f} s")
+    print(f"recovered with --combine {recovery.info.combine} ({recovery.info.method}) in "
+          f"{recovery.info.elapsed_s:.1f} s")
     print(metrics.format_table(result))
     if crb.get("snr_db") is not None:
         print(f"Cramér-Rao bound: SNR <= {crb['snr_db']:.1f} dB "

@@ -107,7 +107,7 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
     result = recover(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames,
                      reference_frame=args.reference_frame, quiet=args.quiet, **options)
-    sr = float(result.rate)
+    sr = float(result.sr)
     if rate > sr:
         raise VmicError(f"--rate {rate:g} exceeds the capture rate {sr:g} fps")
     db = loudness_at_rate(result.audio, sr, fps=rate, floor_db=args.floor_db)

@@ -65,13 +65,13 @@ def run(args) -> int:
         with atomic_path(args.data) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, strength_db=vmap.strength, frequency_hz=vmap.frequency,
                      rms_rad=vmap.rms, tile_edges_y=vmap.tile_edges_y,
-                     tile_edges_x=vmap.tile_edges_x, rate=vmap.rate,
+                     tile_edges_x=vmap.tile_edges_x, fps=vmap.fps,
                      band_hz=np.asarray(vmap.band_hz), origin=np.asarray(vmap.origin),
                      pixel_size=vmap.pixel_size)
     # The line saying what was written stays under --quiet (which silences progress only).
     ty, tx = vmap.tiles
     print(f"vmic: wrote {args.output}: {ty}x{tx} tiles, {vmap.n_frames} frames at "
-          f"{vmap.rate:g} fps (bin {vmap.freq_resolution_hz:.3g} Hz)", file=sys.stderr)
+          f"{vmap.fps:g} fps (bin {vmap.freq_resolution_hz:.3g} Hz)", file=sys.stderr)
     if not args.quiet:
         for row, col, strength, freq in vmap.strongest(5):
             y = vmap.origin[1] + vmap.tile_edges_y[row] * vmap.pixel_size

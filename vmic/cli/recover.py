@@ -24,7 +24,6 @@ BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
 # it, all with a true SNR under 0 dB (the highest -3.0 dB), and every clip with a true SNR
 # under -10 dB was among them.
 WEAK_SIGNAL_DB = -3.0
-SWITCH_INTERVAL_S = 1e-4  # the interpreter's thread switch interval while recovering (s)
 
 
 def register(subparsers) -> None:
@@ -74,8 +73,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    # vmic.post (and vmic.recovery) import numba, 0.3-0.4 s: the classical path imports them
-    # only once the clip is open and decoding (see _recover_classical).
     inputs = [*clip_inputs(args.clip), args.model]
     check_output(args.output, (".wav",), "-o", inputs)
     if args.spectrogram:
@@ -100,17 +97,26 @@ def run(args) -> int:
             downsample=args.downsample, start=args.start, n_frames=args.frames,
             reference_frame=args.reference_frame, quiet=args.quiet,
         )
-        result.audio = post.finish(result.audio, result.rate, bandpass_hz=band,
+        result.audio = post.finish(result.audio, result.sr, bandpass_hz=band,
                                    denoise=args.denoise).astype(np.float32)
     else:
-        result = _recover_classical(args, band)
-    _warn_if_weak(result.info)
+        from vmic.recovery import recover
+
+        result = recover(
+            args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
+            start=args.start, n_frames=args.frames, scales=args.scales,
+            orientations=args.orientations, combine=args.combine, highpass_hz=args.highpass,
+            reference_frame=args.reference_frame, reference_average=args.reference_average,
+            bandpass_hz=band, denoise=args.denoise, quiet=args.quiet, batch_size=BATCH_SIZE,
+        )
+    info = result.info
+    _warn_if_weak(info)
     _write_outputs(args, result)
     # The line saying what was written stays under --quiet (which silences progress only).
     n = len(result.audio)
-    print(f"vmic: wrote {args.output}: {n} samples at {result.rate:g} Hz "
-          f"({n / result.rate:.3f} s, combine={result.combine}, "
-          f"{result.elapsed_s:.1f} s)", file=sys.stderr)
+    used = info.combine if info.method == info.combine else f"{info.combine} -> {info.method}"
+    print(f"vmic: wrote {args.output}: {n} samples at {result.sr:g} Hz "
+          f"({n / result.sr:.3f} s, combine={used}, {info.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
 
 
@@ -119,30 +125,31 @@ def _write_outputs(args, result) -> None:
     # are complete, so a failing picture leaves no WAV behind (nor replaces an older one).
     from vmic.io.audio import save_spectrogram, write_wav
 
+    info = result.info
     with contextlib.ExitStack() as stack:
         wav = stack.enter_context(atomic_path(args.output))
-        write_wav(wav, result.audio, result.rate)
+        write_wav(wav, result.audio, result.sr)
         if args.spectrogram:
             picture = stack.enter_context(atomic_path(args.spectrogram))
-            save_spectrogram(picture, result.audio, result.rate,
-                             title=f"{Path(args.clip).name} ({result.combine})")
+            save_spectrogram(picture, result.audio, result.sr,
+                             title=f"{Path(args.clip).name} ({info.method})")
         if args.signals:
             signals = stack.enter_context(atomic_path(args.signals))
             with open(signals, "wb") as handle:
-                np.savez(handle, band_signals=result.band_signals, rate=result.rate,
+                np.savez(handle, band_signals=result.band_signals, sr=result.sr,
                          weights=(np.asarray([]) if result.weights is None
                                   else result.weights),
-                         combine=result.combine)
+                         combine=info.combine, method=info.method)
 
 
-def _warn_if_weak(info: dict) -> None:
+def _warn_if_weak(info) -> None:
     # One line on stderr when the blind test or estimate says the audio is mostly noise.
     from vmic.combine import DETECTION_Z
 
-    scores = info.get("detection_z")
-    if info.get("detected") is False and scores:
+    scores = info.detection_z
+    if info.detected is False and scores:
         test = f"split test z = {max(scores.values()):.1f}, under {DETECTION_Z:g}"
-        if info.get("fallback"):
+        if info.fallback:
             print(f"vmic: warning: no motion signal detected ({test}): wrote --combine "
                   "align's output, as the original method gives it; --combine local keeps "
                   "the local estimate; try --roi on the vibrating object", file=sys.stderr)
@@ -150,55 +157,8 @@ def _warn_if_weak(info: dict) -> None:
             print(f"vmic: warning: no motion signal detected ({test}): the audio is likely "
                   "noise; try --roi on the vibrating object", file=sys.stderr)
         return
-    estimates = info.get("split_snr_db")
+    estimates = info.split_snr_db
     if estimates and max(estimates.values()) < WEAK_SIGNAL_DB:
         print(f"vmic: warning: weak motion signal (blind SNR estimate "
               f"{max(estimates.values()):.1f} dB, under {WEAK_SIGNAL_DB:g} dB): the audio may "
               "be mostly noise; try --roi on the vibrating object", file=sys.stderr)
-
-
-def _recover_classical(args, band):
-    with _switch_interval(SWITCH_INTERVAL_S):
-        return _recover_streaming(args, band)
-
-
-@contextlib.contextmanager
-def _switch_interval(seconds: float):
-    # Where video is decoded by a thread (no forked decoder: see vmic.forked), that thread
-    # needs the GIL back after every frame, and the imports below hold it in long stretches
-    # of Python. With the default 5 ms switch interval it got about one frame per interval
-    # next to a busy Python thread (about 200 frames/s of 192 x 192 FFV1, against 900
-    # alone); at 0.1 ms, about 760 frames/s.
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(previous)
-
-
-def _recover_streaming(args, band):
-    from vmic.io.clip import open_clip
-
-    # Open the clip and start decoding before importing the pyramid and phase modules
-    # (numba): the imports and numba's first use then run on one core while the other
-    # decodes (in a forked child on Linux, else in a thread, OpenCV releasing the GIL).
-    clip = open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
-                     start=args.start, n_frames=args.frames)
-    batches = None
-    try:
-        if clip.n_frames >= 2:
-            batches = clip.iter_batches(BATCH_SIZE)
-        from vmic.recovery import recover
-
-        return recover(
-            clip, scales=args.scales, orientations=args.orientations,
-            combine=args.combine, highpass_hz=args.highpass,
-            reference_frame=args.reference_frame, bandpass_hz=band, denoise=args.denoise,
-            quiet=args.quiet, batch_size=BATCH_SIZE, batches=batches,
-            reference_average=args.reference_average,
-        )
-    finally:
-        if batches is not None:
-            batches.close()
-        clip.close()

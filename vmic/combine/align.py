@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+from vmic import post
+from vmic.combine.registry import Combined, CombineMethod, register_method
+from vmic.core.phase import PhaseSums, original_band_signals
+
+if TYPE_CHECKING:
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 
 def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
@@ -36,3 +46,23 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
         shift = n - 1 - int(np.argmax(xcorr))
         total += np.roll(band, shift)
     return total
+
+
+class AlignMethod(CombineMethod):
+    """``align``: ``vmSoundFromVideo`` (one scale and one reference frame by default)."""
+
+    def combine(self, extraction: Extraction, sums: RangeSums, *,
+                highpass_hz: float | None = None, units: str = "scaled") -> Combined:
+        # The original's fixed causal filter and [-1, 1] span: `highpass_hz` does not apply.
+        return align_combine(sums.bands)
+
+
+def align_combine(band_sums: PhaseSums) -> Combined:
+    """``align``'s audio from whole-frame band sums (no px calibration: ``gain_px`` None)."""
+    band_signals = original_band_signals(band_sums)
+    raw = align_to_reference(band_signals)
+    audio = post.scale_original(post.original_highpass(raw))
+    return Combined(audio=audio, method="align", band_signals=band_signals)
+
+
+ALIGN = register_method(AlignMethod("align", default_scales=1, reference_average=1))

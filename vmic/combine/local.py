@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+from vmic import post
 from vmic.combine.candidates import candidate_projections, local_grids, project_candidate
 from vmic.combine.fits import rank1_combine
 from vmic.combine.motion import coarsen, global_motion, motion_direction, sum_by_block
+from vmic.combine.registry import (
+    Combined,
+    CombineMethod,
+    default_tiles,
+    highpass_rows,
+    register_method,
+)
 from vmic.combine.spectral import apply_spectral_gain, common_spectrum_gain
 from vmic.combine.splits import (
     correlation,
@@ -15,6 +25,11 @@ from vmic.combine.splits import (
     split_sample_snr,
     tile_quarters,
 )
+from vmic.core.phase import original_band_signals
+
+if TYPE_CHECKING:
+    from vmic.extraction import Extraction
+    from vmic.ranges import RangeSums
 
 # Detection threshold of crossfit_split_test's z (one-sided; see local_combine).
 DETECTION_Z = 2.5
@@ -124,8 +139,8 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
       on the clips' captured tile signals).
 
     ``info["detected"]`` says whether a common signal was found at all: the halves agreed
-    clearly, or the largest z reached :data:`DETECTION_Z`. ``--combine auto`` (the
-    default of :func:`vmic.recovery.recover`) gives ``align``'s output when it was not.
+    clearly, or the largest z reached :data:`DETECTION_Z`. ``auto`` (the default of
+    :func:`vmic.recovery.recover`) gives ``align``'s output when it was not.
 
     With ``spectral_weighting`` (the default), the rigid direction and the rank-1 loadings
     are fitted on the tile signals filtered by their :func:`common_spectrum_gain`, so that
@@ -255,3 +270,39 @@ def _local_choice(flow: np.ndarray, information: np.ndarray, tiles: tuple[int, i
         combined, weights = -combined, -weights  # same sign convention for every choice
     info.update(method=name, split_snr_db=judged)
     return combined, weights, info
+
+
+class LocalMethod(CombineMethod):
+    """``local``: per-tile flow statistics combined by :func:`local_combine`."""
+
+    def tiles(self, band_shapes: list[tuple[int, int]]) -> tuple[int, int]:
+        return default_tiles(band_shapes)
+
+    def combine(self, extraction: Extraction, sums: RangeSums, *,
+                highpass_hz: float | None = None, units: str = "scaled") -> Combined:
+        sr, tiles = extraction.fps, extraction.tiles
+        cutoff = post.audible_highpass_hz(sr) if highpass_hz is None else highpass_hz
+        _, information = extraction.flow_terms
+        n_frames = sums.flow.shape[0]
+        # (T, 2, TY, TX) -> (TY * TX, 2, T): tile-major signals.
+        tile_signals = np.moveaxis(sums.flow.reshape(n_frames, 2, -1), 0, -1).transpose(1, 0, 2)
+        n_tiles = tile_signals.shape[0]
+        filtered = highpass_rows(tile_signals.reshape(n_tiles * 2, -1), sr, cutoff)
+        combined, weights, details = local_combine(filtered.reshape(n_tiles, 2, -1),
+                                                   information, tiles)
+        # E[F] = -M d for a tile moving by d (px), so the combination's mean is g . d with
+        # g = -sum M w: it reads the motion along g in px once divided by |g|.
+        sensitivity = float(np.linalg.norm(-np.einsum("nij,nj->i", information, weights)))
+        peak = float(np.abs(combined).max()) if combined.size else 0.0
+        gain = peak / sensitivity if peak > 0 and sensitivity > 0 else None
+        info = {"candidate": details.pop("method"), **details}
+        return Combined(audio=post.scale_peak(combined), method="local",
+                        band_signals=original_band_signals(sums.bands),
+                        weights=weights.T.reshape((2,) + tuple(tiles)), gain_px=gain,
+                        weights_unit="per tile x and y flow statistic F (grey level**2 / "
+                                     "px), arbitrary overall scale: sum(weights * F) / "
+                                     "|sum(M weights)| is motion in px",
+                        details=info)
+
+
+LOCAL = register_method(LocalMethod("local", flow=True, px_output=True))

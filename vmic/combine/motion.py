@@ -11,8 +11,8 @@ def global_motion(flow: np.ndarray, information: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     flow : ndarray of float, shape (N, 2, T)
-        Per-tile noise-weighted flow sums ``F`` (see :func:`vmic.recovery.tile_flow`), with
-        ``E[F] = -M d``.
+        Per-tile noise-weighted flow sums ``F`` (see
+        :func:`vmic.core.flow.flow_information`), with ``E[F] = -M d``.
     information : ndarray of float, shape (N, 2, 2)
         Per-tile Fisher information ``M`` (px**-2 per unit noise).
 

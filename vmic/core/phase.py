@@ -38,6 +38,7 @@ __all__ = [
     "flow_weights",
     "phase_sums",
     "frame_phase_sums",
+    "band_sums",
     "concatenate_sums",
     "original_band_signals",
     "local_phase",
@@ -149,7 +150,8 @@ def flow_weights(pyramid: SteerablePyramid, frame: np.ndarray) -> list[np.ndarra
 
 def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: np.ndarray,
                      tiles: tuple[int, int] = (1, 1),
-                     flow: list[np.ndarray] | None = None, workers: int = -1) -> PhaseSums:
+                     flow: list[np.ndarray] | None = None, workers: int = -1, *,
+                     on_bands=None) -> PhaseSums:
     """Phase sums of a batch of frames against reference bands.
 
     Parameters
@@ -164,6 +166,10 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
         From :func:`flow_weights`; adds the ``flow`` sums.
     workers : int, default -1
         Threads of the FFTs (the pixel loops run in the calling thread, without the GIL).
+    on_bands : callable, optional
+        Called as ``on_bands(scale, bands)`` with each scale's bands (complex, (B, K, h, w))
+        once reduced, so that a caller can reduce them against another reference too
+        (:func:`band_sums`) without computing them again.
 
     Returns
     -------
@@ -181,28 +187,53 @@ def frame_phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], fra
     spectra = pyramid.spectra(frames, workers=workers)
     for s in range(pyramid.scales):
         bands = pyramid.scale_bands(spectra, s, workers=workers)
-        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
-        col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
-        band_view, reference_view = _real_view(bands), _real_view(reference[s])
-        # Per-column partial sums of the kernel, one row per accumulated quantity.
-        columns = np.zeros((per_scale.shape[1], bands.shape[-1]), dtype=band_view.dtype)
-        if flow is None:
-            status = kernels.reduce_phase(band_view, reference_view, rows, col_edges,
-                                          per_scale[s], columns)
-        else:
-            status = kernels.reduce_phase_flow(band_view, reference_view, rows, col_edges,
-                                               flow[s], per_scale[s], columns)
-        if status:  # tile tables that do not fit the band (a bug, not input)
-            raise ValueError("tile rows outside the totals, or column edges that do not rise")
-        # Tiles are products of row and column ranges: count each and multiply.
-        pixels[s] = np.outer(np.bincount(rows, minlength=tiles[0]),
-                             np.bincount(cols, minlength=tiles[1]))
+        pixels[s] = band_sums(bands, reference[s], tiles, per_scale[s],
+                              None if flow is None else flow[s])
+        if on_bands is not None:
+            on_bands(s, bands)
     totals = per_scale.transpose(1, 2, 0, 3, 4, 5)  # (Q, B, S, K, TY, TX)
     flow_sums = None
     if flow is not None:  # (B, S, K, 2, TY, TX)
         flow_sums = np.ascontiguousarray(np.moveaxis(totals[3:], 0, 3))
     return PhaseSums(np.ascontiguousarray(totals[0]), np.ascontiguousarray(totals[1]),
                      np.ascontiguousarray(totals[2]), pixels, flow_sums)
+
+
+def band_sums(bands: np.ndarray, reference: np.ndarray, tiles: tuple[int, int],
+              out: np.ndarray, flow: np.ndarray | None = None) -> np.ndarray:
+    """Add one scale's per-tile sums of a batch of bands into ``out``.
+
+    Parameters
+    ----------
+    bands : ndarray of complex, shape (B, K, h, w)
+    reference : ndarray of complex, shape (K, h, w)
+        The reference frame's bands of the same scale.
+    tiles : (int, int)
+    out : ndarray of float64, shape (Q, B, K, TY, TX)
+        Totals, added to: weighted phase, amplitude, energy (Q = 3), and with ``flow`` the
+        x and y flow sums (Q = 5).
+    flow : ndarray of float32, shape (K, 2, h, w), optional
+        This scale's :func:`flow_weights`.
+
+    Returns
+    -------
+    ndarray of int64, shape (TY, TX)
+        Band pixels in each tile.
+    """
+    rows, cols = tile_grid(bands.shape[-2:], tiles)
+    col_edges = np.searchsorted(cols, np.arange(tiles[1] + 1)).astype(np.int64)
+    band_view, reference_view = _real_view(bands), _real_view(reference)
+    # Per-column partial sums of the kernel, one row per accumulated quantity.
+    columns = np.zeros((out.shape[0], bands.shape[-1]), dtype=band_view.dtype)
+    if flow is None:
+        status = kernels.reduce_phase(band_view, reference_view, rows, col_edges, out, columns)
+    else:
+        status = kernels.reduce_phase_flow(band_view, reference_view, rows, col_edges, flow,
+                                           out, columns)
+    if status:  # tile tables that do not fit the band (a bug, not input)
+        raise ValueError("tile rows outside the totals, or column edges that do not rise")
+    # Tiles are products of row and column ranges: count each and multiply.
+    return np.outer(np.bincount(rows, minlength=tiles[0]), np.bincount(cols, minlength=tiles[1]))
 
 
 def concatenate_sums(parts: list[PhaseSums]) -> PhaseSums:
@@ -257,7 +288,7 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches: 
     flow_reduce : callable, optional
         When given, each batch is compacted as it arrives: the band sums are kept as
         whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
-        (e.g. :func:`vmic.recovery.apply_flow_scale`), stored as float32. This is how
+        (e.g. :func:`vmic.core.flow.apply_flow_scale`), stored as float32. This is how
         :func:`vmic.recovery.recover` keeps memory flat on long clips.
     threads : int, optional
         Worker threads (default: the number of cores).

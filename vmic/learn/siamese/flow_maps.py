@@ -2,7 +2,7 @@
 
 Per tile, the phase changes of all bands are weighted by their motion sensitivity
 ``Im(conj(r) grad r)`` (:func:`vmic.core.phase.flow_weights`) and by the bands' noise
-(:func:`vmic.recovery.flow_information`) and summed (:func:`frame_flow_maps`), then
+(:func:`vmic.core.flow.flow_information`) and summed (:func:`frame_flow_maps`), then
 projected on the clip's dominant direction of motion (:func:`project_flow`).
 :func:`vmic.learn.siamese.maps.clip_maps` makes them for ``MapSpec(inputs="flow")``.
 """
@@ -61,7 +61,7 @@ def frame_flow_maps(pyramid: SteerablePyramid, reference: list[np.ndarray],
     weights : list of ndarray of float32, shape (K, 2, h, w)
         :func:`vmic.core.phase.flow_weights` of the reference frame.
     scale : ndarray of float64, shape (S, K, 2)
-        Noise weight of each band's x and y sums (:func:`vmic.recovery.flow_information`).
+        Noise weight of each band's x and y sums (:func:`vmic.core.flow.flow_information`).
     information : ndarray of float64, shape (2, gy, gx)
         Diagonal of each tile's Fisher information ``M`` (px**-2 per unit noise).
     frames : ndarray, shape (B, H, W)

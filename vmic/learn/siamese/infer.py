@@ -13,22 +13,20 @@ drift out.)
 
 from __future__ import annotations
 
-import sys
 import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from vmic import post
 from vmic.errors import VmicError
-from vmic.io.clip import Clip, open_clip
+from vmic.io.stream import opened_clip, progress_bar
 from vmic.learn.siamese.inputs import model_inputs
 from vmic.learn.siamese.maps import ClipMaps, MapSpec, clip_maps
 from vmic.learn.siamese.model import SiameseRegressor, model_from_state
-from vmic.recovery import Recovery
+from vmic.recovery import Recovery, RecoveryInfo
 
 __all__ = ["default_model_path", "load_model", "predict_samples", "finish_audio",
            "recover_learned"]
@@ -138,8 +136,9 @@ def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = N
     return post.scale_peak(x).astype(np.float32)
 
 
-def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, start=0,
-                    n_frames=None, reference_frame=0, quiet=True, *, model=None,
+def recover_learned(clip, model_path=None, fps: float | None = None, roi=None,
+                    downsample: int = 1, start: int = 0, n_frames: int | None = None,
+                    reference_frame: int = 0, quiet: bool = True, *, model=None,
                     batch_size: int = 64) -> Recovery:
     """Recover sound with the learned Siamese regressor.
 
@@ -161,37 +160,29 @@ def recover_learned(clip, model_path=None, fps=None, roi=None, downsample=1, sta
     Returns
     -------
     vmic.recovery.Recovery
-        ``audio`` float32 (T,) in [-1, 1], ``rate`` (Hz), ``band_signals`` empty (0, 0, T),
-        ``combine="learned"``, ``elapsed_s``.
+        ``audio`` float32 (T,) in [-1, 1], ``sr`` (Hz), ``band_signals`` empty (0, 0, T),
+        ``info.combine == info.method == "learned"``.
     """
     started = time.perf_counter()
     net, spec = load_model(model_path) if model is None else model
-    own_clip = not isinstance(clip, Clip)
-    if own_clip:
-        clip = open_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
-                         n_frames=n_frames)
-    try:
-        bar = tqdm(total=clip.n_frames, desc="recover (learned)", disable=quiet,
-             file=sys.stderr, leave=False)
+    with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
+                     n_frames=n_frames) as source:
+        bar = progress_bar(source.n_frames, "recover (learned)", quiet)
         try:
-            maps = clip_maps(clip, spec, reference_frame=reference_frame,
+            maps = clip_maps(source, spec, reference_frame=reference_frame,
                              batch_size=batch_size, bar=bar)
         finally:
             bar.close()
-        rate = float(clip.capture_fps)
-        frame_shape = clip.frame_shape
-        fps_source = clip.fps_source
-    finally:
-        if own_clip:
-            clip.close()
+        sr = float(source.capture_fps)
+        frame_shape = tuple(source.frame_shape)
+        fps_source = source.fps_source
     samples = predict_samples(net, maps)
-    audio = finish_audio(samples, rate)
-    result = Recovery(audio=audio, rate=rate,
-                      band_signals=np.zeros((0, 0, audio.size), dtype=np.float64),
-                      combine="learned")
-    result.elapsed_s = time.perf_counter() - started
-    result.info = {"frames": int(audio.size), "frame_shape": frame_shape,
-                   "scales": spec.scales, "orientations": spec.orientations,
-                   "tiles": tuple(maps.phase.shape[-2:]), "fps_source": fps_source,
-                   "model": str(model_path or default_model_path())}
-    return result
+    audio = finish_audio(samples, sr)
+    info = RecoveryInfo(frames=int(audio.size), frame_shape=frame_shape, scales=spec.scales,
+                        orientations=spec.orientations, tiles=tuple(maps.phase.shape[-2:]),
+                        reference_average=1, fps_source=fps_source, combine="learned",
+                        method="learned", model=str(model_path or default_model_path()))
+    info.elapsed_s = time.perf_counter() - started
+    return Recovery(audio=audio, sr=sr,
+                    band_signals=np.zeros((0, 0, audio.size), dtype=np.float64),
+                    weights=None, info=info)

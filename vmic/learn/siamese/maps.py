@@ -9,7 +9,7 @@ inputs (:class:`MapSpec` ``inputs``):
     one map: each tile's maximum-likelihood displacement (px) along the clip's dominant
     direction of motion. Per tile, the phase changes of all bands are weighted by their
     motion sensitivity ``Im(conj(r) grad r)`` (:func:`vmic.core.phase.flow_weights`) and by the
-    bands' noise (:func:`vmic.recovery.flow_information`), giving the statistic ``F`` with
+    bands' noise (:func:`vmic.core.flow.flow_information`), giving the statistic ``F`` with
     ``E[F] = -M d``; ``d_c = -F_c / M_cc`` is projected on the direction
     (:func:`vmic.learn.siamese.flow_maps.project_flow`). The tile's "energy" is its Fisher
     information ``M_u`` along the direction (px**-2 per unit noise).
@@ -35,8 +35,8 @@ from vmic.core.kernels import fast_atan2
 from vmic.core.phase import flow_weights, reference_bands, tile_grid
 from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
+from vmic.extraction import check_reference
 from vmic.learn.siamese.flow_maps import frame_flow_maps, project_flow
-from vmic.recovery import check_reference
 
 __all__ = [
     "MapSpec",
@@ -70,7 +70,7 @@ class MapSpec:
         (:func:`vmic.learn.siamese.flow_maps.project_flow`), from the
         motion-sensitivity-weighted phase sums of all bands
         (:func:`vmic.core.phase.flow_weights`, noise-weighted and summed as
-        :func:`vmic.recovery.flow_information`), with the tile's Fisher information along
+        :func:`vmic.core.flow.flow_information`), with the tile's Fisher information along
         that direction in place of the energy.
     """
 
@@ -238,7 +238,7 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     check_reference(reference)
     tiles = tiles_for(pyramid, spec.grid)
     if spec.inputs == "flow":
-        from vmic.recovery import flow_information
+        from vmic.core.flow import flow_information
 
         weights = flow_weights(pyramid, ref_frame)
         scale, information = flow_information(pyramid, reference, weights, tiles)
