@@ -92,7 +92,7 @@ def _write_outputs(out_dir: Path, recovery, truth, sr: float) -> None:
     with contextlib.ExitStack() as stack:
         write_wav(stack.enter_context(atomic_path(out_dir / "recovered.wav")), recovery.audio, sr)
         save_spectrogram(stack.enter_context(atomic_path(out_dir / "recovered.png")),
-                         recovery.audio, sr, title=f"recovered ({recovery.combine})")
+                         recovery.audio, sr, title=f"recovered ({recovery.info.method})")
         save_spectrogram(stack.enter_context(atomic_path(out_dir / "truth.png")), truth, sr,
                          title="truth (displacement)")
 
