@@ -237,6 +237,8 @@ class VideoReader:
     """
 
     def __init__(self, path: Path):
+        from av.video.reformatter import VideoReformatter
+
         self.path = path
         container, stream = _open_container(path)
         try:
@@ -250,7 +252,7 @@ class VideoReader:
             if rotation % 90:
                 warnings.warn(f"{path.name}: rotation of {rotation} degrees is not a multiple "
                               "of 90; frames are read unrotated", stacklevel=3)
-            frame = self._array(first)
+            frame = self._array(first, VideoReformatter())
             self.container_fps = _rate(stream)
             self._time_base = stream.time_base
             announced = int(stream.frames or 0)
@@ -268,11 +270,13 @@ class VideoReader:
         self.n_frames = announced if announced > 0 else self._index()[1]
         self._warned_short = False
 
-    def _array(self, frame) -> np.ndarray:
+    def _array(self, frame, reformatter) -> np.ndarray:
         if self.raw_grey and frame.format.name == self.pixel_format:
             array = frame.to_ndarray()  # uint8 or uint16 in native byte order
         else:
-            array = frame.to_ndarray(format="bgr24")
+            # One reformatter for all frames: frame.to_ndarray(format=...) would set up a
+            # new conversion context per frame, which costs more than decoding H.264.
+            array = reformatter.reformat(frame, format="bgr24").to_ndarray()
         return np.rot90(array, self._turns) if self._turns else array
 
     def _index(self) -> tuple[np.ndarray | None, int]:
@@ -321,12 +325,15 @@ class VideoReader:
         return container, frames
 
     def batches(self, start, count, batch_size):
+        from av.video.reformatter import VideoReformatter
+
         container, frames = self._frames_from(start)
+        reformatter = VideoReformatter()
         try:
             remaining = count
             while remaining > 0:
-                batch = [self._array(f) for f in itertools.islice(frames, min(batch_size,
-                                                                              remaining))]
+                batch = [self._array(f, reformatter)
+                         for f in itertools.islice(frames, min(batch_size, remaining))]
                 if any(a.shape != batch[0].shape for a in batch) or (
                         batch and batch[0].shape[:2] != self.shape):
                     raise VmicError(f"{self.path}: frames change size within the video")
