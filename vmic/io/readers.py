@@ -76,8 +76,10 @@ class ArrayReader:
             raise VmicError(f"{name}: frames are booleans; give intensities (integer or float)")
         if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
             raise VmicError(f"{name}: unsupported dtype {array.dtype}")
-        if 0 in array.shape[:3]:
-            raise VmicError(f"{name}: frames are empty, shape {array.shape}")
+        if array.shape[0] == 0:
+            raise VmicError(f"{name} holds no frames (shape {array.shape})")
+        if 0 in array.shape[1:3]:
+            raise VmicError(f"{name}: frames have no pixels (shape {array.shape})")
         if array.ndim == 4 and array.shape[-1] == 1:
             array = array[..., 0]
         self.array = array
