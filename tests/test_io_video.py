@@ -134,6 +134,8 @@ def test_matroska_without_a_frame_count_is_counted(tmp_path):
     np.testing.assert_array_equal(_read_all(clip, 4), frames[4:].astype(np.float32))
 
 
+@pytest.mark.skipif(not hasattr(av.video.stream.VideoStream, "set_display_rotation"),
+                    reason="this PyAV cannot write a rotation")
 def test_rotation_is_applied_as_opencv_does(tmp_path):
     frames = np.random.default_rng(4).integers(0, 256, (3, 8, 12), dtype=np.uint8)
     path = tmp_path / "r.mkv"

@@ -249,7 +249,7 @@ class VideoReader:
                 raise VmicError(f"{path}: video holds no decodable frames")
             self.pixel_format = first.format.name
             self.raw_grey = self.pixel_format in GREY_PIXEL_FORMATS
-            rotation = int(first.rotation or 0)
+            rotation = int(getattr(first, "rotation", 0) or 0)  # PyAV >= 14 reads it
             self._turns = (rotation // 90) % 4 if rotation % 90 == 0 else 0
             if rotation % 90:
                 warnings.warn(f"{path.name}: rotation of {rotation} degrees is not a multiple "
