@@ -222,12 +222,12 @@ class Clip:
             return self.read_frame(first)
         total = np.zeros(self.frame_shape)
         n = 0
-        for _, frames in self.iter_batches(32, first, count, background=False):
+        for _, frames in self.iter_batches(32, first=first, count=count, background=False):
             total += frames.sum(axis=0, dtype=np.float64)
             n += frames.shape[0]
         return (total / n).astype(np.float32)
 
-    def iter_batches(self, batch_size: int = 32, first: int = 0,
+    def iter_batches(self, batch_size: int = 32, *, first: int = 0,
                      count: int | None = None, background: bool = True,
                      buffer_bytes: int = 64 << 20) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` batches, frames float32 (B, H, W).

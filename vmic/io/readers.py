@@ -88,14 +88,14 @@ class ArrayReader:
         self.bytes_per_pixel = array.dtype.itemsize * (array.shape[3] if array.ndim == 4 else 1)
         self.metadata = _metadata("npy" if name.endswith(".npy") else "array", array.dtype)
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         for i in range(start, start + count, batch_size):
             yield np.asarray(self.array[i : min(i + batch_size, start + count)])
 
-    def timestamps(self, start, count):
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
         return None
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
@@ -121,7 +121,7 @@ class NpyFileReader(ArrayReader):
         if not self._fortran:
             self.array = None  # drop the map; batches() reads the file directly
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         if self._fortran:  # rare; frames are not contiguous on disk
             yield from super().batches(start, count, batch_size)
             return
@@ -161,17 +161,17 @@ class ImageFolderReader:
             raise VmicError(f"cannot read image {path}")
         return image  # BGR(A) order: the grey mean does not depend on it
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         for i in range(start, start + count, batch_size):
             frames = [self._read(p) for p in self.files[i : min(i + batch_size, start + count)]]
             if any(f.shape[:2] != self.shape for f in frames):
                 raise VmicError("image frames differ in size; all must match the first")
             yield np.stack(frames)
 
-    def timestamps(self, start, count):
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
         return None
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
@@ -326,7 +326,7 @@ class VideoReader:
             pass
         return container, frames
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         from av.video.reformatter import VideoReformatter
 
         container, frames = self._frames_from(start)
@@ -357,7 +357,7 @@ class VideoReader:
                           f"{self.n_frames} frames the container announces (a truncated or "
                           "damaged file?)", stacklevel=3)
 
-    def timestamps(self, start, count):
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
         pts = self._index()[0]
         if pts is None:
             return None
@@ -366,5 +366,5 @@ class VideoReader:
         out[: len(stored)] = stored * float(self._time_base)
         return out
 
-    def close(self):
+    def close(self) -> None:
         pass  # every batches() call opens and closes its own container
