@@ -40,7 +40,8 @@ class Clip:
 
     ``len(clip)`` is its number of frames; ``clip[a:b]`` is a clip over frames ``a`` to
     ``b - 1`` of this one (same capture rate, ROI and downsampling); ``clip[i]`` is frame
-    ``i`` (:meth:`read_frame`).
+    ``i`` (:meth:`read_frame`). Frames holding NaN or inf are refused as they are read,
+    naming them. :attr:`metadata` and :meth:`timestamps` give what the source stores.
 
     Attributes
     ----------
