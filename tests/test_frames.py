@@ -169,7 +169,7 @@ def _write_ffv1(path, frames, is_color, depth=None):
 
 @pytest.mark.parametrize("dtype,depth", [(np.uint8, None), (np.uint16, cv2.CV_16U)])
 def test_grey_video_is_read_as_stored_8_and_16_bit(tmp_path, dtype, depth):
-    # OpenCV would expand grey to 8-bit BGR: a 16-bit file would lose its low byte.
+    # Read as 8-bit colour, a 16-bit file would lose its low byte (the sub-pixel motion).
     top = np.iinfo(dtype).max
     frames = np.random.default_rng(3).integers(0, top, (5, 16, 24), dtype=dtype)
     path = tmp_path / "grey.mkv"

@@ -17,110 +17,31 @@ rate, with a warning.
 
 from __future__ import annotations
 
-import json
-import math
-import warnings
+import operator
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from vmic.errors import VmicError
+from vmic.io.convert import downsample_area, frame_runs, to_grey
 from vmic.io.prefetch import prefetch
-from vmic.io.readers import (
-    ArrayReader,
-    ImageFolderReader,
-    NpyFileReader,
-    VideoReader,
-)
+from vmic.io.readers import ArrayReader, ImageFolderReader, NpyFileReader, VideoReader
+from vmic.io.sidecar import capture_rate, read_sidecar, sidecar_path
 
 __all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area"]
 
 VIDEO_SUFFIXES = (".avi", ".mkv", ".mp4", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
 
-def sidecar_path(clip_path: str | Path) -> Path:
-    """The sidecar JSON of a clip: ``clip.avi`` -> ``clip.json``, folder ``x/`` -> ``x.json``."""
-    path = Path(clip_path)
-    return path.with_suffix(".json") if path.suffix else path.parent / (path.name + ".json")
-
-
-def read_sidecar(clip_path: str | Path) -> dict | None:
-    """Read a clip's sidecar JSON, or return None if it has none.
-
-    Raises
-    ------
-    VmicError
-        If the sidecar exists but is not a JSON object.
-    """
-    path = sidecar_path(clip_path)
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VmicError(f"cannot read sidecar {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise VmicError(f"sidecar {path} must hold a JSON object")
-    return data
-
-
-def _valid_fps(value, where: str) -> float:
-    try:
-        fps = float(value)
-    except (TypeError, ValueError):
-        raise VmicError(f"{where}: fps must be a number, got {value!r}") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise VmicError(f"{where}: fps must be a positive finite number, got {value!r}")
-    return fps
-
-
-def to_grey(frames: np.ndarray) -> np.ndarray:
-    """Mean of the colour channels, as float32.
-
-    Parameters
-    ----------
-    frames : ndarray, shape (..., H, W) or (..., H, W, C)
-        Frames with the colour axis last (C = 3 or 4; alpha is ignored) or grey.
-
-    Returns
-    -------
-    ndarray of float32, shape (..., H, W)
-    """
-    if frames.ndim >= 3 and frames.shape[-1] in (3, 4):
-        # Three strided adds are ~14x faster than mean(axis=-1) on interleaved pixels.
-        grey = frames[..., 0].astype(np.float32)
-        grey += frames[..., 1]
-        grey += frames[..., 2]
-        grey *= np.float32(1.0 / 3.0)
-        return grey
-    return frames.astype(np.float32, copy=False)
-
-
-def downsample_area(frames: np.ndarray, factor: int) -> np.ndarray:
-    """Reduce frames by an integer factor, averaging factor x factor blocks.
-
-    Parameters
-    ----------
-    frames : ndarray of float32, shape (..., H, W)
-    factor : int
-        Reduction factor (1 returns the input). Rows/columns that do not fill a block
-        are dropped.
-
-    Returns
-    -------
-    ndarray of float32, shape (..., H // factor, W // factor)
-    """
-    if factor == 1:
-        return frames
-    h, w = frames.shape[-2] // factor, frames.shape[-1] // factor
-    cropped = frames[..., : h * factor, : w * factor]
-    blocks = cropped.reshape(frames.shape[:-2] + (h, factor, w, factor))
-    return blocks.mean(axis=(-3, -1), dtype=np.float32)
-
-
 class Clip:
     """A clip opened for streaming (use :func:`open_clip`).
+
+    ``len(clip)`` is its number of frames; ``clip[a:b]`` is a clip over frames ``a`` to
+    ``b - 1`` of this one (same capture rate, ROI and downsampling); ``clip[i]`` is frame
+    ``i`` (:meth:`read_frame`). Frames holding NaN or inf are refused as they are read,
+    naming them. :attr:`metadata` and :meth:`timestamps` give what the source stores.
 
     Attributes
     ----------
@@ -129,12 +50,18 @@ class Clip:
         Capture rate in frames/s.
     fps_source : str
         Where ``capture_fps`` came from: "argument", "sidecar", "container" or "array".
+    start : int
+        First frame of the clip, counted in the source.
     n_frames : int
         Frames in the selected range.
     frame_shape : (int, int)
         Height and width of the frames yielded, after ROI and downsampling (px).
     source_shape : (int, int)
         Height and width of the stored frames (px).
+    roi : (int, int, int, int)
+        Crop ``(x, y, width, height)`` in px of the stored frame.
+    downsample : int
+        Integer area-downsampling factor applied after the crop.
     """
 
     def __init__(self, reader, *, path, capture_fps, fps_source, roi, downsample, start,
@@ -169,13 +96,20 @@ class Clip:
 
     def _prepare(self, raw: np.ndarray) -> np.ndarray:
         x, y, w, h = self.roi
-        grey = to_grey(raw[:, y : y + h, x : x + w])
+        crop = raw[:, y : y + h, x : x + w]
+        # By the batch's ndim: a grey crop 3 or 4 px wide is not a colour axis
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused later
+            grey = to_grey(crop) if raw.ndim == 4 else crop.astype(np.float32, copy=False)
         return np.ascontiguousarray(downsample_area(grey, self.downsample), dtype=np.float32)
 
-    def _prepare_copy(self, raw: np.ndarray) -> np.ndarray:
-        # As _prepare, never a view of `raw` (a slot of a shared ring, reused once taken).
-        prepared = self._prepare(raw)
-        return prepared.copy() if np.may_share_memory(prepared, raw) else prepared
+    def _nonfinite_error(self, bad: np.ndarray, checked_to: int) -> VmicError:
+        # bad: the clip's indices of frames holding NaN or inf; checked_to: first unchecked.
+        one = len(bad) == 1
+        where = f"frame{'' if one else 's'} {frame_runs(bad + self.start)}"
+        if self.start:
+            where += f" of the source ({frame_runs(bad)} of the clip)"
+        later = " (later frames not checked)" if checked_to < self.n_frames else ""
+        return VmicError(f"{where} hold{'s' if one else ''} NaN or inf values{later}")
 
     def _check_index(self, index: int) -> None:
         if not 0 <= index < self.n_frames:
@@ -184,11 +118,97 @@ class Clip:
                 f"(0..{self.n_frames - 1})"
             )
 
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __getitem__(self, key: int | slice) -> np.ndarray | Clip:
+        """``clip[i]``: frame ``i``, float32 (H, W); ``clip[a:b]``: a :class:`Clip` over
+        frames ``a`` to ``b - 1`` (indices of this clip; negative ones count from its end).
+
+        Raises
+        ------
+        VmicError
+            A slice with a step other than 1 or holding no frames, an index outside the
+            clip, or a key that is neither an integer nor a slice.
+        """
+        if isinstance(key, slice):
+            first, stop, step = key.indices(self.n_frames)
+            if step != 1:
+                raise VmicError(f"a clip's slice must have step 1, got {key.step}")
+            if stop <= first:
+                raise VmicError(f"slice {first}:{stop} of a clip of {self.n_frames} frames "
+                                "holds no frames")
+            return Clip(self._reader, path=self.path, capture_fps=self.capture_fps,
+                        fps_source=self.fps_source, roi=self.roi, downsample=self.downsample,
+                        start=self.start + first, n_frames=stop - first)
+        try:
+            index = operator.index(key)
+        except TypeError:
+            raise VmicError("a clip is indexed by an integer or a slice, got "
+                            f"{type(key).__name__}") from None
+        return self.read_frame(index + self.n_frames if index < 0 else index)
+
+    @property
+    def metadata(self) -> dict:
+        """What the source stores about its frames (a new dict each time).
+
+        Keys, always present (None where the source does not say):
+
+        - ``format``: container (``"avi"``, ``"matroska,webm"``, ...), or ``"npy"``,
+          ``"images"`` (a folder) or ``"array"``;
+        - ``codec``: video codec (``"ffv1"``, ``"h264"``, ...);
+        - ``pixel_format``: stored pixel format (``"gray"``, ``"gray16le"``, ``"yuv420p"``,
+          ...); grey formats are read as stored, others as 8-bit colour;
+        - ``dtype``: NumPy dtype of the frames as read, before the grey conversion;
+        - ``container_fps``: frame rate the container states (frames/s), usually a playback
+          rate for high-speed footage;
+        - ``duration_s``: duration the container states (s), on the same playback clock;
+        - ``rotation``: rotation the container asks for (degrees counter-clockwise),
+          applied to the frames when it is a multiple of 90;
+        - ``n_frames``: frames in the whole source (the clip may select fewer).
+        """
+        return {**self._reader.metadata, "n_frames": self._reader.n_frames}
+
+    def timestamps(self, first: int = 0, count: int | None = None) -> np.ndarray | None:
+        """Stored presentation times of frames, in s (``pts * time_base`` of a video).
+
+        These are on the container's clock, usually a playback clock for high-speed
+        footage; the capture time of frame ``i`` is ``i / capture_fps``.
+
+        Parameters
+        ----------
+        first : int, default 0
+            First frame, counted from the clip's ``start``.
+        count : int, optional
+            Number of frames (default: to the end of the clip).
+
+        Returns
+        -------
+        ndarray of float64, shape (count,), or None
+            None for sources that store no times (arrays, ``.npy``, image folders) or a
+            video whose packets lack them; NaN for frames past the end of a truncated file.
+        """
+        self._check_index(first)
+        count = self.n_frames - first if count is None else max(0, min(count,
+                                                                        self.n_frames - first))
+        return self._reader.timestamps(self.start + first, count)
+
     def read_frame(self, index: int) -> np.ndarray:
-        """One frame (index counted from the clip's ``start``), float32 (H, W)."""
+        """One frame (index counted from the clip's ``start``), float32 (H, W).
+
+        Raises
+        ------
+        VmicError
+            An index outside the clip, or a frame holding NaN or inf.
+        """
         self._check_index(index)
-        batch = next(self._reader.batches(self.start + index, 1, 1))
-        return self._prepare(batch)[0]
+        batch = next(self._reader.batches(self.start + index, 1, 1), None)
+        if batch is None:
+            raise VmicError(f"frame {index} could not be decoded (a truncated file?)")
+        frame = self._prepare(batch)[0]
+        if batch.dtype.kind == "f" and not np.isfinite(frame).all():
+            raise self._nonfinite_error(np.array([index]), self.n_frames)
+        return frame
 
     def mean_frame(self, first: int = 0, count: int = 1) -> np.ndarray:
         """Mean of ``count`` frames from ``first`` on (fewer at the clip's end), float32 (H, W).
@@ -203,12 +223,12 @@ class Clip:
             return self.read_frame(first)
         total = np.zeros(self.frame_shape)
         n = 0
-        for _, frames in self.iter_batches(32, first, count, background=False):
+        for _, frames in self.iter_batches(32, first=first, count=count, background=False):
             total += frames.sum(axis=0, dtype=np.float64)
             n += frames.shape[0]
         return (total / n).astype(np.float32)
 
-    def iter_batches(self, batch_size: int = 32, first: int = 0,
+    def iter_batches(self, batch_size: int = 32, *, first: int = 0,
                      count: int | None = None, background: bool = True,
                      buffer_bytes: int = 64 << 20) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_index, frames)`` batches, frames float32 (B, H, W).
@@ -222,11 +242,16 @@ class Clip:
         count : int, optional
             Number of frames (default: to the end of the selected range).
         background : bool, default True
-            Read the next batches in a background thread (:func:`prefetch`), starting now;
-            they are converted to float32 as they are taken.
+            Read (decode) the next batches in a background thread (:func:`prefetch`),
+            starting now; they are converted to float32 as they are taken.
         buffer_bytes : int, default 64 MiB
             How far ahead the background thread may read, in stored bytes (at least two
             batches); a fixed amount, whatever the clip's length.
+
+        Raises
+        ------
+        VmicError
+            While iterating: a batch of float frames holding NaN or inf (naming the frames).
         """
         if count is None:
             count = self.n_frames - first
@@ -234,7 +259,7 @@ class Clip:
 
         if not background:
             raw = self._reader.batches(self.start + first, count, batch_size)
-            return _PreparedBatches(raw, self._prepare, first)
+            return _PreparedBatches(raw, self, first)
         # The reader only decodes; frames are converted to float32 as they are taken. The
         # buffer so holds stored frames (1 byte per pixel for 8-bit grey, not 4), and
         # reaches four times further ahead in the same memory.
@@ -242,7 +267,7 @@ class Clip:
         raw_bytes = batch_size * h * w * self._reader.bytes_per_pixel
         depth = max(2, buffer_bytes // max(raw_bytes, 1))
         raw = self._reader.batches(self.start + first, count, batch_size)
-        return _PreparedBatches(prefetch(raw, depth=depth), self._prepare, first)
+        return _PreparedBatches(prefetch(raw, depth=depth), self, first)
 
     def close(self) -> None:
         self._reader.close()
@@ -254,26 +279,55 @@ class Clip:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Clip({str(self.path)!r}, n_frames={self.n_frames}, "
+        return (f"Clip({str(self.path)!r}, start={self.start}, n_frames={self.n_frames}, "
                 f"frame_shape={self.frame_shape}, capture_fps={self.capture_fps})")
 
 
-class _PreparedBatches:
-    """Iterator of ``(first_index, frames)``: stored batches, cropped, grey and float32."""
+def _nonfinite(frames: np.ndarray, first: int) -> np.ndarray:
+    """Indices (counted from ``first``) of the frames holding NaN or inf."""
+    return np.flatnonzero(~np.isfinite(frames).all(axis=(1, 2))) + first
 
-    def __init__(self, raw, prepare, first: int):
+
+class _PreparedBatches:
+    """Iterator of ``(first_index, frames)``: stored batches, cropped, grey and float32.
+
+    Float batches are checked for NaN and inf as they are taken (integer frames cannot
+    hold them); bad frames are refused, naming the whole run of them.
+    """
+
+    def __init__(self, raw, clip: Clip, first: int):
         self._raw = raw
-        self._prepare = prepare
+        self._clip = clip
         self._index = first
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        frames = self._prepare(next(self._raw))
+        raw = next(self._raw)
         index = self._index
+        frames = self._clip._prepare(raw)
         self._index += frames.shape[0]
+        if raw.dtype.kind == "f":
+            bad = _nonfinite(frames, index)
+            if bad.size:
+                self._refuse(bad)
         return index, frames
+
+    def _refuse(self, bad: np.ndarray):
+        # Read on while the run of bad frames goes on past the batch, to name all of it.
+        runs = [bad]
+        while runs[-1][-1] == self._index - 1 and self._index < self._clip.n_frames:
+            raw = next(self._raw, None)
+            if raw is None:
+                break
+            frames = self._clip._prepare(raw)
+            runs.append(_nonfinite(frames, self._index))
+            self._index += frames.shape[0]
+            if not runs[-1].size:
+                break
+        self.close()
+        raise self._clip._nonfinite_error(np.concatenate(runs), self._index)
 
     def close(self) -> None:
         """Stop reading (and the background thread, if any)."""
@@ -282,16 +336,18 @@ class _PreparedBatches:
             close()
 
 
-def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1,
+def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = None,
+              roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
               start: int = 0, n_frames: int | None = None) -> Clip:
     """Open a clip for streaming.
 
     Parameters
     ----------
-    source : str, Path or ndarray
-        A video file (read through OpenCV; lossless FFV1 is what ``vmic synth`` writes), a
-        folder of PNG/TIFF frames (8 or 16 bit), a ``.npy`` stack of shape (T, H, W) or
-        (T, H, W, C) (read batch by batch), or an array of that shape.
+    source : str, path-like or ndarray
+        A video file (decoded by FFmpeg through PyAV; lossless FFV1 is what ``vmic synth``
+        writes), a folder of PNG/TIFF frames (8 or 16 bit, or float), a ``.npy`` stack of
+        shape (T, H, W) or (T, H, W, C) (read batch by batch), or an array of that shape
+        (integer or float intensities; C = 1, 3 or 4, colour averaged to grey).
     fps : float, optional
         Capture rate in frames/s. Overrides the sidecar and the container.
     roi : (int, int, int, int), optional
@@ -310,8 +366,10 @@ def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1
     Raises
     ------
     VmicError
-        Missing or unreadable input, a range or ROI outside the clip, an unknown or invalid
-        capture rate.
+        Missing or unreadable input, a source that is neither a path nor an array, an empty
+        or boolean array or one of the wrong shape, a range or ROI outside the clip, an
+        unknown or invalid capture rate. Frames holding NaN or inf are refused as they are
+        read (:meth:`Clip.iter_batches`, :meth:`Clip.read_frame`).
     """
     if isinstance(downsample, bool) or int(downsample) < 1:
         raise VmicError(f"downsample factor must be an integer >= 1, got {downsample!r}")
@@ -323,6 +381,10 @@ def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1
     sidecar = None
     if isinstance(source, np.ndarray):
         reader = ArrayReader(source, "array")
+    elif not isinstance(source, (str, os.PathLike)):
+        hint = "; stack a list of frames with np.stack" if isinstance(source, (list, tuple)) else ""
+        raise VmicError("source must be a path or a NumPy array of frames, got "
+                        f"{type(source).__name__}{hint}")
     else:
         path = Path(source)
         if not path.exists():
@@ -340,23 +402,6 @@ def open_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1
             reader = VideoReader(path)
         sidecar = read_sidecar(path)
 
-    if fps is not None:
-        capture_fps, fps_source = _valid_fps(fps, "--fps"), "argument"
-    elif sidecar is not None and "fps" in sidecar:
-        capture_fps, fps_source = _valid_fps(sidecar["fps"], str(sidecar_path(path))), "sidecar"
-    elif reader.container_fps is not None:
-        capture_fps, fps_source = reader.container_fps, "container"
-        warnings.warn(
-            f"capture rate taken from the container ({capture_fps:g} fps), which usually "
-            "holds a playback rate for high-speed footage; pass --fps or write a sidecar "
-            f"{sidecar_path(path).name} with {{\"fps\": ...}}",
-            stacklevel=2,
-        )
-    else:
-        raise VmicError(
-            "capture rate unknown: pass --fps (or fps=...) or write a sidecar JSON "
-            + (f"{sidecar_path(path)} " if path is not None else "")
-            + 'with {"fps": ...}'
-        )
+    capture_fps, fps_source = capture_rate(fps, path, sidecar, reader.container_fps)
     return Clip(reader, path=path, capture_fps=capture_fps, fps_source=fps_source, roi=roi,
                 downsample=int(downsample), start=int(start), n_frames=n_frames)

@@ -31,9 +31,10 @@ def _produce(iterator, items, stop) -> None:
 class Prefetcher:
     """Iterate an iterable in a background thread, up to ``depth`` items ahead.
 
-    The thread starts at construction, so decoding (OpenCV releases the GIL) can run while
-    the caller still sets up (imports, numba's first use, the reference frame), and later
-    overlaps the pyramid work on the batches already read. Exceptions from the producer
+    The thread starts at construction, so decoding (FFmpeg, through PyAV, releases the GIL
+    while it decodes and converts) can run while the caller still sets up (imports, numba's
+    first use, the reference frame), and later overlaps the pyramid work on the batches
+    already read. Exceptions from the producer
     are raised in the consumer; :meth:`close` (also on garbage collection, e.g. after a
     ``break``) stops the producer.
     """

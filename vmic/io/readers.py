@@ -1,21 +1,66 @@
 """Readers of stored frames: arrays, ``.npy`` stacks, image folders and video files.
 
-Each reader has ``shape``, ``n_frames``, ``container_fps``, ``bytes_per_pixel``,
-``batches(start, count, batch_size)`` and ``close()``; :class:`vmic.io.clip.Clip` crops,
-converts and streams what they read.
+Every reader follows :class:`FrameReader`; :class:`vmic.io.clip.Clip` crops, converts and
+streams what they read.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from vmic.errors import VmicError
 
+__all__ = ["FrameReader", "ArrayReader", "NpyFileReader", "ImageFolderReader", "VideoReader",
+           "IMAGE_SUFFIXES"]
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+
+
+class FrameReader(Protocol):
+    """What a reader of stored frames provides.
+
+    Attributes
+    ----------
+    shape : (int, int)
+        Height and width of a stored frame (px), after any rotation a video asks for.
+    n_frames : int
+        Number of frames the source announces.
+    container_fps : float or None
+        Frame rate the container states (frames/s), usually a playback rate.
+    bytes_per_pixel : int
+        Bytes of one stored pixel, all channels.
+    metadata : dict
+        See :attr:`vmic.io.clip.Clip.metadata`.
+    """
+
+    shape: tuple[int, int]
+    n_frames: int
+    container_fps: float | None
+    bytes_per_pixel: int
+    metadata: dict
+
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
+        """Frames ``start`` .. ``start + count - 1`` as stacks (B, H, W) or (B, H, W, C)."""
+
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
+        """Stored presentation times (s) of those frames, or None where none are stored."""
+
+    def close(self) -> None:
+        """Release what the reader holds."""
+
+
+def _metadata(kind: str, dtype, *, codec=None, pixel_format=None, container_fps=None,
+              duration_s=None, rotation=0) -> dict:
+    return {"format": kind, "codec": codec, "pixel_format": pixel_format,
+            "dtype": np.dtype(dtype).name, "container_fps": container_fps,
+            "duration_s": duration_s, "rotation": rotation}
 
 
 class ArrayReader:
@@ -25,23 +70,32 @@ class ArrayReader:
 
     def __init__(self, array: np.ndarray, name: str):
         if array.ndim not in (3, 4) or (array.ndim == 4 and array.shape[-1] not in (1, 3, 4)):
-            raise VmicError(f"{name}: expected frames of shape (T, H, W) or (T, H, W, C), "
-                            f"got {array.shape}")
-        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
-                or array.dtype == np.bool_):
+            raise VmicError(f"{name}: expected frames of shape (T, H, W) or (T, H, W, C) with "
+                            f"C = 1, 3 or 4, got {array.shape}")
+        if array.dtype == np.bool_:
+            raise VmicError(f"{name}: frames are booleans; give intensities (integer or float)")
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
             raise VmicError(f"{name}: unsupported dtype {array.dtype}")
+        if array.shape[0] == 0:
+            raise VmicError(f"{name} holds no frames (shape {array.shape})")
+        if 0 in array.shape[1:3]:
+            raise VmicError(f"{name}: frames have no pixels (shape {array.shape})")
         if array.ndim == 4 and array.shape[-1] == 1:
             array = array[..., 0]
         self.array = array
         self.n_frames = array.shape[0]
         self.shape = tuple(array.shape[1:3])
         self.bytes_per_pixel = array.dtype.itemsize * (array.shape[3] if array.ndim == 4 else 1)
+        self.metadata = _metadata("npy" if name.endswith(".npy") else "array", array.dtype)
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         for i in range(start, start + count, batch_size):
             yield np.asarray(self.array[i : min(i + batch_size, start + count)])
 
-    def close(self):
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
+        return None
+
+    def close(self) -> None:
         pass
 
 
@@ -67,7 +121,7 @@ class NpyFileReader(ArrayReader):
         if not self._fortran:
             self.array = None  # drop the map; batches() reads the file directly
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         if self._fortran:  # rare; frames are not contiguous on disk
             yield from super().batches(start, count, batch_size)
             return
@@ -83,7 +137,8 @@ class NpyFileReader(ArrayReader):
 
 
 class ImageFolderReader:
-    """Frames from a folder of PNG/TIFF files, in name order (8 or 16 bit, grey or colour)."""
+    """Frames from a folder of PNG/TIFF files, in name order (8 or 16 bit or float, grey or
+    colour), read with OpenCV."""
 
     container_fps = None
 
@@ -98,6 +153,7 @@ class ImageFolderReader:
         self.shape = tuple(first.shape[:2])
         self.bytes_per_pixel = first.nbytes // max(first.shape[0] * first.shape[1], 1)
         self.n_frames = len(self.files)
+        self.metadata = _metadata("images", first.dtype)
 
     def _read(self, path: Path) -> np.ndarray:
         image = self._cv2.imread(str(path), self._cv2.IMREAD_UNCHANGED)
@@ -105,133 +161,210 @@ class ImageFolderReader:
             raise VmicError(f"cannot read image {path}")
         return image  # BGR(A) order: the grey mean does not depend on it
 
-    def batches(self, start, count, batch_size):
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
         for i in range(start, start + count, batch_size):
             frames = [self._read(p) for p in self.files[i : min(i + batch_size, start + count)]]
             if any(f.shape[:2] != self.shape for f in frames):
                 raise VmicError("image frames differ in size; all must match the first")
             yield np.stack(frames)
 
-    def close(self):
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
+        return None
+
+    def close(self) -> None:
         pass
 
 
-# OpenCV's codes (CAP_PROP_CODEC_PIXEL_FORMAT) for grey pixel formats: GRAY8, GRAY16LE/BE.
-GREY_PIXEL_FORMATS = (b"Y800", b"GREY", b"Y1\x00\x10", b"\x10\x001Y")
+# Grey pixel formats (what monochrome high-speed cameras record), read as stored: uint8 for
+# "gray", uint16 holding the stored values (0-1023 for 10 bit, ...) for the others.
+GREY_PIXEL_FORMATS = frozenset(["gray"] + [f"gray{bits}{order}" for bits in (9, 10, 12, 14, 16)
+                                           for order in ("le", "be")])
 
 
-def _open_capture(cv2, path: Path):
-    """``cv2.VideoCapture`` with a one-thread decoder where the back-end takes the option.
+def _open_container(path: Path):
+    """An opened container and its first video stream, decoded by libavcodec's threads."""
+    import av
 
-    The recovery already keeps every core busy with the pyramid: FFmpeg's extra decoding
-    threads then only compete with it. On a 1100-frame 192 x 192 FFV1 file, one thread
-    decoded in 1.30-1.34 s of CPU, two in 1.56-1.66 s, for about the same wall time
-    alone (``bench/speed.py`` measures the whole recovery).
-    """
-    threads = getattr(cv2, "CAP_PROP_N_THREADS", None)
-    if threads is not None:
-        capture = cv2.VideoCapture(str(path), cv2.CAP_ANY, [threads, 1])
-        if capture.isOpened():
-            return capture
-        capture.release()
-    return cv2.VideoCapture(str(path))
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError) as exc:
+        raise VmicError(f"cannot open video {path} (not a video, or an unsupported "
+                        f"container): {exc}") from None
+    if not container.streams.video:
+        container.close()
+        raise VmicError(f"{path}: file holds no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"  # frame and slice threads, as many as libavcodec sees fit
+    return container, stream
 
 
-def _pixel_format(capture, cv2) -> bytes:
-    code = int(capture.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT) or 0)
-    return code.to_bytes(4, "little", signed=False) if 0 <= code < 2**32 else b""
+def _decode(container, stream) -> Iterator:
+    """Decoded frames in presentation order. A packet that does not decode is skipped: the
+    frame count then falls short of the container's, which :meth:`VideoReader.batches`
+    reports."""
+    import av
+
+    for packet in container.demux(stream):  # ends with an empty packet that drains the decoder
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            continue
+        yield from frames
+
+
+def _rate(stream) -> float | None:
+    rate = stream.average_rate or stream.guessed_rate
+    rate = float(rate) if rate else 0.0
+    return rate if math.isfinite(rate) and rate > 0 else None
+
+
+def _duration_s(container, stream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1e6 if container.duration else None  # AV_TIME_BASE is 1 us
 
 
 class VideoReader:
-    """Frames from a video file through OpenCV (FFmpeg), decoded sequentially.
+    """Frames from a video file, decoded by FFmpeg through PyAV in presentation order.
 
-    Grey streams (8 or 16 bit, what monochrome high-speed cameras record) are read as they
-    are stored: OpenCV would otherwise expand them to 8-bit BGR, which costs time and
-    drops a 16-bit file's low byte, the part that holds sub-pixel motion.
+    Grey streams (``gray``, ``gray10le``, ``gray16le``/``be``, ...: what monochrome
+    high-speed cameras record) are read as stored, uint8 or uint16 in the file's own units:
+    the low bits of a 10- to 16-bit file hold sub-pixel motion. Other streams are converted
+    to 8-bit BGR (the grey mean does not depend on the order).
+    A rotation the container asks for (multiples of 90 degrees) is applied.
+
+    Seeking goes to the nearest earlier keyframe and drops the frames before the one asked
+    for, identified by its timestamp; where that does not land exactly, the file is decoded
+    from its first frame and frames are dropped by count.
     """
 
     def __init__(self, path: Path):
-        import cv2
+        from av.video.reformatter import VideoReformatter
 
-        self._cv2 = cv2
         self.path = path
-        capture = _open_capture(cv2, path)
-        if not capture.isOpened():
-            raise VmicError(f"cannot open video {path} (not a video, or an unsupported codec)")
-        self.raw_grey = _pixel_format(capture, cv2) in GREY_PIXEL_FORMATS
-        if self.raw_grey:
-            capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
-        ok, frame = capture.read()
-        if ok and frame is not None and self.raw_grey and frame.ndim != 2:
-            # Not what a grey stream should give: fall back to OpenCV's BGR conversion.
-            self.raw_grey = False
-            capture.release()
-            capture = _open_capture(cv2, path)
-            ok, frame = capture.read()
-        if not ok or frame is None:
-            capture.release()
-            raise VmicError(f"{path}: video holds no decodable frames")
+        container, stream = _open_container(path)
+        try:
+            first = next(_decode(container, stream), None)
+            if first is None:
+                raise VmicError(f"{path}: video holds no decodable frames")
+            self.pixel_format = first.format.name
+            self.raw_grey = self.pixel_format in GREY_PIXEL_FORMATS
+            rotation = int(getattr(first, "rotation", 0) or 0)  # PyAV >= 14 reads it
+            self._turns = (rotation // 90) % 4 if rotation % 90 == 0 else 0
+            if rotation % 90:
+                warnings.warn(f"{path.name}: rotation of {rotation} degrees is not a multiple "
+                              "of 90; frames are read unrotated", stacklevel=3)
+            frame = self._array(first, VideoReformatter())
+            self.container_fps = _rate(stream)
+            self._time_base = stream.time_base
+            announced = int(stream.frames or 0)
+            self.metadata = _metadata(
+                container.format.name, frame.dtype, codec=stream.codec_context.name,
+                pixel_format=self.pixel_format, container_fps=self.container_fps,
+                duration_s=_duration_s(container, stream), rotation=rotation)
+        finally:
+            container.close()
         self.shape = tuple(frame.shape[:2])
         self.bytes_per_pixel = frame.nbytes // max(frame.shape[0] * frame.shape[1], 1)
-        # Shape and dtype of a decoded frame, for readers in another process (vmic.forked).
-        self.stored_frame = (tuple(frame.shape), frame.dtype)
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.container_fps = fps if math.isfinite(fps) and fps > 0 else None
-        capture.release()
-        if count <= 0:  # some containers do not store a count: count by decoding
-            count = self._count_frames()
-        self.n_frames = count
-        self._capture = None
+        self._pts = None
+        self._indexed = False
+        # Some containers (Matroska) store no frame count: count the packets.
+        self.n_frames = announced if announced > 0 else self._index()[1]
         self._warned_short = False
 
-    def _open(self):
-        capture = _open_capture(self._cv2, self.path)
-        if self.raw_grey:
-            capture.set(self._cv2.CAP_PROP_CONVERT_RGB, 0)
-        return capture
+    def _array(self, frame, reformatter) -> np.ndarray:
+        if self.raw_grey and frame.format.name == self.pixel_format:
+            array = frame.to_ndarray()  # uint8 or uint16 in native byte order
+        else:
+            # One reformatter for all frames: frame.to_ndarray(format=...) would set up a
+            # new conversion context per frame, which costs more than decoding H.264.
+            array = reformatter.reformat(frame, format="bgr24").to_ndarray()
+        return np.rot90(array, self._turns) if self._turns else array
 
-    def _count_frames(self) -> int:
-        capture = _open_capture(self._cv2, self.path)
-        count = 0
-        while capture.grab():
-            count += 1
-        capture.release()
-        return count
+    def _index(self) -> tuple[np.ndarray | None, int]:
+        """Sorted presentation timestamps of the packets (None if some lack one), and
+        their number; demuxed once, without decoding."""
+        if not self._indexed:
+            container, stream = _open_container(self.path)
+            try:
+                stamps = [packet.pts if packet.pts is not None else packet.dts
+                          for packet in container.demux(stream) if packet.size]
+            finally:
+                container.close()
+            self._n_packets = len(stamps)
+            if stamps and all(t is not None for t in stamps):
+                self._pts = np.sort(np.array(stamps, dtype=np.int64))
+            self._indexed = True
+        return self._pts, self._n_packets
 
-    def batches(self, start, count, batch_size):
-        capture = self._open()
-        self._capture = capture
+    def _seek(self, container, stream, start: int):
+        """Frames from ``start`` on, by seeking; None where seeking does not land on it."""
+        pts = self._index()[0]
+        if pts is None or start >= len(pts):
+            return None
+        target = int(pts[start])
+        container.seek(target, stream=stream, backward=True, any_frame=False)
+        frames = _decode(container, stream)
+        for frame in frames:
+            if frame.pts is None or frame.pts > target:
+                return None
+            if frame.pts == target:
+                return itertools.chain([frame], frames)
+        return None
+
+    def _frames_from(self, start: int):
+        """(container, iterator of frames from ``start`` on); the caller closes the container."""
+        container, stream = _open_container(self.path)
+        if start > 0:
+            frames = self._seek(container, stream, start)
+            if frames is not None:
+                return container, frames
+            container.close()
+            container, stream = _open_container(self.path)
+        frames = _decode(container, stream)
+        for _ in itertools.islice(frames, start):  # decode and drop
+            pass
+        return container, frames
+
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
+        from av.video.reformatter import VideoReformatter
+
+        container, frames = self._frames_from(start)
+        reformatter = VideoReformatter()
         try:
-            # Seeking by frame index is unreliable for inter-coded video: decode and drop.
-            for _ in range(start):
-                if not capture.grab():
-                    return
             remaining = count
             while remaining > 0:
-                frames = []
-                for _ in range(min(batch_size, remaining)):
-                    ok, frame = capture.read()
-                    if not ok:
-                        break
-                    frames.append(frame)  # BGR: channel order does not change the mean
-                remaining -= len(frames)
-                if frames:
-                    yield np.stack(frames)
-                if remaining > 0 and len(frames) < batch_size:
-                    # The container promised more frames than decode: say so (once per
-                    # file), since the audio comes out shorter than the clip.
-                    if not self._warned_short:
-                        self._warned_short = True
-                        warnings.warn(f"{self.path.name}: decoding stopped after "
-                                      f"{start + count - remaining} of the {self.n_frames} "
-                                      "frames the container announces (a truncated or "
-                                      "damaged file?)", stacklevel=2)
+                batch = [self._array(f, reformatter)
+                         for f in itertools.islice(frames, min(batch_size, remaining))]
+                if any(a.shape != batch[0].shape for a in batch) or (
+                        batch and batch[0].shape[:2] != self.shape):
+                    raise VmicError(f"{self.path}: frames change size within the video")
+                remaining -= len(batch)
+                if batch:
+                    yield np.stack(batch)
+                if remaining > 0 and len(batch) < batch_size:
+                    self._warn_short(start + count - remaining)
                     return
         finally:
-            capture.release()
-            self._capture = None
+            container.close()
 
-    def close(self):
-        if self._capture is not None:
-            self._capture.release()
+    def _warn_short(self, decoded_to: int) -> None:
+        # The container promised more frames than decode: say so (once per file), since the
+        # audio comes out shorter than the clip.
+        if not self._warned_short and decoded_to < self.n_frames:
+            self._warned_short = True
+            warnings.warn(f"{self.path.name}: decoding stopped after {decoded_to} of the "
+                          f"{self.n_frames} frames the container announces (a truncated or "
+                          "damaged file?)", stacklevel=3)
+
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
+        pts = self._index()[0]
+        if pts is None:
+            return None
+        out = np.full(count, np.nan)
+        stored = pts[start : start + count]
+        out[: len(stored)] = stored * float(self._time_base)
+        return out
+
+    def close(self) -> None:
+        pass  # every batches() call opens and closes its own container

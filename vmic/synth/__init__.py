@@ -141,19 +141,26 @@ def sidecar_path(out: str | os.PathLike) -> Path:
 
 
 def _write_video(path: Path, frames, n: int, shape, bar) -> None:
-    import cv2
+    """Write 8-bit grey frames as lossless FFV1 (``gray``) at the nominal playback rate."""
+    import av
 
     h, w = shape
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), PLAYBACK_FPS, (w, h),
-                             isColor=False)
-    if not writer.isOpened():
-        raise VmicError(f"OpenCV cannot write FFV1 video to {path}")
     try:
+        # bitexact: no muxer version or date in the file, so the same clip gives the same bytes
+        container = av.open(str(path), mode="w", options={"fflags": "+bitexact"},
+                            format="matroska" if path.suffix.lower() == ".mkv" else "avi")
+    except (av.FFmpegError, OSError) as exc:
+        raise VmicError(f"cannot write FFV1 video to {path}: {exc}") from None
+    try:
+        stream = container.add_stream("ffv1", rate=int(PLAYBACK_FPS))
+        stream.width, stream.height, stream.pix_fmt = w, h, "gray"
         for frame in frames:
-            writer.write(frame)
+            image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
+            container.mux(stream.encode(image))
             bar.update(1)
+        container.mux(stream.encode(None))  # flush the encoder
     finally:
-        writer.release()
+        container.close()
 
 
 def _write_npy(path: Path, frames, n: int, shape, dtype, bar) -> None:

@@ -1,0 +1,78 @@
+"""Sidecar JSON files (``{"fps": ...}`` and more) and where a clip's capture rate comes from."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+from vmic.errors import VmicError
+
+__all__ = ["sidecar_path", "read_sidecar", "valid_fps", "capture_rate"]
+
+
+def sidecar_path(clip_path: str | Path) -> Path:
+    """The sidecar JSON of a clip: ``clip.avi`` -> ``clip.json``, folder ``x/`` -> ``x.json``."""
+    path = Path(clip_path)
+    return path.with_suffix(".json") if path.suffix else path.parent / (path.name + ".json")
+
+
+def read_sidecar(clip_path: str | Path) -> dict | None:
+    """Read a clip's sidecar JSON, or return None if it has none.
+
+    Raises
+    ------
+    VmicError
+        If the sidecar exists but is not a JSON object.
+    """
+    path = sidecar_path(clip_path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VmicError(f"cannot read sidecar {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise VmicError(f"sidecar {path} must hold a JSON object")
+    return data
+
+
+def valid_fps(value, where: str) -> float:
+    """``value`` as a capture rate (frames/s); ``where`` names its origin in the error."""
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise VmicError(f"{where}: fps must be a number, got {value!r}") from None
+    if not (math.isfinite(fps) and fps > 0):
+        raise VmicError(f"{where}: fps must be a positive finite number, got {value!r}")
+    return fps
+
+
+def capture_rate(fps, path: Path | None, sidecar: dict | None,
+                 container_fps: float | None) -> tuple[float, str]:
+    """The capture rate (frames/s) and where it came from: "argument", "sidecar" or
+    "container" (with a warning: containers usually hold a playback rate).
+
+    Raises
+    ------
+    VmicError
+        An invalid rate, or none known.
+    """
+    if fps is not None:
+        return valid_fps(fps, "--fps"), "argument"
+    if sidecar is not None and "fps" in sidecar:
+        return valid_fps(sidecar["fps"], str(sidecar_path(path))), "sidecar"
+    if container_fps is not None:
+        warnings.warn(
+            f"capture rate taken from the container ({container_fps:g} fps), which usually "
+            "holds a playback rate for high-speed footage; pass --fps or write a sidecar "
+            f"{sidecar_path(path).name} with {{\"fps\": ...}}",
+            stacklevel=3,
+        )
+        return container_fps, "container"
+    raise VmicError(
+        "capture rate unknown: pass --fps (or fps=...) or write a sidecar JSON "
+        + (f"{sidecar_path(path)} " if path is not None else "")
+        + 'with {"fps": ...}'
+    )
