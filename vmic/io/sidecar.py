@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import warnings
 from pathlib import Path
 
 from vmic.errors import VmicError
+from vmic.validate import check_fps
 
-__all__ = ["sidecar_path", "read_sidecar", "valid_fps", "capture_rate"]
+__all__ = ["sidecar_path", "read_sidecar", "capture_rate"]
 
 
 def sidecar_path(clip_path: str | Path) -> Path:
@@ -38,17 +38,6 @@ def read_sidecar(clip_path: str | Path) -> dict | None:
     return data
 
 
-def valid_fps(value, where: str) -> float:
-    """``value`` as a capture rate (frames/s); ``where`` names its origin in the error."""
-    try:
-        fps = float(value)
-    except (TypeError, ValueError):
-        raise VmicError(f"{where}: fps must be a number, got {value!r}") from None
-    if not (math.isfinite(fps) and fps > 0):
-        raise VmicError(f"{where}: fps must be a positive finite number, got {value!r}")
-    return fps
-
-
 def capture_rate(fps, path: Path | None, sidecar: dict | None,
                  container_fps: float | None) -> tuple[float, str]:
     """The capture rate (frames/s) and where it came from: "argument", "sidecar" or
@@ -60,9 +49,9 @@ def capture_rate(fps, path: Path | None, sidecar: dict | None,
         An invalid rate, or none known.
     """
     if fps is not None:
-        return valid_fps(fps, "--fps"), "argument"
+        return check_fps(fps, name="fps"), "argument"
     if sidecar is not None and "fps" in sidecar:
-        return valid_fps(sidecar["fps"], str(sidecar_path(path))), "sidecar"
+        return check_fps(sidecar["fps"], name=f"{sidecar_path(path)}: fps"), "sidecar"
     if container_fps is not None:
         warnings.warn(
             f"capture rate taken from the container ({container_fps:g} fps), which usually "
@@ -70,7 +59,7 @@ def capture_rate(fps, path: Path | None, sidecar: dict | None,
             f"{sidecar_path(path).name} with {{\"fps\": ...}}",
             stacklevel=3,
         )
-        return container_fps, "container"
+        return check_fps(container_fps, name=f"{path}: the container's fps"), "container"
     raise VmicError(
         "capture rate unknown: pass --fps (or fps=...) or write a sidecar JSON "
         + (f"{sidecar_path(path)} " if path is not None else "")

@@ -183,15 +183,11 @@ def _write_folder(path: Path, frames, bar) -> None:
 
 def write_truth(path: str | os.PathLike, truth: np.ndarray, fps: float) -> None:
     """Write the truth (px) as a float32 WAV at the capture rate (atomic, not normalised)."""
-    from scipy.io import wavfile
+    from vmic.io.audio import write_wav
 
-    rate = int(round(fps))
-    if rate != fps:
+    if int(round(fps)) != fps:
         raise VmicError(f"a WAV needs an integer rate; the capture rate is {fps:g} fps")
-    # scipy writes a plain IEEE-float WAV (libsndfile adds a PEAK chunk with a timestamp,
-    # which would make the bytes differ between runs).
-    with atomic_path(path) as tmp:
-        wavfile.write(tmp, rate, np.ascontiguousarray(truth, dtype=np.float32))
+    write_wav(path, truth, fps)
 
 
 def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: SynthConfig, *,

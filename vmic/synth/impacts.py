@@ -191,18 +191,15 @@ def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
     dict
         ``{"frames": Path, "audio": Path, "meta": Path}``.
     """
-    import soundfile
-
     from vmic.io.atomic import atomic_path
+    from vmic.io.audio import write_wav
 
     stem = Path(stem)
     paths = {"frames": stem.with_suffix(".npy"), "audio": stem.with_suffix(".wav"),
              "meta": stem.with_suffix(".json")}
     with atomic_path(paths["frames"]) as tmp, open(tmp, "wb") as handle:
         np.save(handle, clip.frames)
-    with atomic_path(paths["audio"]) as tmp:
-        soundfile.write(str(tmp), clip.audio, clip.params.audio_rate_hz, subtype="FLOAT",
-                        format="WAV")
+    write_wav(paths["audio"], clip.audio, clip.params.audio_rate_hz)
     meta = {
         "fps": clip.params.fps,
         "audio_rate_hz": clip.params.audio_rate_hz,
