@@ -176,7 +176,6 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     sums = join_ranges(extraction, parts)
     if sums.n_frames < 2:
         raise VmicError(f"only {sums.n_frames} frame could be decoded; need at least 2")
-    check_finite(sums)
     combined = method.combine(extraction, sums, highpass_hz=highpass_hz, units=units)
     audio, gain = _finish(combined.audio, combined.gain_px, extraction.fps, bandpass_hz,
                           denoise)
@@ -194,17 +193,6 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     info.elapsed_s = time.perf_counter() - started
     return Recovery(audio=audio.astype(np.float32), sr=extraction.fps,
                     band_signals=combined.band_signals, weights=combined.weights, info=info)
-
-
-def check_finite(sums: RangeSums) -> None:
-    """Refuse frames that held NaN or inf: one such pixel makes its frame's sums
-    non-finite (the pyramid spreads it over every band), so the sums name the frames."""
-    energy = sums.bands.energy.reshape(sums.n_frames, -1)
-    bad = np.flatnonzero(~np.isfinite(energy).all(axis=1)) + sums.start
-    if bad.size:
-        shown = ", ".join(str(i) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
-        raise VmicError(f"{bad.size} frame(s) hold NaN or inf values (frames {shown}, "
-                        "counted from the clip's start): no motion can be measured in them")
 
 
 def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoise: str):
