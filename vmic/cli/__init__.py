@@ -57,27 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run() -> None:
-    """Console entry point (``vmic`` and ``python -m vmic``): :func:`main`, then exit.
-
-    The process exits without the interpreter's teardown: once numba and OpenCV are loaded,
-    tearing down their modules and objects took 0.35-0.45 s, about a third of the time to
-    decode an 1100-frame 192 x 192 FFV1 clip, and saves nothing: every output file is
-    written, closed and renamed before :func:`main` returns. Scripts that call
-    :func:`main` in-process are not affected.
-    """
-    code = main()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing left to say
-            pass
-    os._exit(code)
+    """Console entry point (``vmic`` and ``python -m vmic``): :func:`main`, then exit."""
+    sys.exit(main())
 
 
 def main(argv: list[str] | None = None) -> int:
-    # FFmpeg (inside OpenCV) prints its own decoding errors on stderr; vmic reports what
-    # they mean in one line (or a warning), so keep them out unless the user asks for them.
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -125,7 +125,7 @@ def _read_frames(args) -> tuple[np.ndarray, float]:
                    start=args.start, n_frames=args.frames) as clip:
         frames = np.empty((clip.n_frames, *clip.frame_shape), dtype=np.float32)
         with tqdm(total=clip.n_frames, desc="reading frames", disable=args.quiet,
-             file=sys.stderr, leave=False) as bar:
+                  file=sys.stderr, leave=False, unit="frame") as bar:
             for first, batch in clip.iter_batches(64):
                 frames[first:first + batch.shape[0]] = batch
                 bar.update(batch.shape[0])

@@ -55,4 +55,5 @@ def progress_bar(total: int, desc: str, quiet: bool):
     """A tqdm bar on stderr over ``total`` frames, hidden when ``quiet``."""
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, disable=quiet, file=sys.stderr, leave=False)
+    return tqdm(total=total, desc=desc, disable=quiet,
+                file=sys.stderr, leave=False, unit="frame")

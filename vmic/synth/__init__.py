@@ -127,7 +127,7 @@ def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True)
     sidecar, truth, frames = iter_frames(cfg, lo_hz)
     out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
     with tqdm(total=len(out), desc="rendering", disable=quiet,
-         file=sys.stderr, leave=False) as bar:
+              file=sys.stderr, leave=False) as bar:
         for i, frame in enumerate(frames):
             out[i] = frame
             bar.update(1)
@@ -234,7 +234,7 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
     n = sidecar["n_frames"]
     shape = (cfg.height, cfg.width)
     with tqdm(total=n, desc="rendering", disable=quiet,
-         file=sys.stderr, leave=False) as bar:
+              file=sys.stderr, leave=False) as bar:
         if suffix in VIDEO_SUFFIXES:
             with atomic_path(out) as tmp:
                 _write_video(tmp, frames, n, shape, bar)

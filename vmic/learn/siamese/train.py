@@ -125,7 +125,7 @@ def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, quiet: bool
     """
     clips = []
     with tqdm(total=n, desc=f"rendering {split} clips", disable=quiet,
-         file=sys.stderr, leave=False, unit="clip") as bar:
+              file=sys.stderr, leave=False, unit="clip") as bar:
         for i in range(n):
             synth_cfg = draw_config(split, i, duration_s=cfg.duration_s, size=cfg.size,
                                     fps=cfg.fps)
@@ -209,7 +209,7 @@ def train(cfg: TrainConfig, spec: MapSpec, train_clips, val_clips, taps: int,
     running = []
     name = "context" if taps else "frame"
     with tqdm(total=cfg.max_steps, desc=f"training ({name})", disable=quiet,
-         file=sys.stderr, leave=False, unit="step") as bar:
+              file=sys.stderr, leave=False, unit="step") as bar:
         for step in range(1, cfg.max_steps + 1):
             batch = _sample_batch(data, rng, cfg.batch, cfg.window)
             pred = model(batch["phase"], batch["features"], batch["features_ref"],
