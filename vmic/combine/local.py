@@ -49,11 +49,8 @@ def crossfit_split_test(flow: np.ndarray, information: np.ndarray, tiles: tuple[
     samples, the flow noise being white in time). ``z`` sums the correlations over pairs
     and folds in units of their standard deviation: about N(0, 1) without a signal.
 
-    Measured: on 140 still, noisy rendered clips (no motion; 60 of 64 x 64 px, 40 of
-    96 x 96, 40 of 128 x 128; shot and heavy camera noise) the largest z of the candidates
-    exceeded 2.0 on 14, reached 2.5 on 7 and exceeded 3.0 on 2. On 200 draws of white
-    noise (16 tiles, 1100 samples) each candidate's z had a mean of -0.1 to 0.1 and a
-    standard deviation of 0.9 to 1.1, and the largest reached 2.5 on 3 in 100.
+    Its calibration on still scenes and white noise is in ``docs/benchmarks.md`` (design
+    measurements) and in the tests.
 
     Parameters
     ----------
@@ -133,10 +130,7 @@ def local_combine(flow: np.ndarray, information: np.ndarray,
       tiles (on noise alone they agree at -1 to -5 dB), which matters only near the noise.
     - Below, :func:`crossfit_split_test` judges: candidates fitted on three quarters of
       the clip's time, applied to the fourth, on diagonal quadrants of the tiles. Its z
-      is about N(0, 1) without a signal. On the 143 low-SNR clips of three full fidelity
-      grids, choosing by it instead of by corner-sharing classes fitted on the samples they
-      are judged on raised the mean SNR from -12.46 to -11.88 dB (a one-off measurement
-      on the clips' captured tile signals).
+      is about N(0, 1) without a signal.
 
     ``info["detected"]`` says whether a common signal was found at all: the halves agreed
     clearly, or the largest z reached :data:`DETECTION_Z`. ``auto`` (the default of

@@ -54,8 +54,7 @@ def tile_quarters(grid: tuple[int, int]):
     and (0, 1) and (1, 0), touch only at corners. A single row or column of tiles is
     split by index modulo 4, pairing classes 0 with 2 and 1 with 3, which never touch.
     The flow sums of edge-sharing tiles carry correlated noise (a pyramid filter spans
-    both), measured at a correlation of 0.14-0.30 between the two colours of a
-    checkerboard on static, noisy 64 x 64 frames, against 0.00-0.05 for these pairs.
+    both); pairs that touch at corners only share little of it (``docs/benchmarks.md``).
 
     Returns
     -------
