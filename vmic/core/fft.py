@@ -1,16 +1,10 @@
 """Two-dimensional FFTs for the pyramid, from scipy.fft or OpenCV.
 
-scipy.fft (pocketfft) transforms several rows at once with SIMD: its forward ``rfft2`` of
-191 x 191 float32 frames measured 0.43 ms per frame against numpy.fft's 1.15 ms, its
-inverse complex transforms 0.71 against 0.85 ms (4 bands of 95 x 95), one thread each.
-Importing it costs nothing extra, since :mod:`scipy.signal` (the filters) imports it.
-
-OpenCV's ``cv2.dft`` is faster still on sizes whose only prime factors are 2, 3 and 5: on
-192 x 192 single-precision frames, one inverse complex transform measured 0.16-0.19 ms of
-CPU against pocketfft's 0.31-0.35 ms, and a forward real transform 0.15 ms. It transforms
-one frame per call (looped here; the call releases the GIL). On other sizes it is slower
-than pocketfft (a prime size, 191 x 191, measured 7 ms per forward transform), whose
-Bluestein algorithm bounds the cost of any size.
+scipy.fft (pocketfft) transforms several rows at once with SIMD and handles any size (its
+Bluestein algorithm bounds the cost of prime sizes); it comes with :mod:`scipy.signal`, which
+the filters import anyway. OpenCV's ``cv2.dft`` is about twice as fast on sizes whose only
+prime factors are 2, 3 and 5, and much slower on others; it transforms one frame per call
+(looped here; the call releases the GIL). Timings are in ``docs/benchmarks.md`` (speed).
 
 :func:`choose_backend` picks OpenCV for 5-smooth frame sizes, else scipy.fft.
 """
