@@ -95,8 +95,12 @@ def test_bad_inputs_raise_one_clear_error(tmp_path):
         open_clip(tmp_path / "ok.npy", fps=100, roi=(10, 10, 20, 20))
     with pytest.raises(VmicError, match="capture rate unknown"):
         open_clip(tmp_path / "ok.npy")
-    with pytest.raises(VmicError, match="positive"):
-        open_clip(tmp_path / "ok.npy", fps=-5)
+    for absurd in (-5, 0.5, 1e12, float("nan")):
+        with pytest.raises(VmicError, match="fps must be a"):
+            open_clip(tmp_path / "ok.npy", fps=absurd)
+    (tmp_path / "ok.json").write_text('{"fps": 1e9}')
+    with pytest.raises(VmicError, match=r"ok\.json: fps must be a capture rate between 1 and"):
+        open_clip(tmp_path / "ok.npy")
     (tmp_path / "ok.json").write_text("{not json")
     with pytest.raises(VmicError, match="sidecar"):
         open_clip(tmp_path / "ok.npy")
