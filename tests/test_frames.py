@@ -105,7 +105,7 @@ def test_bad_inputs_raise_one_clear_error(tmp_path):
     with pytest.raises(VmicError, match="sidecar"):
         open_clip(tmp_path / "ok.npy")
     (tmp_path / "ok.json").write_text(json.dumps({"fps": 0}))
-    with pytest.raises(VmicError, match="positive"):
+    with pytest.raises(VmicError, match="capture rate between"):
         open_clip(tmp_path / "ok.npy")
     with pytest.raises(VmicError, match="past the clip"):
         open_clip(tmp_path / "ok.npy", fps=10, start=3)
