@@ -99,18 +99,15 @@ def test_readme_step_by_step_reproduces_align():
     # The pieces of recover(..., combine="align"), one by one.
     from vmic import post
     from vmic.combine import align_to_reference
-    from vmic.core.fft import choose_backend
     from vmic.core.phase import original_band_signals, phase_sums, reference_bands
 
     frames, fps = _noisy_sine(n=300)
     clip = vmic.open_clip(frames, fps=fps)
-    pyr = vmic.SteerablePyramid(clip.frame_shape, scales=1, orientations=2,
-                                fft=choose_backend(clip.frame_shape))
-    ref = reference_bands(pyr, clip.read_frame(0))
-    sums = phase_sums(pyr, ref, clip.iter_batches(64))          # any frame range
-    signals = original_band_signals(sums)                       # (S, K, T), radians
-    audio = align_to_reference(signals)                         # vmSoundFromVideo's sum
-    audio = post.scale_original(post.original_highpass(audio))  # its filter and scaling
+    pyr = vmic.SteerablePyramid(clip.frame_shape, scales=1, orientations=2)
+    ref = reference_bands(pyr, clip.read_frame(0))           # (K, h, w) complex per scale
+    sums = phase_sums(pyr, ref, clip.iter_batches(64))       # per-frame sums, any range
+    signals = original_band_signals(sums)                    # (S, K, T), radians
+    audio = post.scale_original(post.original_highpass(align_to_reference(signals)))
     np.testing.assert_array_equal(audio.astype(np.float32),
                                   vmic.recover(frames, fps=fps, combine="align").audio)
 

@@ -49,9 +49,10 @@ class SteerablePyramid:
         (bands complex128).
     twidth : float, default 1
         Width of the radial transition between scales, in octaves.
-    fft : {"scipy", "opencv"}, default "scipy"
-        FFT back-end (:mod:`vmic.core.fft`): OpenCV's is the faster on frame sizes with no
-        prime factor over 5, scipy's on others (:func:`vmic.core.fft.choose_backend`).
+    fft : {"scipy", "opencv"}, optional
+        FFT back-end (:mod:`vmic.core.fft`). Default: the faster for this shape
+        (:func:`vmic.core.fft.choose_backend`: OpenCV's on frame sizes with no prime factor
+        over 5, scipy's on others), as :func:`vmic.recover` uses.
 
     Attributes
     ----------
@@ -72,7 +73,7 @@ class SteerablePyramid:
 
     def __init__(self, shape: tuple[int, int], scales: int | None = None,
                  orientations: int = 4, *, dtype: DTypeLike = np.float32, twidth: float = 1.0,
-                 fft: str = "scipy") -> None:
+                 fft: str | None = None) -> None:
         try:
             height, width = (int(v) for v in shape)
         except (TypeError, ValueError):
@@ -103,7 +104,7 @@ class SteerablePyramid:
             raise VmicError(f"dtype must be float32 or float64, got {self.dtype}")
         self.complex_dtype = np.result_type(self.dtype, np.complex64)
         try:
-            self.fft = _fft.check_backend(fft)
+            self.fft = _fft.choose_backend((height, width)) if fft is None else _fft.check_backend(fft)
         except ValueError as exc:
             raise VmicError(str(exc)) from None
         self.shape = (height, width)
