@@ -145,7 +145,7 @@ def high_speed_rows(seconds: float) -> list[dict]:
             # What `vmic loudness CLIP --rate 30 --reference TRUTH` computes.
             t0 = time.perf_counter()
             recovery = recover(clip, quiet=True)
-            db = loudness_at_rate(recovery.audio, float(recovery.rate), fps=30.0)
+            db = loudness_at_rate(recovery.audio, float(recovery.sr), fps=30.0)
             seconds_run = time.perf_counter() - t0
             snr = recovered_snr_db(clip, truth, cfg.fps)
             truth_audio, truth_sr = read_wav(truth)

@@ -32,7 +32,7 @@ def clips():
         cfg = replace(draw_config("train", i), duration_s=TINY.duration_s, height=48, width=48,
                       source="tones", amplitude_px=0.01, read_noise_e=40.0, motion="global")
         maps, truth = synth_clip_maps(cfg, SPEC)
-        signs = tile_signs(maps.phase, maps.energy_ref, maps.rate)
+        signs = tile_signs(maps.phase, maps.energy_ref, maps.fps)
         out.append({"maps": maps, "truth": truth, "signs": signs})
     return out
 

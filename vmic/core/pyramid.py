@@ -103,8 +103,10 @@ class SteerablePyramid:
         if self.dtype not in (np.float32, np.float64):
             raise VmicError(f"dtype must be float32 or float64, got {self.dtype}")
         self.complex_dtype = np.result_type(self.dtype, np.complex64)
+        if fft is None:
+            fft = _fft.choose_backend((height, width))
         try:
-            self.fft = _fft.choose_backend((height, width)) if fft is None else _fft.check_backend(fft)
+            self.fft = _fft.check_backend(fft)
         except ValueError as exc:
             raise VmicError(str(exc)) from None
         self.shape = (height, width)

@@ -35,7 +35,7 @@ def draw_config(split: str, index: int, *, duration_s: float = 0.5, size: int = 
     size : int
         Frame side (px).
     fps : float
-        Capture rate (Hz).
+        Capture rate (frames/s).
 
     Returns
     -------

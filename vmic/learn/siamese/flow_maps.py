@@ -88,7 +88,7 @@ def frame_flow_maps(pyramid: SteerablePyramid, reference: list[np.ndarray],
 
 
 def project_flow(displacement: np.ndarray, information: np.ndarray,
-                 rate: float) -> tuple[np.ndarray, np.ndarray]:
+                 fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Tile displacements along the clip's dominant direction of motion.
 
     The direction ``u`` is the principal axis of the high-passed (0.05 of Nyquist) rigid
@@ -104,8 +104,8 @@ def project_flow(displacement: np.ndarray, information: np.ndarray,
         ``-F_c / M_cc`` per tile (px), from :func:`frame_flow_maps`.
     information : ndarray of float32, shape (2, gy, gx)
         ``M_xx`` and ``M_yy`` per tile.
-    rate : float
-        Capture rate (Hz).
+    fps : float
+        Capture rate (frames/s).
 
     Returns
     -------
@@ -118,7 +118,7 @@ def project_flow(displacement: np.ndarray, information: np.ndarray,
     rigid = np.einsum("tcyx,cyx->tc", displacement.astype(np.float64), m) / totals  # (T, 2)
     rigid = rigid - rigid.mean(axis=0)
     if rigid.shape[0] > 12:
-        rigid = highpass_time_major(rigid, rate, post.default_highpass_hz(rate))
+        rigid = highpass_time_major(rigid, fps, post.default_highpass_hz(fps))
     _, vectors = np.linalg.eigh(rigid.T @ rigid)
     u = vectors[:, -1]
     info_along = u[0] ** 2 * m[0] + u[1] ** 2 * m[1]
@@ -128,14 +128,14 @@ def project_flow(displacement: np.ndarray, information: np.ndarray,
     return along[:, None].astype(np.float32), info_along[None].astype(np.float32)
 
 
-def highpass_time_major(x: np.ndarray, rate: float, cutoff_hz: float) -> np.ndarray:
+def highpass_time_major(x: np.ndarray, sr: float, cutoff_hz: float) -> np.ndarray:
     """:func:`vmic.post.highpass` (3rd-order Butterworth, forward-backward, even padding over
     4 time constants) along axis 0 of a (T, N) array, without transposing to (N, T) first.
 
     Parameters
     ----------
     x : ndarray of float64, shape (T, N)
-    rate : float
+    sr : float
         Sample rate (Hz).
     cutoff_hz : float
         Cut-off (Hz).
@@ -144,7 +144,7 @@ def highpass_time_major(x: np.ndarray, rate: float, cutoff_hz: float) -> np.ndar
     -------
     ndarray of float64, shape (T, N)
     """
-    sos = scipy.signal.butter(3, cutoff_hz / (rate / 2.0), btype="highpass", output="sos")
+    sos = scipy.signal.butter(3, cutoff_hz / (sr / 2.0), btype="highpass", output="sos")
     n = x.shape[0]
-    padlen = min(n - 1, max(3 * (2 * len(sos) + 1), int(np.ceil(4 * rate / cutoff_hz))))
+    padlen = min(n - 1, max(3 * (2 * len(sos) + 1), int(np.ceil(4 * sr / cutoff_hz))))
     return scipy.signal.sosfiltfilt(sos, x, axis=0, padtype="even", padlen=max(padlen, 0))

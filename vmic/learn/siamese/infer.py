@@ -109,15 +109,16 @@ def _forward(model, phase, features, features_ref, weights, batch_size, out):
     return out
 
 
-def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = None) -> np.ndarray:
+def finish_audio(samples: np.ndarray, sr: float, *,
+                 highpass_hz: float | None = None) -> np.ndarray:
     """Mean removal, zero-phase high-pass and peak scaling.
 
     Parameters
     ----------
     samples : ndarray of float, shape (T,)
         Raw model samples.
-    rate : float
-        Capture rate (Hz).
+    sr : float
+        Sample rate (Hz): the capture rate.
     highpass_hz : float, optional
         Cutoff (Hz); default 20 Hz (:func:`vmic.post.audible_highpass_hz`), as the classical
         default path: the original's 0.05 of Nyquist (55 Hz at 2200 fps) removes the low
@@ -127,11 +128,11 @@ def finish_audio(samples: np.ndarray, rate: float, highpass_hz: float | None = N
     -------
     ndarray of float32, shape (T,), in [-1, 1]
     """
-    cutoff = post.audible_highpass_hz(rate) if highpass_hz is None else highpass_hz
+    cutoff = post.audible_highpass_hz(sr) if highpass_hz is None else highpass_hz
     x = np.asarray(samples, dtype=np.float64)
     x = x - x.mean()
     if x.size > 12:
-        x = post.highpass(x, rate, cutoff)
+        x = post.highpass(x, sr, cutoff)
     return post.scale_peak(x).astype(np.float32)
 
 

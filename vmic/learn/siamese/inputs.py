@@ -28,7 +28,7 @@ PHASE_UNIT = 1e-3
 _ENERGY_FLOOR = 1e-8  # relative to the reference's largest tile energy
 
 
-def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
+def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, fps: float,
                iterations: int = 4) -> np.ndarray:
     """Sign (+-1) of each tile's motion relative to the clip's dominant motion.
 
@@ -45,8 +45,8 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
         Phase-change maps (rad).
     energy_ref : ndarray of float32, shape (C, gy, gx)
         Reference energy maps (the weights).
-    rate : float
-        Capture rate (Hz); signals are high-passed at 0.05 of Nyquist first.
+    fps : float
+        Capture rate (frames/s); signals are high-passed at 0.05 of Nyquist first.
     iterations : int
         Rounds of the iteration.
 
@@ -59,7 +59,7 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, rate: float,
     x = phase.reshape(t, -1).astype(np.float64)  # (T, cells), filtered along time
     x = x - x.mean(axis=0)
     if t > 12:
-        x = highpass_time_major(x, rate, post.default_highpass_hz(rate))
+        x = highpass_time_major(x, fps, post.default_highpass_hz(fps))
     x = x.T
     w = energy_ref.reshape(-1).astype(np.float64)
     r = x[int(np.argmax(w))]
@@ -95,7 +95,7 @@ def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None):
         tile, as the A**2 weighting of the classical path).
     """
     if signs is None:
-        signs = tile_signs(maps.phase, maps.energy_ref, maps.rate)
+        signs = tile_signs(maps.phase, maps.energy_ref, maps.fps)
     floor = _ENERGY_FLOOR * max(float(maps.energy_ref.max()), 1e-30)
     log_ref = np.log(maps.energy_ref + floor)
     m = float(log_ref.mean())

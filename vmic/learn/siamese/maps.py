@@ -105,14 +105,14 @@ class ClipMaps:
         Mean A**2 of each band and tile.
     energy_ref : ndarray of float32, shape (C, gy, gx)
         Mean A**2 of the reference frame's bands.
-    rate : float
-        Capture rate (Hz).
+    fps : float
+        Capture rate (frames/s).
     """
 
     phase: np.ndarray
     energy: np.ndarray
     energy_ref: np.ndarray
-    rate: float
+    fps: float
 
     @property
     def n_frames(self) -> int:
@@ -274,8 +274,8 @@ def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int 
     phase = np.concatenate(phases)
     if phase.shape[0] < 2:
         raise VmicError(f"only {phase.shape[0]} frame could be decoded; need at least 2")
-    rate = float(clip.capture_fps)
+    fps = float(clip.capture_fps)
     if spec.inputs == "flow":
-        phase, energy_ref = project_flow(phase, energy_ref, rate)
-        return ClipMaps(phase, np.broadcast_to(energy_ref, phase.shape), energy_ref, rate)
-    return ClipMaps(phase, np.concatenate(energies), energy_ref, rate)
+        phase, energy_ref = project_flow(phase, energy_ref, fps)
+        return ClipMaps(phase, np.broadcast_to(energy_ref, phase.shape), energy_ref, fps)
+    return ClipMaps(phase, np.concatenate(energies), energy_ref, fps)

@@ -130,7 +130,7 @@ def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, quiet: bool
             synth_cfg = draw_config(split, i, duration_s=cfg.duration_s, size=cfg.size,
                                     fps=cfg.fps)
             maps, truth = synth_clip_maps(synth_cfg, spec)
-            signs = tile_signs(maps.phase, maps.energy_ref, maps.rate)
+            signs = tile_signs(maps.phase, maps.energy_ref, maps.fps)
             clips.append({"maps": maps, "truth": truth, "signs": signs, "config": synth_cfg})
             bar.update(1)
     return clips
@@ -171,9 +171,9 @@ def evaluate(model: SiameseRegressor, clips: list[dict]) -> dict:
     model.eval()
     snrs, rmses, losses = [], [], []
     for clip in clips:
-        rate = clip["maps"].rate
-        audio = finish_audio(predict_samples(model, clip["maps"], signs=clip["signs"]), rate)
-        s = metrics.score(audio, clip["truth"], rate)
+        fps = clip["maps"].fps
+        audio = finish_audio(predict_samples(model, clip["maps"], signs=clip["signs"]), fps)
+        s = metrics.score(audio, clip["truth"], fps)
         snrs.append(s["snr_db"])
         rmses.append(s["rmse01"])
         losses.append(1.0 - s["pearson"] ** 2)
