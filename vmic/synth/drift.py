@@ -209,28 +209,50 @@ class _ObjectRenderer:
         if self.taylor:
             # phi is at most 1 in magnitude for every motion shape
             order = engine.taylor_order(float(np.max(np.abs(self.s_sub))))
-            self.specs = [spec * (1j * wu) ** k for k in range(order + 1)]
-            self.fact = np.cumprod(np.concatenate([[1.0], np.arange(1, order + 1)]))
+            self.specs = np.stack([spec * (1j * wu) ** k for k in range(order + 1)])
+            self.inv_fact = 1.0 / np.cumprod(np.concatenate([[1.0], np.arange(1, order + 1)]))
         else:
-            self.specs = [spec]
+            self.specs = spec[None]
+
+    def cropped_inverse(self, specs: np.ndarray) -> np.ndarray:
+        """``irfft2`` of spectra (..., Hc, Wc//2+1) on the frame's part only: (..., H, W).
+
+        The inverse along the rows is taken for every column, then only the frame's rows are
+        inverted along the columns (the crop of the full ``irfft2``, for less work).
+        """
+        top, left = self.sc.origin
+        h, w = self.sc.frame_shape
+        rows = sp_fft.ifft(specs, axis=-2)[..., top:top + h, :]
+        return sp_fft.irfft(rows, n=self.shape[1], axis=-1)[..., left:left + w]
+
+    def phase(self, i: int) -> np.ndarray:
+        """Exposure-averaged Fourier shift of frame ``i`` along the motion (Hc, Wc//2+1)."""
+        return np.exp(-1j * self.s_sub[:, 0, i][:, None, None] * self.wu[None]).mean(axis=0)
 
     def texture(self, i: int, offset, phi: np.ndarray) -> np.ndarray:
         """Frame ``i``'s object texture translated by ``offset`` (H, W); ``phi`` on the frame."""
         ramp = _ramp(self.wy, self.wx, offset)
         if not self.taylor:
-            phase = np.exp(-1j * self.s_sub[:, 0, i][:, None, None] * self.wu[None]).mean(axis=0)
-            return self.sc.crop(sp_fft.irfft2(self.specs[0] * phase * ramp, self.shape))
-        terms = [phi ** k / self.fact[k] * self.sc.crop(sp_fft.irfft2(spec * ramp, self.shape))
-                 for k, spec in enumerate(self.specs)]
-        return engine.taylor_sum(terms, self.s_sub[:, :, i])
+            return self.cropped_inverse(self.specs[0] * self.phase(i) * ramp)
+        derivs = self.cropped_inverse(self.specs * ramp)  # (K+1, H, W)
+        # sum_k E_j[(-s_j)^k] / k! phi^k D_k, the moments per row (rolling shutter) or global
+        neg = -self.s_sub[:, :, i]  # (J, H or 1)
+        power = np.ones_like(neg)
+        phi_k = np.ones_like(phi)
+        out = np.zeros(phi.shape)
+        for k in range(derivs.shape[0]):
+            coef = power.mean(axis=0)[:, None] * self.inv_fact[k]
+            out += (coef * phi_k) * derivs[k]
+            power = power * neg
+            phi_k = phi_k * phi
+        return out
 
     def canvas_texture(self, i: int) -> np.ndarray:
         """Frame ``i``'s untranslated object texture on the whole canvas (Hc, Wc)."""
         if not self.taylor:
-            phase = np.exp(-1j * self.s_sub[:, 0, i][:, None, None] * self.wu[None]).mean(axis=0)
-            return sp_fft.irfft2(self.specs[0] * phase, self.shape)
-        terms = [self.sc.phi ** k / self.fact[k] * sp_fft.irfft2(spec, self.shape)
-                 for k, spec in enumerate(self.specs)]
+            return sp_fft.irfft2(self.specs[0] * self.phase(i), self.shape)
+        derivs = sp_fft.irfft2(self.specs, self.shape)
+        terms = [self.sc.phi ** k * self.inv_fact[k] * derivs[k] for k in range(len(derivs))]
         return engine.taylor_sum(terms, self.s_sub[:, :, i])
 
 
@@ -291,8 +313,8 @@ def render_canvas(cfg: SynthConfig, sc: engine.Scene, s: np.ndarray,
         if bg_spec is None:
             yield obj
             continue
-        ramp = _ramp(renderer.wy, renderer.wx, drift[i])
-        background = sc.crop(sp_fft.irfft2(bg_spec * ramp, sc.obj.shape))
+        background = renderer.cropped_inverse(bg_spec * _ramp(renderer.wy, renderer.wx,
+                                                              drift[i]))
         yield obj + (1 - cover) * background
 
 
