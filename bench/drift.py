@@ -42,7 +42,7 @@ import numpy as np
 
 import vmic
 from vmic import metrics
-from vmic.synth import SynthConfig, drift, synthesize
+from vmic.synth import SynthConfig, drift, iter_frames, synthesize
 
 NOISE_PRESETS = {
     "8bit": dict(bits=8),
@@ -105,10 +105,10 @@ def drift_params(cell: Cell, duration_s: float, walk_cutoff_hz: float, regions: 
                    drift_direction_deg=PAN_DIRECTION_DEG)
     else:
         # the track is linear in the speed: scale a unit-speed walk to reach drift_px at most
-        probe = SynthConfig(fps=fps, duration_s=duration_s, drift_kind="walk",
-                            drift_speed_px_s=1.0, drift_cutoff_hz=walk_cutoff_hz, seed=seed)
-        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(6)[3])
-        unit = drift.camera_track(probe, probe.n_frames(), rng)
+        probe = SynthConfig(fps=fps, duration_s=duration_s, height=16, width=16,
+                            drift_kind="walk", drift_speed_px_s=1.0,
+                            drift_cutoff_hz=walk_cutoff_hz, seed=seed)
+        unit = iter_frames(probe, tracks=True)[3]  # the track; no frame is rendered
         out.update(drift_speed_px_s=cell.drift_px / float(np.max(np.abs(unit))),
                    drift_cutoff_hz=walk_cutoff_hz)
     if regions and cell.motion == "two_regions":

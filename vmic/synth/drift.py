@@ -47,8 +47,9 @@ from vmic.synth import engine
 from vmic.synth import scene as scene_mod
 from vmic.synth.config import SynthConfig
 
-__all__ = ["PAD_PX", "camera_track", "region_tracks", "required_margin", "canvas_layout",
-           "render_canvas", "translate_image", "composed_error", "track_summary"]
+__all__ = ["PAD_PX", "TRACK_DECIMALS", "two_sines", "walk", "camera_track", "region_tracks",
+           "layer_offsets", "required_margin", "canvas_layout", "render_canvas",
+           "composed_error", "track_summary"]
 
 PAD_PX = 4
 """Extra canvas margin (px) beyond the largest translation (covers the sound's <= 2 px)."""
@@ -176,12 +177,6 @@ def canvas_layout(frame_shape: tuple[int, int], margin: tuple[int, int]) -> tupl
 def _ramp(wy: np.ndarray, wx: np.ndarray, offset) -> np.ndarray:
     """Fourier phase ramp translating an image by ``offset = (dx, dy)`` px (separable)."""
     return np.exp(-1j * wy * offset[1]) * np.exp(-1j * wx * offset[0])
-
-
-def translate_image(image: np.ndarray, offset) -> np.ndarray:
-    """Periodic band-limited translation of ``image`` (H, W) by ``offset = (dx, dy)`` px."""
-    _, wy, wx = engine.spatial_frequencies(image.shape, (1.0, 0.0))
-    return sp_fft.irfft2(sp_fft.rfft2(image) * _ramp(wy, wx, offset), image.shape)
 
 
 # ----------------------------------------------------------------------------- rendering

@@ -80,15 +80,17 @@ class Scene:
     reference: tuple  # (x, y) px, in the frame
     direction: tuple  # unit vector (ux, uy)
     origin: tuple = (0, 0)  # (row, column) of the frame's top-left pixel on the canvas
-    frame_shape: tuple = ()  # (H, W) px; the canvas (Hc, Wc) is at least as large
+    frame_shape: tuple | None = None  # (H, W) px; None: the layers' shape (no canvas)
 
     @property
     def on_canvas(self) -> bool:
         """Whether the layers are larger than the frame (a drift canvas)."""
-        return tuple(self.obj.shape) != tuple(self.frame_shape)
+        return self.frame_shape is not None and tuple(self.obj.shape) != tuple(self.frame_shape)
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         """The frame's part ``(..., H, W)`` of canvas-sized images ``(..., Hc, Wc)`` (a view)."""
+        if not self.on_canvas:
+            return image
         top, left = self.origin
         return image[..., top:top + self.frame_shape[0], left:left + self.frame_shape[1]]
 
