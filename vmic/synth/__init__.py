@@ -90,7 +90,8 @@ def _drift_sidecar(cfg: SynthConfig, drift: np.ndarray, regions: np.ndarray | No
         "kind": cfg.drift_kind,
         "units": "px",
         "what": "camera translation g(t) = (dx, dy) of the whole scene at each frame time: "
-                "frame t shows the undrifted scene at x - g(t); not part of the truth",
+                "frame t shows the undrifted scene at x - g(t) (the truth's reference point "
+                "is at reference_point_xy + g(t)); not part of the truth",
         "when": "the frame time (every exposure sub-sample and rolling-shutter row sees it)",
         "rounding_px": 10.0 ** -_drift.TRACK_DECIMALS,
         "canvas_shape": [int(v) for v in sc.obj.shape],
