@@ -15,7 +15,7 @@ from vmic.errors import VmicError
 from vmic.synth import sources
 
 __all__ = ["SynthConfig", "validate", "MAX_FIELD_AMPLITUDE_PX", "DRIFT_KINDS",
-           "REGION_DRIFT_MODES", "MAX_WALK_CUTOFF_HZ", "has_drift"]
+           "REGION_DRIFT_MODES", "MAX_WALK_CUTOFF_HZ"]
 
 MAX_FIELD_AMPLITUDE_PX = 2.0
 """Largest sound-driven displacement (px) of a motion field (Taylor series); not the drift's."""
@@ -135,12 +135,6 @@ def validate(cfg: SynthConfig) -> None:
 
 def _finite_nonneg(value: float) -> bool:
     return math.isfinite(value) and value >= 0
-
-
-def has_drift(cfg: SynthConfig) -> bool:
-    """Whether ``cfg`` asks for any camera or region drift."""
-    camera = cfg.drift_px if cfg.drift_kind == "sine" else cfg.drift_speed_px_s
-    return bool(camera > 0 or cfg.region_drift_px > 0)
 
 
 def _validate_drift(cfg: SynthConfig) -> None:
