@@ -63,6 +63,16 @@ def _nonneg(text: str) -> float:
     return value
 
 
+def _margin(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 px: {text!r}")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "synth",
@@ -109,9 +119,36 @@ def register(subparsers) -> None:
                    help="motion direction, degrees from +x towards +y (default 0)")
     g.add_argument("--mode", type=_mode, default=(1, 1), metavar="M,N",
                    help="membrane mode numbers (default 1,1)")
+    g = p.add_argument_group(
+        "drift", "slow camera motion, not part of the truth: the whole scene (object outline "
+                 "and motion shape included) is translated on a larger canvas and cropped, so a "
+                 "pan can leave the view; the sidecar holds the track per frame (px)")
+    g.add_argument("--drift-kind", choices=("sine", "pan", "walk"), default="sine",
+                   help="sine: --drift PX at --drift-hz; pan: --drift-speed in "
+                        "--drift-direction; walk: handheld random walk of RMS speed "
+                        "--drift-speed, low-passed at --drift-cutoff (default sine)")
     g.add_argument("--drift", type=_nonneg, default=0.0, metavar="PX",
-                   help="slow global camera drift, peak px (default 0)")
-    g.add_argument("--drift-hz", type=positive_float, default=0.5, help="drift frequency (Hz)")
+                   help="sine drift: peak px on each axis, the sum of two sines at HZ and "
+                        "0.37 HZ with random phases (default 0: no drift)")
+    g.add_argument("--drift-hz", type=positive_float, default=0.5, metavar="HZ",
+                   help="sine drift frequency (default 0.5)")
+    g.add_argument("--drift-speed", type=_nonneg, default=0.0, metavar="PX_PER_S",
+                   help="pan: speed; walk: RMS speed (px/s; default 0: no drift)")
+    g.add_argument("--drift-direction", type=float, default=0.0, metavar="DEG",
+                   help="pan direction, degrees from +x towards +y (default 0)")
+    g.add_argument("--drift-cutoff", type=positive_float, default=10.0, metavar="HZ",
+                   help="walk: zero-phase low-pass of the velocity, at most 20 Hz (default 10)")
+    g.add_argument("--region-drift", type=_nonneg, default=0.0, metavar="PX",
+                   help="two_regions: each region's own slow translation, peak px (sum of two "
+                        "sines at --region-drift-hz), on top of the camera's (default 0)")
+    g.add_argument("--region-drift-hz", type=positive_float, default=0.5, metavar="HZ",
+                   help="region drift frequency (default 0.5)")
+    g.add_argument("--region-drift-mode", choices=("opposite", "independent"),
+                   default="opposite",
+                   help="region B moves opposite to A, or on its own track (default opposite)")
+    g.add_argument("--drift-margin", type=_margin, default=None, metavar="PX",
+                   help="canvas margin (default: the drift's reach + 4 px); the same margin "
+                        "with no drift renders the same scene still, for comparisons")
     g = p.add_argument_group("scene")
     g.add_argument("--texture", choices=("noise", "print", "image"), default="noise",
                    help="object texture: multi-scale noise, print-like marks, or --image")
@@ -164,7 +201,12 @@ def config_from_args(args: argparse.Namespace):
         fps=args.fps, duration_s=duration, height=h, width=w, source=source, wav=args.wav,
         wav_offset_s=args.wav_offset, resonance_hz=args.resonance, resonance_q=args.q,
         motion=args.motion, amplitude_px=args.amplitude, direction_deg=args.direction,
-        mode=args.mode, drift_px=args.drift, drift_hz=args.drift_hz, texture=args.texture,
+        mode=args.mode, drift_kind=args.drift_kind, drift_px=args.drift,
+        drift_hz=args.drift_hz, drift_speed_px_s=args.drift_speed,
+        drift_direction_deg=args.drift_direction, drift_cutoff_hz=args.drift_cutoff,
+        region_drift_px=args.region_drift, region_drift_hz=args.region_drift_hz,
+        region_drift_mode=args.region_drift_mode, drift_margin_px=args.drift_margin,
+        texture=args.texture,
         image=args.image, object=args.object, object_size=args.object_size,
         contrast=args.contrast, background_texture=args.background,
         background_contrast=args.background_contrast, bits=args.bits or None,

@@ -13,6 +13,8 @@ Python API::
     clip.truth       # float64 (T,), displacement in px at the reference point
     clip.sidecar     # dict: fps, every parameter, seed, Cramér-Rao bound
     render("out.avi", "out_truth.wav", SynthConfig(...))   # writes clip, truth WAV, out.json
+    clip = synthesize(SynthConfig(drift_kind="walk", drift_speed_px_s=5.0))
+    clip.drift       # float64 (T, 2), the camera drift (dx, dy) in px (not the truth)
 
 Outputs of :func:`render`: the clip (``.avi``/``.mkv``: lossless FFV1, 8 bit only, nominal
 playback rate 30 fps in the container; ``.npy``: (T, H, W) stack, any bit depth or float32;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -37,6 +40,7 @@ from tqdm import tqdm
 from vmic import __version__
 from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
+from vmic.synth import drift as _drift
 from vmic.synth import engine as _render
 from vmic.synth.config import SynthConfig, validate
 
@@ -50,18 +54,59 @@ VIDEO_SUFFIXES = (".avi", ".mkv")
 
 @dataclass
 class Synthesis:
-    """An in-memory clip: frames, truth and sidecar."""
+    """An in-memory clip: frames, truth and sidecar (and the drift, which is not the truth)."""
 
     frames: np.ndarray  # (T, H, W) uint8 / uint16 / float32
     truth: np.ndarray  # float64 (T,), px
     sidecar: dict
+    drift: np.ndarray | None = None  # float64 (T, 2) camera drift (dx, dy) px, None if still
+    regions: np.ndarray | None = None  # float64 (2, T, 2) regions A, B's own translation, px
 
 
 def _streams(seed: int):
+    # "regions" comes last: the first five streams are those of clips made before it existed
     seq = np.random.SeedSequence(int(seed))
-    names = ("source", "object", "background", "drift", "camera")
-    return {name: np.random.default_rng(child) for name, child in zip(names, seq.spawn(5),
+    names = ("source", "object", "background", "drift", "camera", "regions")
+    return {name: np.random.default_rng(child) for name, child in zip(names, seq.spawn(6),
                                                                        strict=True)}
+
+
+def _canvas(cfg: SynthConfig, drift: np.ndarray, regions: np.ndarray | None) -> tuple:
+    """Canvas shape and the frame's origin on it: the frame itself unless there is drift."""
+    need = _drift.required_margin(drift, regions)
+    margin = need
+    if cfg.drift_margin_px is not None:
+        if cfg.drift_margin_px < max(need):
+            raise VmicError(f"drift margin (--drift-margin) {cfg.drift_margin_px} px is smaller "
+                            f"than the drift needs ({max(need)} px)")
+        margin = (cfg.drift_margin_px, cfg.drift_margin_px)
+    return _drift.canvas_layout((cfg.height, cfg.width), margin)
+
+
+def _drift_sidecar(cfg: SynthConfig, drift: np.ndarray, regions: np.ndarray | None,
+                   sc) -> dict:
+    """The sidecar's ``drift`` entry: what moved, the tracks per frame (px), the canvas."""
+    out = {
+        "kind": cfg.drift_kind,
+        "units": "px",
+        "what": "camera translation g(t) = (dx, dy) of the whole scene at each frame time: "
+                "frame t shows the undrifted scene at x - g(t) (the truth's reference point "
+                "is at reference_point_xy + g(t)); not part of the truth",
+        "when": "the frame time (every exposure sub-sample and rolling-shutter row sees it)",
+        "rounding_px": 10.0 ** -_drift.TRACK_DECIMALS,
+        "canvas_shape": [int(v) for v in sc.obj.shape],
+        "frame_origin": [int(v) for v in sc.origin],
+        **_drift.track_summary(drift, cfg.fps),
+    }
+    if regions is not None:
+        out["regions"] = {
+            "what": "each region's own translation (px) on top of the camera's: A is the "
+                    "object's left half (the truth's reference), B its right half",
+            "mode": cfg.region_drift_mode,
+            "A": _drift.track_summary(regions[0], cfg.fps),
+            "B": _drift.track_summary(regions[1], cfg.fps),
+        }
+    return out
 
 
 def _prepare(cfg: SynthConfig, lo_hz: float | None):
@@ -72,8 +117,11 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
     n = cfg.n_frames()
     rngs = _streams(cfg.seed)
     truth = _render.truth_signal(cfg, n, rngs["source"])
-    sc = _render.build_scene(cfg, rngs["object"], rngs["background"])
-    drift = _render.drift_signal(cfg, n, rngs["drift"])
+    drift = _drift.camera_track(cfg, n, rngs["drift"])
+    regions = _drift.region_tracks(cfg, n, rngs["regions"])
+    canvas_shape, origin = _canvas(cfg, drift, regions)
+    sc = _render.build_scene(cfg, rngs["object"], rngs["background"],
+                             canvas_shape=canvas_shape, origin=origin)
     sidecar = {
         "fps": float(cfg.fps),
         "playback_fps": PLAYBACK_FPS,
@@ -93,17 +141,26 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
         "crb": _render.cramer_rao(cfg, sc, truth, lo_hz),
         "vmic_version": __version__,
     }
-    return n, truth, sc, drift, rngs["camera"], sidecar
+    if sc.on_canvas:
+        sidecar["drift"] = _drift_sidecar(cfg, drift, regions, sc)
+        sidecar["crb"]["drift"] = "computed on the undrifted scene (the frame at zero drift)"
+    return n, truth, sc, drift, regions, rngs["camera"], sidecar
 
 
-def iter_frames(cfg: SynthConfig, lo_hz: float | None = None):
-    """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator."""
-    n, truth, sc, drift, rng_cam, sidecar = _prepare(cfg, lo_hz)
+def iter_frames(cfg: SynthConfig, lo_hz: float | None = None, *, tracks: bool = False):
+    """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator.
+
+    With ``tracks``, returns ``(sidecar, truth, frames, drift, regions)``: the camera drift
+    float64 (T, 2) px (zeros when still) and the regions' own translations (2, T, 2) or None.
+    """
+    n, truth, sc, drift, regions, rng_cam, sidecar = _prepare(cfg, lo_hz)
 
     def frames():
-        for frame in _render.render_layers(cfg, sc, truth, drift):
+        for frame in _render.render_layers(cfg, sc, truth, drift, regions):
             yield _render.expose(frame, cfg, rng_cam)
 
+    if tracks:
+        return sidecar, truth, frames(), drift, regions
     return sidecar, truth, frames()
 
 
@@ -124,14 +181,15 @@ def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True)
     Synthesis
         ``frames`` (T, H, W), ``truth`` float64 (T,) in px, ``sidecar`` dict.
     """
-    sidecar, truth, frames = iter_frames(cfg, lo_hz)
+    sidecar, truth, frames, drift, regions = iter_frames(cfg, lo_hz, tracks=True)
     out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
     with tqdm(total=len(out), desc="rendering", disable=quiet,
               file=sys.stderr, leave=False) as bar:
         for i, frame in enumerate(frames):
             out[i] = frame
             bar.update(1)
-    return Synthesis(out, truth, sidecar)
+    still = not np.any(drift) and regions is None
+    return Synthesis(out, truth, sidecar, None if still else drift, regions)
 
 
 def sidecar_path(out: str | os.PathLike) -> Path:
@@ -245,8 +303,19 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
             _atomic_folder(out, lambda tmp: _write_folder(tmp, frames, bar))
     write_truth(truth_path, truth, cfg.fps)
     with atomic_path(sidecar_path(out)) as tmp:
-        tmp.write_text(json.dumps(sidecar, indent=2) + "\n")
+        tmp.write_text(sidecar_json(sidecar))
     return sidecar
+
+
+_LONG_LIST = re.compile(r"\[\n(?:\s*-?[0-9][0-9.eE+-]*,\n){16,}\s*-?[0-9][0-9.eE+-]*\n\s*\]")
+
+
+def sidecar_json(sidecar: dict) -> str:
+    """The sidecar as indented JSON, with lists of more than 16 numbers (tracks) on one line."""
+    text = json.dumps(sidecar, indent=2)
+    return _LONG_LIST.sub(
+        lambda m: "[" + ", ".join(v.rstrip(",") for v in m.group(0)[1:-1].split()) + "]",
+        text) + "\n"
 
 
 def _atomic_folder(out: Path, fill) -> None:

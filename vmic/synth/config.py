@@ -9,12 +9,21 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from vmic.errors import VmicError
 from vmic.synth import sources
 
-__all__ = ["SynthConfig", "validate", "MAX_FIELD_AMPLITUDE_PX"]
+__all__ = ["SynthConfig", "validate", "MAX_FIELD_AMPLITUDE_PX", "DRIFT_KINDS",
+           "REGION_DRIFT_MODES", "MAX_WALK_CUTOFF_HZ"]
 
 MAX_FIELD_AMPLITUDE_PX = 2.0
+"""Largest sound-driven displacement (px) of a motion field (Taylor series); not the drift's."""
+
+DRIFT_KINDS = ("sine", "pan", "walk")
+REGION_DRIFT_MODES = ("opposite", "independent")
+MAX_WALK_CUTOFF_HZ = 20.0
+"""The random walk's velocity is low-passed at most here, below the audio band."""
 
 
 @dataclass
@@ -42,8 +51,17 @@ class SynthConfig:
     amplitude_px: float = 0.05
     direction_deg: float = 0.0
     mode: tuple = (1, 1)
-    drift_px: float = 0.0
-    drift_hz: float = 0.5
+    # slow camera drift (not part of the truth; see vmic.synth.drift); no drift by default
+    drift_kind: str = "sine"  # sine | pan | walk
+    drift_px: float = 0.0  # sine: peak px on each axis
+    drift_hz: float = 0.5  # sine: frequency (Hz)
+    drift_speed_px_s: float = 0.0  # pan: speed; walk: RMS speed (px/s)
+    drift_direction_deg: float = 0.0  # pan: direction, degrees from +x towards +y
+    drift_cutoff_hz: float = 10.0  # walk: low-pass of the velocity (Hz, <= 20)
+    region_drift_px: float = 0.0  # two_regions: peak px of each region's own translation
+    region_drift_hz: float = 0.5  # two_regions: its frequency (Hz)
+    region_drift_mode: str = "opposite"  # opposite (B = -A) | independent
+    drift_margin_px: int | None = None  # canvas margin (px); None = automatic
     # scene
     texture: str = "noise"
     image: str | None = None
@@ -105,10 +123,54 @@ def validate(cfg: SynthConfig) -> None:
         raise VmicError("exposure samples must be >= 1")
     if cfg.read_noise_e < 0 or cfg.full_well_e <= 0:
         raise VmicError("read noise must be >= 0 e- and the full well > 0 e-")
-    if cfg.line_delay_s < 0 or cfg.drift_px < 0 or cfg.drift_hz <= 0:
-        raise VmicError("line delay and drift must be >= 0 and the drift frequency > 0")
+    if cfg.line_delay_s < 0:
+        raise VmicError(f"line delay must be >= 0 s, got {cfg.line_delay_s:g}")
+    _validate_drift(cfg)
     low, high = cfg.mean_level - cfg.contrast, cfg.mean_level + cfg.contrast
     blow = cfg.mean_level - cfg.background_contrast
     bhigh = cfg.mean_level + cfg.background_contrast
     if min(low, blow) < 0 or max(high, bhigh) > 1:
         raise VmicError("mean level +- contrast must stay within [0, 1] of the full well")
+
+
+def _finite_nonneg(value: float) -> bool:
+    return math.isfinite(value) and value >= 0
+
+
+def _validate_drift(cfg: SynthConfig) -> None:
+    """The drift parameters: kinds, signs, which options apply to which kind."""
+    if cfg.drift_kind not in DRIFT_KINDS:
+        raise VmicError(f"unknown drift kind {cfg.drift_kind!r} (--drift-kind); choose from "
+                        f"{', '.join(DRIFT_KINDS)}")
+    for name, flag, value in (("drift", "--drift", cfg.drift_px),
+                              ("drift speed", "--drift-speed", cfg.drift_speed_px_s),
+                              ("region drift", "--region-drift", cfg.region_drift_px)):
+        if not _finite_nonneg(value):
+            raise VmicError(f"{name} ({flag}) must be a finite number >= 0, got {value:g}")
+    for name, flag, value in (("drift frequency", "--drift-hz", cfg.drift_hz),
+                              ("region drift frequency", "--region-drift-hz",
+                               cfg.region_drift_hz)):
+        if not (math.isfinite(value) and value > 0):
+            raise VmicError(f"{name} ({flag}) must be > 0 Hz, got {value:g}")
+    if cfg.drift_kind == "sine" and cfg.drift_speed_px_s > 0:
+        raise VmicError("a drift speed (--drift-speed) applies to --drift-kind pan or walk; "
+                        "a sine drift takes its peak from --drift PX")
+    if cfg.drift_kind != "sine" and cfg.drift_px > 0:
+        raise VmicError(f"--drift PX is the peak of a sine drift; a {cfg.drift_kind} drift "
+                        "takes its speed from --drift-speed PX_PER_S")
+    if not math.isfinite(cfg.drift_direction_deg):
+        raise VmicError("drift direction (--drift-direction) must be finite")
+    nyquist = cfg.fps / 2
+    if cfg.drift_kind == "walk" and not (
+            0 < cfg.drift_cutoff_hz <= min(MAX_WALK_CUTOFF_HZ, 0.9 * nyquist)):
+        raise VmicError(f"walk cutoff (--drift-cutoff) must be in (0, {MAX_WALK_CUTOFF_HZ:g}] "
+                        f"Hz and below 0.9 x Nyquist, got {cfg.drift_cutoff_hz:g}")
+    if cfg.region_drift_mode not in REGION_DRIFT_MODES:
+        raise VmicError(f"unknown region drift mode {cfg.region_drift_mode!r} "
+                        f"(--region-drift-mode); choose from {', '.join(REGION_DRIFT_MODES)}")
+    if cfg.region_drift_px > 0 and cfg.motion != "two_regions":
+        raise VmicError("region drift (--region-drift) needs --motion two_regions")
+    if cfg.drift_margin_px is not None and not (
+            isinstance(cfg.drift_margin_px, int | np.integer) and cfg.drift_margin_px >= 0):
+        raise VmicError(f"drift margin (--drift-margin) must be an integer >= 0 px, got "
+                        f"{cfg.drift_margin_px!r}")

@@ -2,12 +2,13 @@
 
 Model
 -----
-A frame is ``I = W * O(x - d(x, t)) + (1 - W) * B(x - g(t))`` where ``O`` is the object's
-texture, ``B`` the static background, ``W`` the object's soft window (static), ``g(t)`` an
-optional slow camera drift (px, both layers) and ``d(x, t) = s(t) phi(x) u + g(t)`` the object's
-displacement: ``s(t)`` the truth signal (px at the reference point), ``phi`` the motion shape
-(:func:`vmic.synth.scene.motion_shape`) and ``u = (cos a, sin a)`` the motion direction
-(``a`` in degrees from +x towards +y, i.e. clockwise on screen).
+A frame is ``I = W * O(x - d(x, t)) + (1 - W) * B(x)`` where ``O`` is the object's texture,
+``B`` the static background, ``W`` the object's soft window and ``d(x, t) = s(t) phi(x) u`` the
+object's displacement: ``s(t)`` the truth signal (px at the reference point), ``phi`` the motion
+shape (:func:`vmic.synth.scene.motion_shape`) and ``u = (cos a, sin a)`` the motion direction
+(``a`` in degrees from +x towards +y, i.e. clockwise on screen). A slow camera drift ``g(t)``
+translates the whole scene, outline and motion shape included: ``I_g(x, t) = I(x - g(t), t)``,
+rendered on a larger canvas by :mod:`vmic.synth.drift`; it is not part of the truth.
 
 Warping is done in floating point, never by ``cv2.remap`` (which rounds positions to 1/32 px):
 
@@ -66,53 +67,69 @@ def fractional_delays(s: np.ndarray, delays: np.ndarray) -> np.ndarray:
     return out
 
 
-def drift_signal(cfg: SynthConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Slow global camera drift (px), float64 (n, 2) as (dx, dy); zeros when ``drift_px`` is 0.
-
-    Each axis is a sum of two sines at ``drift_hz`` and ``0.37 drift_hz`` with random phases,
-    scaled to a peak of ``drift_px``.
-    """
-    out = np.zeros((n, 2))
-    if cfg.drift_px == 0:
-        return out
-    t = np.arange(n) / cfg.fps
-    for axis in range(2):
-        p1, p2 = rng.uniform(0, 2 * np.pi, 2)
-        x = (np.sin(2 * np.pi * cfg.drift_hz * t + p1)
-             + 0.7 * np.sin(2 * np.pi * 0.37 * cfg.drift_hz * t + p2))
-        out[:, axis] = cfg.drift_px * x / np.max(np.abs(x))
-    return out
-
-
 # ----------------------------------------------------------------------------- scene
 
 @dataclass
 class Scene:
     """The static parts of a clip: layers (relative intensity), window, motion shape."""
 
-    obj: np.ndarray  # float64 (H, W), object texture (periodic, band-limited)
-    background: np.ndarray  # float64 (H, W)
-    window: np.ndarray  # float64 (H, W) in [0, 1]
-    phi: np.ndarray  # float64 (H, W), relative displacement
-    reference: tuple  # (x, y) px
+    obj: np.ndarray  # float64 (Hc, Wc), object texture (periodic, band-limited)
+    background: np.ndarray  # float64 (Hc, Wc)
+    window: np.ndarray  # float64 (Hc, Wc) in [0, 1]
+    phi: np.ndarray  # float64 (Hc, Wc), relative displacement
+    reference: tuple  # (x, y) px, in the frame
     direction: tuple  # unit vector (ux, uy)
+    origin: tuple = (0, 0)  # (row, column) of the frame's top-left pixel on the canvas
+    frame_shape: tuple | None = None  # (H, W) px; None: the layers' shape (no canvas)
+
+    @property
+    def on_canvas(self) -> bool:
+        """Whether the layers are larger than the frame (a drift canvas)."""
+        return self.frame_shape is not None and tuple(self.obj.shape) != tuple(self.frame_shape)
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """The frame's part ``(..., H, W)`` of canvas-sized images ``(..., Hc, Wc)`` (a view)."""
+        if not self.on_canvas:
+            return image
+        top, left = self.origin
+        return image[..., top:top + self.frame_shape[0], left:left + self.frame_shape[1]]
 
 
 def build_scene(cfg: SynthConfig, rng_obj: np.random.Generator,
-                rng_bg: np.random.Generator) -> Scene:
-    """Textures, window and motion shape of ``cfg``."""
-    shape = (cfg.height, cfg.width)
+                rng_bg: np.random.Generator, *, canvas_shape: tuple[int, int] | None = None,
+                origin: tuple[int, int] = (0, 0)) -> Scene:
+    """Textures, window and motion shape of ``cfg``, on the frame or on a larger canvas.
+
+    Parameters
+    ----------
+    cfg : SynthConfig
+        Scene parameters; the object is sized relative to the frame ``(height, width)``.
+    rng_obj, rng_bg : numpy.random.Generator
+        Randomness of the object's and the background's textures.
+    canvas_shape : (int, int), optional
+        ``(Hc, Wc)`` px of the canvas (default the frame): the textures are made on it, periodic
+        with its period.
+    origin : (int, int)
+        ``(row, column)`` of the frame's top-left pixel on the canvas; the object is centred on
+        the frame.
+    """
+    frame = (cfg.height, cfg.width)
+    shape = tuple(canvas_shape) if canvas_shape is not None else frame
+    top, left = origin
     obj = cfg.mean_level + cfg.contrast * scene_mod.make_texture(cfg.texture, shape, rng_obj,
                                                                  cfg.image)
     bg = cfg.mean_level + cfg.background_contrast * scene_mod.make_texture(
         cfg.background_texture, shape, rng_bg, cfg.image)
-    window, box = scene_mod.object_window(shape, cfg.object, cfg.object_size)
+    centre = (left + (cfg.width - 1) / 2, top + (cfg.height - 1) / 2)
+    window, box = scene_mod.object_window(shape, cfg.object, cfg.object_size, frame_shape=frame,
+                                          centre=centre)
     phi, ref = scene_mod.motion_shape(shape, cfg.motion, box, cfg.mode)
     angle = math.radians(cfg.direction_deg)
-    return Scene(obj, bg, window, phi, ref, (math.cos(angle), math.sin(angle)))
+    return Scene(obj, bg, window, phi, (ref[0] - left, ref[1] - top),
+                 (math.cos(angle), math.sin(angle)), (top, left), frame)
 
 
-def _omega_u(shape, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spatial_frequencies(shape, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Angular spatial frequencies (rad/px) for rfft2: along u (H, W//2+1), and wy, wx."""
     h, w = shape
     wy = 2 * np.pi * np.fft.fftfreq(h)[:, None]
@@ -122,7 +139,7 @@ def _omega_u(shape, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def directional_derivative(image: np.ndarray, direction, order: int = 1) -> np.ndarray:
     """Exact ``(u.grad)^order`` of a periodic band-limited image (Fourier), float64 (H, W) px^-k."""
-    wu, _, _ = _omega_u(image.shape, direction)
+    wu, _, _ = spatial_frequencies(image.shape, direction)
     return np.fft.irfft2(np.fft.rfft2(image) * (1j * wu) ** order, image.shape)
 
 
@@ -144,59 +161,89 @@ def sub_frame_delays(cfg: SynthConfig) -> np.ndarray:
     return cfg.exposure * ((j + 0.5) / cfg.exposure_samples - 0.5)
 
 
-def render_layers(cfg: SynthConfig, sc: Scene, s: np.ndarray,
-                  drift: np.ndarray) -> Iterator[np.ndarray]:
-    """Noiseless frames (relative intensity, float64 (H, W)), one per sample of ``s``."""
-    shape = sc.obj.shape
+def sub_frame_signals(cfg: SynthConfig, s: np.ndarray) -> np.ndarray:
+    """``s`` at each exposure sub-sample (and each row under a rolling shutter).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (J, H, T) with a rolling shutter (row ``r`` delayed by ``r * line_delay_s``),
+        else (J, 1, T); J sub-samples of :func:`sub_frame_delays`, px.
+    """
     n = s.size
-    wu, wy, wx = _omega_u(shape, sc.direction)
-    obj_spec = np.fft.rfft2(sc.obj)
-    bg_spec = np.fft.rfft2(sc.background)
     sub = sub_frame_delays(cfg)
-    rolling = cfg.line_delay_s > 0
-    use_taylor = cfg.motion != "global" or rolling
-    has_drift = bool(np.any(drift))
-    if rolling:
-        row_delay = np.arange(shape[0]) * cfg.line_delay_s * cfg.fps
+    if cfg.line_delay_s > 0:
+        row_delay = np.arange(cfg.height) * cfg.line_delay_s * cfg.fps
         delays = (sub[:, None] + row_delay[None, :]).reshape(-1)
-        s_sub = fractional_delays(s, delays).reshape(sub.size, shape[0], n)  # (J, H, T)
-    else:
-        s_sub = fractional_delays(s, sub)[:, None, :]  # (J, 1, T)
-    background = sc.background
+        return fractional_delays(s, delays).reshape(sub.size, cfg.height, n)
+    return fractional_delays(s, sub)[:, None, :]
+
+
+def uses_taylor(cfg: SynthConfig) -> bool:
+    """Whether the object is warped by the Taylor series (a motion field or a rolling shutter)."""
+    return cfg.motion != "global" or cfg.line_delay_s > 0
+
+
+def render_layers(cfg: SynthConfig, sc: Scene, s: np.ndarray, drift: np.ndarray | None = None,
+                  regions: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Noiseless frames (relative intensity, float64 (H, W)), one per sample of ``s``.
+
+    Parameters
+    ----------
+    cfg : SynthConfig
+        Motion and camera parameters.
+    sc : Scene
+        From :func:`build_scene`.
+    s : numpy.ndarray
+        float64 (T,), the truth (px).
+    drift : numpy.ndarray, optional
+        float64 (T, 2) camera drift ``(dx, dy)`` px per frame; needs a canvas scene when not zero.
+    regions : numpy.ndarray, optional
+        float64 (2, T, 2), each region's own translation (px) on top of the drift
+        (``two_regions``).
+
+    Frames of a frame-sized scene without drift are rendered here; anything else is rendered on
+    the canvas by :func:`vmic.synth.drift.render_canvas`.
+    """
+    moving = (drift is not None and np.any(drift)) or (regions is not None and np.any(regions))
+    if moving or sc.on_canvas:
+        from vmic.synth import drift as drift_mod
+
+        yield from drift_mod.render_canvas(cfg, sc, s, drift, regions)
+        return
+    shape = sc.obj.shape
+    wu, _, _ = spatial_frequencies(shape, sc.direction)
+    obj_spec = np.fft.rfft2(sc.obj)
+    s_sub = sub_frame_signals(cfg, s)
     win = sc.window
-    if use_taylor:
+    static = (1 - win) * sc.background
+    if uses_taylor(cfg):
         order = taylor_order(float(np.max(np.abs(s_sub))) * float(np.max(np.abs(sc.phi))))
         fact = np.cumprod(np.concatenate([[1.0], np.arange(1, order + 1)]))
-        deriv_specs = [obj_spec * (1j * wu) ** k for k in range(order + 1)]
-        phi_pow = [sc.phi ** k / fact[k] for k in range(order + 1)]
-        static_terms = None
-        if not has_drift:
-            static_terms = [phi_pow[k] * np.fft.irfft2(deriv_specs[k], shape)
-                            for k in range(order + 1)]
-    for i in range(n):
-        ramp = None
-        if has_drift:
-            ramp = np.exp(-1j * (wx * drift[i, 0] + wy * drift[i, 1]))
-            background = np.fft.irfft2(bg_spec * ramp, shape)
-        if use_taylor:
-            neg = -s_sub[:, :, i]  # (J, H or 1)
-            frame = np.zeros(shape)
-            power = np.ones_like(neg)
-            for k in range(order + 1):
-                moment = power.mean(axis=0)[:, None]  # (H or 1, 1)
-                if static_terms is not None:
-                    term = static_terms[k]
-                else:
-                    term = phi_pow[k] * np.fft.irfft2(deriv_specs[k] * ramp, shape)
-                frame += moment * term
-                power = power * neg
+        static_terms = [sc.phi ** k / fact[k] * np.fft.irfft2(obj_spec * (1j * wu) ** k, shape)
+                        for k in range(order + 1)]
+    for i in range(s.size):
+        if uses_taylor(cfg):
+            frame = taylor_sum(static_terms, s_sub[:, :, i])
         else:
             phase = np.exp(-1j * s_sub[:, 0, i][:, None, None] * wu[None]).mean(axis=0)
-            spec = obj_spec * phase
-            if ramp is not None:
-                spec = spec * ramp
-            frame = np.fft.irfft2(spec, shape)
-        yield win * frame + (1 - win) * background
+            frame = np.fft.irfft2(obj_spec * phase, shape)
+        yield win * frame + static
+
+
+def taylor_sum(terms: list[np.ndarray], s_sub: np.ndarray) -> np.ndarray:
+    """``sum_k E_j[(-s_j)^k] terms[k]``: the exposure-averaged Taylor series, float64 (H, W).
+
+    ``terms[k]`` is ``phi^k / k! (u.grad)^k O`` (H, W); ``s_sub`` (J, H or 1) the displacement
+    at each sub-sample (and row), px.
+    """
+    neg = -s_sub
+    frame = np.zeros(terms[0].shape)
+    power = np.ones_like(neg)
+    for term in terms:
+        frame += power.mean(axis=0)[:, None] * term
+        power = power * neg
+    return frame
 
 
 # ----------------------------------------------------------------------------- camera
@@ -262,7 +309,8 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
     ``sigma^2 / sum_p (dI/du)^2`` over the pixels that move. White across frames, its power in
     the scoring band ``[lo_hz, 0.45 fs]`` is ``var_px2 * (0.45 fs - lo_hz) / (fs / 2)``, and
     ``snr_db = 10 log10(P_band(s) / that)``, with ``P_band(s)`` the mean square of the truth
-    after the same band-pass as :func:`vmic.metrics.snr_db`.
+    after the same band-pass as :func:`vmic.metrics.snr_db`. For a drifting clip it is the
+    bound of the undrifted frame (the scene at zero drift).
 
     The quantisation term is a valid noise model only when the other noise dithers it (rms
     >= 0.5 LSB, ``dithered`` true); for cleaner quantised clips the error is a deterministic
@@ -278,8 +326,10 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
     from vmic import metrics
 
     scale = output_scale(cfg.bits)
-    grad = scale * sc.window * sc.phi * directional_derivative(sc.obj, sc.direction)
-    intensity = sc.window * sc.obj + (1 - sc.window) * sc.background
+    # On a drift canvas, the derivative is taken on the (periodic) canvas, then cropped: the
+    # bound is that of the undrifted frame.
+    grad = scale * sc.crop(sc.window * sc.phi * directional_derivative(sc.obj, sc.direction))
+    intensity = sc.crop(sc.window * sc.obj + (1 - sc.window) * sc.background)
     var = noise_variance(intensity, cfg)
     hi = metrics.HI_FRACTION * cfg.fps
     band_fraction = (hi - lo_hz) / (cfg.fps / 2)

@@ -151,20 +151,30 @@ def make_texture(kind: str, shape, rng: np.random.Generator, image=None) -> np.n
     raise VmicError(f"unknown texture {kind!r}; choose from {', '.join(TEXTURE_KINDS)}")
 
 
-def object_window(shape, kind: str = "disk", size: float = 0.7, edge_px: float = 1.0):
+def object_window(shape, kind: str = "disk", size: float = 0.7, edge_px: float = 1.0, *,
+                  frame_shape: tuple[int, int] | None = None,
+                  centre: tuple[float, float] | None = None):
     """Soft window of the moving object (1 inside, 0 on the static background), and its box.
+
+    The window is an analytic function of position, so it can be evaluated exactly at any
+    translation (``centre``), which is how drifting clips move the object's outline.
 
     Parameters
     ----------
     shape : (int, int)
-        (H, W) in px.
+        (H, W) in px, the grid on which the window is evaluated.
     kind : str
-        ``"disk"`` (centred, diameter ``size * min(H, W)``), ``"rect"`` (centred, sides
-        ``size * H`` and ``size * W``) or ``"full"`` (the whole frame moves, no background).
+        ``"disk"`` (diameter ``size * min(Hf, Wf)``), ``"rect"`` (sides ``size * Hf`` and
+        ``size * Wf``) or ``"full"`` (everything moves, no background), where ``(Hf, Wf)`` is
+        ``frame_shape``.
     size : float
         Relative size in (0, 1].
     edge_px : float
         Width (px, Gaussian sigma) of the soft edge.
+    frame_shape : (int, int), optional
+        The frame that sizes the object (default ``shape``); a drift canvas is larger than it.
+    centre : (float, float), optional
+        Object centre ``(x, y)`` in px on the grid (default the grid's centre).
 
     Returns
     -------
@@ -176,16 +186,19 @@ def object_window(shape, kind: str = "disk", size: float = 0.7, edge_px: float =
     h, w = shape
     if not 0 < size <= 1:
         raise VmicError(f"object size must be in (0, 1], got {size:g}")
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    cy, cx = (h - 1) / 2, (w - 1) / 2
+    fh, fw = frame_shape if frame_shape is not None else shape
+    cx, cy = centre if centre is not None else ((w - 1) / 2, (h - 1) / 2)
     if kind == "full":
-        return np.ones(shape), (-0.5, -0.5, w - 0.5, h - 0.5)
+        return np.ones(shape), (cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2)
+    # open grids: the same values as full ones, computed on (H, 1) and (1, W)
+    ys, xs = np.ogrid[0:h, 0:w]
+    ys, xs = ys.astype(np.float64), xs.astype(np.float64)
     if kind == "disk":
-        radius = size * min(h, w) / 2
+        radius = size * min(fh, fw) / 2
         dist = np.hypot(xs - cx, ys - cy) - radius
         box = (cx - radius, cy - radius, cx + radius, cy + radius)
     elif kind == "rect":
-        hx, hy = size * w / 2, size * h / 2
+        hx, hy = size * fw / 2, size * fh / 2
         dist = np.maximum(np.abs(xs - cx) - hx, np.abs(ys - cy) - hy)
         box = (cx - hx, cy - hy, cx + hx, cy + hy)
     else:
@@ -225,7 +238,8 @@ def motion_shape(shape, kind: str, box, mode=(1, 1), edge_px: float = 1.0):
     """
     h, w = shape
     x0, y0, x1, y1 = box
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    ys, xs = np.ogrid[0:h, 0:w]
+    ys, xs = ys.astype(np.float64), xs.astype(np.float64)
     if kind == "global":
         return np.ones(shape), ((x0 + x1) / 2, (y0 + y1) / 2)
     if kind == "membrane":
@@ -239,6 +253,6 @@ def motion_shape(shape, kind: str, box, mode=(1, 1), edge_px: float = 1.0):
         return phi, ref
     if kind == "two_regions":
         xc = (x0 + x1) / 2
-        phi = np.tanh((xc - xs) / edge_px)
+        phi = np.repeat(np.tanh((xc - xs) / edge_px), h, axis=0)
         return phi, ((x0 + xc) / 2, (y0 + y1) / 2)
     raise VmicError(f"unknown motion shape {kind!r}; choose from {', '.join(MOTION_SHAPES)}")
