@@ -128,14 +128,14 @@ def test_bad_fps_is_one_usage_line(capsys, clip_npy, tmp_path, fps):
 
 
 def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    import soundfile as sf
+    from scipy.io import wavfile
 
     from vmic.io.audio import write_wav
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sf, "write", explode)
+    monkeypatch.setattr(wavfile, "write", explode)
     with pytest.raises(KeyboardInterrupt):
         write_wav(tmp_path / "x.wav", np.zeros(10), 100)
     assert list(tmp_path.iterdir()) == []

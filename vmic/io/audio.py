@@ -24,7 +24,10 @@ def wav_sr(sr: float) -> int:
 def write_wav(path: str | os.PathLike, audio: ArrayLike, sr: float) -> None:
     """Write mono float32 WAV at ``sr`` Hz (rounded to an integer), atomically.
 
-    The one WAV writer of vmic.
+    The one WAV writer of vmic. The file is a plain IEEE-float WAV (``scipy.io.wavfile``):
+    the same samples give the same bytes, which libsndfile's float WAV, whose PEAK chunk
+    holds a time stamp, does not (rendered truths are compared by their bytes). Files are
+    read with soundfile (:func:`read_wav`).
 
     Parameters
     ----------
@@ -34,14 +37,16 @@ def write_wav(path: str | os.PathLike, audio: ArrayLike, sr: float) -> None:
     sr : float
         Sample rate (Hz), at least 1: for recovered audio, the clip's capture rate.
     """
-    import soundfile
+    from scipy.io import wavfile
 
     rate = wav_sr(sr)
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.ascontiguousarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise VmicError(f"cannot write {path}: audio must be mono (T,), got shape {audio.shape}")
     with atomic_path(path) as tmp:
         try:
-            soundfile.write(str(tmp), audio, rate, subtype="FLOAT", format="WAV")
-        except (RuntimeError, TypeError, ValueError) as exc:
+            wavfile.write(tmp, rate, audio)
+        except (OSError, ValueError) as exc:
             raise VmicError(f"cannot write {path}: {exc}") from None
 
 
