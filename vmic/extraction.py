@@ -30,9 +30,10 @@ from vmic.io.clip import Clip
 from vmic.ranges import RangeSums, stream_sums
 
 __all__ = ["Extraction", "ExtractionPlan", "prepare_extraction", "extract_range",
-           "check_reference"]
+           "track_motion", "check_reference"]
 
-_CACHED = ("pyramid", "reference_bands", "flow_weights", "flow_terms", "align_bands")
+_CACHED = ("pyramid", "reference_bands", "flow_weights", "flow_terms", "align_bands",
+           "tracker")
 
 
 @dataclass(eq=False)
@@ -75,6 +76,18 @@ class Extraction:
     align_scales, align_reference_average : int or None
         ``align``'s scales and reference frames when its band sums are kept in the same
         pass (``auto``), else None.
+    track_motion : bool
+        Whether each frame's large motion against the reference is measured in the pass
+        (:class:`vmic.core.motion.MotionTracker`; :attr:`RangeSums.motion`).
+    motion : ndarray of float64, shape (N, 2) or None
+        The clip's smoothed large motion (px per frame), removed from every frame before
+        the pyramid (:class:`vmic.core.motion.MotionCompensator`); ``frame_shape`` is then
+        the compensated frames' (cropped) shape.
+    motion_keep : ndarray of bool, shape (N,) or None
+        Frames whose motion is followed (the others stand still: see
+        :class:`~vmic.core.motion.MotionCompensator`).
+    source_shape : (int, int) or None
+        The clip's own frame shape where its motion is removed (px).
     reference : ndarray of float32, shape (H, W)
         The reference image.
     align_reference : ndarray of float32, shape (H, W) or None
@@ -103,6 +116,10 @@ class Extraction:
     align_reference_average: int | None
     reference: np.ndarray = field(repr=False)
     align_reference: np.ndarray | None = field(default=None, repr=False)
+    track_motion: bool = False
+    motion: np.ndarray | None = field(default=None, repr=False)
+    motion_keep: np.ndarray | None = field(default=None, repr=False)
+    source_shape: tuple[int, int] | None = None
     key: str = field(init=False)
 
     def __post_init__(self):
@@ -145,6 +162,24 @@ class Extraction:
         return reference_bands(self.pyramid, self.align_reference)[: self.align_scales]
 
     @cached_property
+    def tracker(self):
+        """The :class:`~vmic.core.motion.MotionTracker` on the reference, or None."""
+        if not self.track_motion:
+            return None
+        from vmic.core.motion import MotionTracker
+
+        return MotionTracker(self.reference)
+
+    def compensator(self, source_shape: tuple[int, int]):
+        """The :class:`~vmic.core.motion.MotionCompensator` of :attr:`motion` for frames of
+        ``source_shape``, or None without motion."""
+        if self.motion is None:
+            return None
+        from vmic.core.motion import MotionCompensator
+
+        return MotionCompensator(source_shape, self.motion, self.motion_keep)
+
+    @cached_property
     def flow_weights(self) -> list[np.ndarray] | None:
         return flow_weights(self.pyramid, self.reference) if self.flow else None
 
@@ -172,7 +207,7 @@ def check_reference(reference: list[np.ndarray]) -> None:
 def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None = None,
                        orientations: int = 2, reference_frame: int = 0,
                        reference_average: int | None = None,
-                       dtype: type | np.dtype = np.float32) -> Extraction:
+                       dtype: type | np.dtype = np.float32, motion=None) -> Extraction:
     """Settings and reference image of an extraction of ``clip`` (reads the reference).
 
     Parameters
@@ -191,6 +226,10 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
         else 32).
     dtype : float32 or float64
         Pyramid precision.
+    motion : MotionTrack or ndarray of shape (T, 2), optional
+        The clip's large motion (:func:`track_motion`, or known displacements in px per
+        frame), removed from every frame before the pyramid; every range extracted with
+        this extraction is compensated alike (:mod:`vmic.core.motion`).
 
     Returns
     -------
@@ -199,6 +238,10 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
     if not isinstance(clip, Clip):
         raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
                         f"{type(clip).__name__}")
+    if motion is not None:
+        from vmic.core.motion import compensated_clip
+
+        clip = compensated_clip(clip, motion)
     plan = ExtractionPlan(clip, combine, scales, orientations, reference_frame,
                           reference_average, dtype)
     reference = clip.mean_frame(reference_frame, plan.reference_average)
@@ -218,6 +261,7 @@ class ExtractionPlan:
 
         self.method = method = get_method(combine)
         self.clip = clip
+        self.track_motion = False  # set by the caller that wants the large motion measured
         if not 0 <= reference_frame < clip.n_frames:
             raise VmicError(f"reference frame {reference_frame} is outside the clip's "
                             f"{clip.n_frames} frames (0..{clip.n_frames - 1})")
@@ -249,6 +293,7 @@ class ExtractionPlan:
 
     def extraction(self, reference: np.ndarray, align_reference: np.ndarray | None):
         clip = self.clip
+        compensator = getattr(clip, "compensator", None)  # a CompensatedClip's
         out = Extraction(
             combine=self.method.name, frame_shape=tuple(clip.frame_shape),
             fps=float(clip.capture_fps), fps_source=clip.fps_source, start=int(clip.start),
@@ -260,10 +305,62 @@ class ExtractionPlan:
             align_reference_average=self.align_reference_average,
             reference=np.asarray(reference, dtype=np.float32),
             align_reference=(None if align_reference is None
-                             else np.asarray(align_reference, dtype=np.float32)))
+                             else np.asarray(align_reference, dtype=np.float32)),
+            track_motion=self.track_motion,
+            motion=None if compensator is None else compensator.shifts,
+            motion_keep=None if compensator is None else compensator.keep,
+            source_shape=None if compensator is None else compensator.frame_shape)
         out.pyramid = self.pyramid  # already built (and validated) for this plan
         check_reference(out.reference_bands)
         return out
+
+
+def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int = 32,
+                 batch_size: int = 64, quiet: bool = True):
+    """Measure the clip's large motion (a pass over its frames, without the pyramid).
+
+    Parameters
+    ----------
+    clip : Clip
+        The opened clip, or a range of it.
+    reference_frame, reference_average : int
+        The reference image is the mean of ``reference_average`` frames from
+        ``reference_frame`` on (counted from the clip's start).
+    batch_size : int
+        Frames per batch.
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    vmic.core.motion.MotionTrack
+        The tracked frames' displacements (:func:`vmic.core.motion.tracked_frames`) and the
+        smoothed large motion (px).
+    """
+    from vmic.core.motion import MotionTrack, MotionTracker, tracked_frames
+    from vmic.io.stream import progress_bar
+
+    if not isinstance(clip, Clip):
+        raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
+                        f"{type(clip).__name__}")
+    if not 0 <= reference_frame < clip.n_frames:
+        raise VmicError(f"reference frame {reference_frame} is outside the clip's "
+                        f"{clip.n_frames} frames (0..{clip.n_frames - 1})")
+    tracker = MotionTracker(clip.mean_frame(reference_frame, max(1, int(reference_average))))
+    raw = np.full((clip.n_frames, 2), np.nan)
+    bar = progress_bar(clip.n_frames, "motion", quiet)
+    batches = clip.iter_batches(batch_size)
+    try:
+        for index, frames in batches:
+            at = index + np.arange(frames.shape[0])
+            tracked = tracked_frames(at, clip.n_frames, clip.capture_fps)
+            if tracked.any():
+                raw[at[tracked]] = tracker.track(frames[tracked])
+            bar.update(frames.shape[0])
+    finally:
+        batches.close()
+        bar.close()
+    return MotionTrack.from_raw(raw, clip.capture_fps)
 
 
 def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int = 8,
@@ -285,6 +382,11 @@ def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int =
     -------
     RangeSums
     """
+    if extraction.motion is not None and not hasattr(clip_range, "compensator"):
+        from vmic.core.motion import CompensatedClip
+
+        clip_range = CompensatedClip(clip_range, extraction.compensator(clip_range.frame_shape),
+                                     offset=int(clip_range.start) - extraction.start)
     first = int(clip_range.start) - extraction.start
     same_selection = (tuple(clip_range.frame_shape) == extraction.frame_shape
                       and getattr(clip_range, "roi", None) == extraction.roi

@@ -42,6 +42,9 @@ class RangeSums:
         grey level**2 / px.
     align : PhaseSums or None
         ``align``'s whole-frame band sums, where the extraction keeps them.
+    motion : ndarray of float64, shape (T, 2) or None
+        Each frame's large motion (dx, dy) against the reference (px), where the
+        extraction measures it (:class:`vmic.core.motion.MotionTracker`).
     """
 
     key: str
@@ -49,6 +52,7 @@ class RangeSums:
     bands: PhaseSums
     flow: np.ndarray | None = None
     align: PhaseSums | None = None
+    motion: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -77,7 +81,10 @@ def stream_sums(extraction: Extraction, batches, *, first: int = 0,
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vmic-phase") as pool:
         for item in batches:
             frames = item[1] if isinstance(item, tuple) else item
-            pending.append((pool.submit(batch_sums, extraction, frames), frames.shape[0]))
+            index = first + (item[0] if isinstance(item, tuple) else gather.seen)
+            gather.seen += frames.shape[0]
+            pending.append((pool.submit(batch_sums, extraction, frames, index),
+                            frames.shape[0]))
             # At most two batches per thread in flight: memory stays bounded.
             while len(pending) >= 2 * threads or (pending and pending[0][0].done()):
                 gather.add(*pending.popleft(), bar)
@@ -86,9 +93,10 @@ def stream_sums(extraction: Extraction, batches, *, first: int = 0,
     return gather.result(extraction.key, first)
 
 
-def batch_sums(extraction: Extraction, frames: np.ndarray) -> dict:
-    """What an extraction keeps of one batch of frames (B, H, W): ``bands``, ``flow`` and
-    ``align`` arrays, each with the batch's frames first (see :class:`RangeSums`)."""
+def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> dict:
+    """What an extraction keeps of one batch of frames (B, H, W) that starts at frame
+    ``index`` of the clip: ``bands``, ``flow``, ``align`` and ``motion`` arrays, each with
+    the batch's frames first (see :class:`RangeSums`)."""
     frames = np.asarray(frames)
     pyramid, count = extraction.pyramid, frames.shape[0]
     align_bands, on_bands = extraction.align_bands, None
@@ -103,7 +111,14 @@ def batch_sums(extraction: Extraction, frames: np.ndarray) -> dict:
 
     part = frame_phase_sums(pyramid, extraction.reference_bands, frames, extraction.tiles,
                             extraction.flow_weights, workers=1, on_bands=on_bands)
-    out = {"bands": part, "flow": None, "align": None}
+    out = {"bands": part, "flow": None, "align": None, "motion": None}
+    if extraction.tracker is not None:
+        from vmic.core.motion import tracked_frames
+
+        tracked = tracked_frames(index + np.arange(count), extraction.n_frames, extraction.fps)
+        out["motion"] = np.full((count, 2), np.nan)
+        if tracked.any():
+            out["motion"][tracked] = extraction.tracker.track(frames[tracked])
     if extraction.flow:
         # Keep only what the combination needs: whole-frame band totals (for the band
         # signals) and the flow sums reduced to each tile's statistic F, in float32.
@@ -130,6 +145,7 @@ class _Gather:
         self.parts: list[dict] = []
         self.out: dict | None = None
         self.filled = 0
+        self.seen = 0  # frames submitted, for streams of bare batches
 
     def add(self, future, count: int, bar) -> None:
         part = future.result()
@@ -223,5 +239,5 @@ def join_ranges(extraction: Extraction, parts: list[RangeSums]) -> RangeSums:
     if len(parts) == 1:
         return parts[0]
     joined = {name: _concatenate([getattr(p, name) for p in parts])
-              for name in ("bands", "flow", "align")}
+              for name in ("bands", "flow", "align", "motion")}
     return RangeSums(extraction.key, parts[0].start, **joined)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = ["Recovery", "RecoveryInfo", "recover", "recover_from_ranges", "DEFAUL
 
 DEFAULT_COMBINE = "auto"
 UNITS = ("scaled", "px")
+MOTION_MODES = ("auto", "off")
 HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
 
 
@@ -88,6 +90,16 @@ class RecoveryInfo:
         Wall time of the recovery (s).
     model : str or None
         The weights file of ``learned``.
+    motion_px : ndarray of float64, shape (T, 2) or None
+        The large motion found (dx, dy per frame, px of the frame, smoothed below the audio
+        band; :mod:`vmic.core.motion`), whether or not it was removed; None where motion
+        was not measured (``motion="off"``, ``align``'s default, ``learned``).
+    motion_compensated : bool
+        Whether that motion was removed before the pyramid.
+    motion_margin_px : int or None
+        Border cropped from the frames by the compensation (px).
+    lost_frames : ndarray of bool, shape (T,) or None
+        Frames whose motion took the reference out of view: set to zero in the audio.
     """
 
     frames: int
@@ -112,6 +124,10 @@ class RecoveryInfo:
     units: str = "scaled"
     elapsed_s: float = 0.0
     model: str | None = None
+    motion_px: np.ndarray | None = field(default=None, repr=False)
+    motion_compensated: bool = False
+    motion_margin_px: int | None = None
+    lost_frames: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -168,6 +184,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         frames, bad options.
     """
     from vmic.combine import get_method
+    from vmic.core.motion import smooth_track
     from vmic.ranges import join_ranges
 
     started = time.perf_counter()
@@ -190,6 +207,16 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         fps_source=extraction.fps_source, combine=extraction.combine, method=combined.method,
         weights_unit=combined.weights_unit if combined.weights is not None else None,
         gain_px=gain, units=units, **details)
+    if sums.motion is not None:
+        info.motion_px = smooth_track(sums.motion, extraction.fps)
+    if extraction.motion is not None:
+        # Frames whose reference left the view hold no recoverable motion: silence.
+        lost = ~extraction.motion_keep[sums.start:sums.stop]
+        audio[lost] = 0.0
+        info.motion_px = extraction.motion[sums.start:sums.stop]
+        info.motion_compensated = True
+        info.motion_margin_px = extraction.compensator(extraction.source_shape).margin
+        info.lost_frames = lost
     info.elapsed_s = time.perf_counter() - started
     return Recovery(audio=audio.astype(np.float32), sr=extraction.fps,
                     band_signals=combined.band_signals, weights=combined.weights, info=info)
@@ -241,9 +268,9 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
             roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
-            units: str = "scaled", batch_size: int = 8, quiet: bool = True,
-            dtype: type | np.dtype = np.float32) -> Recovery:
-    """Recover sound from a clip, in one pass over its frames.
+            units: str = "scaled", motion: str | None = None, batch_size: int = 8,
+            quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
+    """Recover sound from a clip, in one pass over its frames (two where it moves).
 
     Parameters
     ----------
@@ -282,6 +309,13 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         "px": the audio is the motion in px (``local`` and ``auto``; ``auto`` then keeps
         ``local``'s output where it detects nothing). ``info.gain_px`` gives the scale
         of a "scaled" output.
+    motion : {"auto", "off"}, optional
+        Large motion of the camera (drift, pans, shake; :mod:`vmic.core.motion`): "auto"
+        measures each frame's displacement in the pass and, where the smoothed track
+        reaches :data:`~vmic.core.motion.MOTION_THRESHOLD_PX`, reads the clip again with
+        that motion removed (``info.motion_compensated``); "off" does neither. Default
+        "auto", except for ``align`` (the original method, "off"). The ROI stays fixed:
+        the scene moves through it, and the compensation crops the border it sweeps.
     batch_size : int, default 8
         Frames per batch; memory is O(batch_size), not O(clip length).
     quiet : bool, default True
@@ -294,6 +328,9 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
     Recovery
     """
     started = time.perf_counter()
+    if motion not in (None, *MOTION_MODES):
+        raise VmicError(f"unknown motion mode {motion!r}; choose from "
+                        f"{', '.join(MOTION_MODES)}")
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                      n_frames=n_frames) as source:
         if source.n_frames < 2:
@@ -304,27 +341,67 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         batches = source.iter_batches(batch_size)
         try:
             from vmic.combine import get_method
-            from vmic.extraction import ExtractionPlan
-            from vmic.ranges import stream_sums
 
             method = get_method(combine)
             check_options(method, source.capture_fps, highpass_hz, bandpass_hz, denoise,
                           units)
-            plan = ExtractionPlan(source, combine, scales, orientations, reference_frame,
-                                  reference_average, dtype)
-            references, stream = _references_from_stream(batches, source, plan)
-            extraction = plan.extraction(*references)
-            bar = progress_bar(source.n_frames, "recover", quiet)
-            try:
-                sums = stream_sums(extraction, stream, n_frames=source.n_frames, bar=bar)
-            finally:
-                bar.close()
-        finally:
-            batches.close()  # stops the reading thread, also when the set-up failed
+        except BaseException:
+            batches.close()
+            raise
+        follow = (method.name != "align" if motion is None else motion == "auto")
+        settings = (combine, scales, orientations, reference_frame, reference_average, dtype)
+        extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
+        if follow:
+            from vmic.core.motion import MotionTrack
+
+            track = MotionTrack.from_raw(sums.motion, source.capture_fps)
+            if track.moving():
+                # A second pass over frames with the large motion removed (module notes of
+                # vmic.core.motion); the first pass's sums are dropped.
+                moved = _compensated(source, track)
+                extraction, sums = _extraction_pass(
+                    moved, moved.iter_batches(batch_size), settings, False, quiet)
     result = recover_from_ranges(extraction, [sums], highpass_hz=highpass_hz,
                                  bandpass_hz=bandpass_hz, denoise=denoise, units=units)
     result.info.elapsed_s = time.perf_counter() - started
     return result
+
+
+def _extraction_pass(source, batches, settings, track_motion: bool, quiet: bool):
+    # One pass over the clip's frames: plan, reference from the stream's head, sums.
+    from vmic.extraction import ExtractionPlan
+    from vmic.ranges import stream_sums
+
+    try:
+        plan = ExtractionPlan(source, *settings)
+        plan.track_motion = track_motion
+        references, stream = _references_from_stream(batches, source, plan)
+        extraction = plan.extraction(*references)
+        bar = progress_bar(source.n_frames, "recover", quiet)
+        try:
+            sums = stream_sums(extraction, stream, n_frames=source.n_frames, bar=bar)
+        finally:
+            bar.close()
+    finally:
+        batches.close()  # stops the reading thread, also when the set-up failed
+    return extraction, sums
+
+
+def _compensated(source, track):
+    # The clip seen with its large motion removed; frames whose reference left the view
+    # are not followed (a warning names them; the audio is zero there).
+    from vmic.core.motion import CompensatedClip, MotionCompensator, lost_ranges
+
+    lost = track.lost(source.frame_shape)
+    if lost.all():
+        raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
+                        "follow in these frames")
+    if lost.any():
+        warnings.warn(f"the scene moved out of view in frames {lost_ranges(lost)} (up to "
+                      f"{np.abs(track.smooth[lost]).max():.1f} px): those frames are silent "
+                      "in the audio", stacklevel=3)
+    return CompensatedClip(source, MotionCompensator(source.frame_shape, track.smooth,
+                                                     keep=~lost))
 
 
 def _references_from_stream(batches, clip: Clip, plan: ExtractionPlan,

@@ -1,0 +1,495 @@
+"""Large motion of the whole scene: a track per frame, its smoothing, and its removal.
+
+A camera that drifts, pans or shakes moves the scene by pixels while the sound moves it by a
+hundredth of one. Every band's phase is taken against one reference image, so once the scene
+has moved by a fraction of a band's wavelength the phase wraps and the weights belong to
+other texture. The large motion is therefore measured and undone before the pyramid:
+
+1. **Track.** Each frame's global displacement against the reference image, by phase
+   correlation on an area-downsampled, tapered copy (:class:`MotionTracker`): the peak of
+   the normalised cross-power spectrum gives whole pixels, then a weighted least-squares fit
+   of the cross-power phase's slope over the low frequencies gives the fraction; where the
+   frame has moved, the fit is repeated on the part of the frame that overlaps the reference
+   (texture entering and leaving the view biases a whole-frame estimate). Each frame needs
+   only itself and the reference: a clip's frame ranges are tracked independently.
+2. **Smooth.** The per-frame track holds the sound's motion and the estimate's noise too;
+   a zero-phase low-pass at :data:`TRACK_CUTOFF_HZ` keeps the large motion only
+   (:func:`smooth_track`). The track is extended at both ends by the quadratic that fits
+   its first and last :data:`EDGE_FIT_S` seconds, so the filter settles on the track's own
+   trend instead of a mirror image (a kink the high-pass of the audio would turn into a
+   click).
+3. **Remove.** Each frame is tapered at its border, shifted back by its smoothed
+   displacement as a phase ramp on its spectrum (exact for any sub-pixel amount) and
+   cropped by a margin that covers the taper and the largest displacement
+   (:class:`MotionCompensator`). The scene then stands still in the cropped frame up to the
+   residual of the smoothed track, which is slow and is removed with the rest of the
+   low frequencies by the recovery's high-pass. The sound's motion is untouched: the track
+   holds none of it.
+
+Displacements are (dx, dy) in px of the frame, positive to the right and down: a frame
+shows the reference's content moved by ``d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from vmic.errors import VmicError
+
+__all__ = ["MotionTracker", "MotionCompensator", "smooth_track", "MotionTrack",
+           "TRACK_CUTOFF_HZ", "MOTION_THRESHOLD_PX", "MAX_SHIFT_FRACTION"]
+
+TRACK_CUTOFF_HZ = 10.0
+"""Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
+
+MIN_TRACK_S = 0.1
+"""Shortest clip (s) whose motion is compensated: one period of :data:`TRACK_CUTOFF_HZ`."""
+
+EDGE_FIT_S = 0.02
+"""Length (s) of the track's ends fitted by a quadratic to extend it before smoothing."""
+
+MOTION_THRESHOLD_PX = 0.5
+"""Largest smoothed displacement (px) of a clip left uncompensated."""
+
+MAX_SHIFT_FRACTION = 0.25
+"""Largest displacement followed, as a fraction of the frame's shorter side: beyond it the
+reference has largely left the view."""
+
+TAPER_PX = 4
+"""Width (px) of the raised-cosine border of the frames the tracker and the compensation
+transform (a sharp border would ring when shifted by a fraction of a pixel)."""
+
+TRACK_RATE_HZ = 200.0
+"""Rate (Hz) at which frames are tracked, at least: every ``fps // 200``-th frame."""
+
+TRACK_SIDE_PX = 48
+"""Side (px) to which the tracker area-downsamples frames, at least."""
+
+_LOW_CYCLES_PER_PX = 0.25  # frequencies of the downsampled frame the slope fit uses
+
+
+def raised_cosine_window(shape: tuple[int, int], border: int) -> np.ndarray:
+    """A window of ones with a raised-cosine border ``border`` px wide, float32 (H, W)."""
+
+    def axis(n: int) -> np.ndarray:
+        out = np.ones(n)
+        width = min(border, n // 2)
+        if width > 0:
+            ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(width) + 0.5) / width)
+            out[:width] = ramp
+            out[n - width:] = ramp[::-1]
+        return out
+
+    return (axis(shape[0])[:, None] * axis(shape[1])[None, :]).astype(np.float32)
+
+
+def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return np.asarray(frames, dtype=np.float32)
+    b, h, w = frames.shape
+    h, w = h // factor * factor, w // factor * factor
+    cut = frames[:, :h, :w].reshape(b, h // factor, factor, w // factor, factor)
+    return cut.mean(axis=(2, 4), dtype=np.float32)
+
+
+class _SlopeFit:
+    """Weighted least-squares fit of a shift to the phase of cross-power spectra."""
+
+    def __init__(self, shape: tuple[int, int]):
+        h, w = shape
+        self.fy = np.fft.fftfreq(h)[:, None]
+        self.fx = np.fft.fftfreq(w)[None, :]
+        low = (np.abs(self.fy) < _LOW_CYCLES_PER_PX) & (np.abs(self.fx) < _LOW_CYCLES_PER_PX)
+        self.low = low.ravel()
+        # Phase of a shift d: -2 pi (fx dx + fy dy); the design's columns and their products
+        # over the low frequencies only.
+        gx = np.broadcast_to(-2 * np.pi * self.fx, (h, w)).ravel()[self.low]
+        gy = np.broadcast_to(-2 * np.pi * self.fy, (h, w)).ravel()[self.low]
+        self.design = np.stack([gx, gy], axis=1)  # (N, 2)
+        self.products = np.stack([gx * gx, gx * gy, gy * gy], axis=1)  # (N, 3)
+
+    def fit(self, cross: np.ndarray, start: np.ndarray, iterations: int = 2) -> np.ndarray:
+        """Shifts (B, 2) of cross-power spectra (B, h, w), refined from ``start`` (B, 2)."""
+        shifts = np.array(start, dtype=np.float64)
+        spectra = cross.reshape(len(cross), -1)[:, self.low]  # (B, N)
+        weight = np.abs(spectra)
+        xx, xy, yy = (weight @ self.products).T
+        det = xx * yy - xy * xy
+        det = np.where(det > 0, det, np.inf)
+        for _ in range(iterations):
+            ramp = np.exp(-1j * (shifts @ self.design.T))  # undoes the current estimate
+            residual = np.angle(spectra * ramp)
+            bx, by = ((weight * residual) @ self.design).T
+            shifts[:, 0] += (yy * bx - xy * by) / det
+            shifts[:, 1] += (xx * by - xy * bx) / det
+        return shifts
+
+
+class MotionTracker:
+    """Global displacement of frames against a reference image (px), frame by frame.
+
+    Parameters
+    ----------
+    reference : ndarray, shape (H, W)
+        The reference image (grey levels).
+
+    Notes
+    -----
+    Frames are area-downsampled by :attr:`factor` (the shorter side to at least
+    :data:`TRACK_SIDE_PX` px) and tapered; estimates are then in downsampled px, scaled back.
+    """
+
+    def __init__(self, reference: np.ndarray):
+        reference = np.asarray(reference, dtype=np.float32)
+        if reference.ndim != 2:
+            raise VmicError(f"reference must be one frame (H, W), got shape {reference.shape}")
+        self.frame_shape = reference.shape
+        self.factor = max(1, min(reference.shape) // TRACK_SIDE_PX)
+        small = _area_downsample(reference[None], self.factor)[0]
+        self.shape = small.shape
+        self.window = raised_cosine_window(self.shape, TAPER_PX)
+        self.reference = small
+        self.reference_spectrum = scipy.fft.fft2((small - small.mean()) * self.window,
+                                                 workers=1)
+        self.fit = _SlopeFit(self.shape)
+
+    def track(self, frames: np.ndarray) -> np.ndarray:
+        """Displacement of each frame against the reference.
+
+        Parameters
+        ----------
+        frames : ndarray, shape (B, H, W)
+
+        Returns
+        -------
+        ndarray of float64, shape (B, 2)
+            (dx, dy) in px of the frame: the frame shows the reference moved by them.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim == 2:
+            frames = frames[None]
+        small = _area_downsample(frames, self.factor)
+        centred = small - small.mean(axis=(1, 2), keepdims=True)
+        spectra = scipy.fft.fft2(centred * self.window, workers=1)
+        cross = spectra * np.conj(self.reference_spectrum)
+        # Whole pixels: the peak of the phase correlation surface.
+        surface = scipy.fft.ifft2(cross / (np.abs(cross) + 1e-30), workers=1).real
+        h, w = self.shape
+        peak = surface.reshape(len(frames), -1).argmax(axis=1)
+        iy, ix = np.divmod(peak, w)
+        start = np.stack([np.where(ix < w // 2, ix, ix - w),
+                          np.where(iy < h // 2, iy, iy - h)], axis=1).astype(np.float64)
+        shifts = self.fit.fit(cross, start)
+        moved = np.flatnonzero(np.abs(shifts).max(axis=1) >= 0.5)
+        for i in moved:  # on the part of the frame that overlaps the reference
+            shifts[i] = self._overlap_fit(small[i], shifts[i])
+        return shifts * self.factor
+
+    def _overlap_fit(self, frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        h, w = self.shape
+        ix, iy = np.round(shift).astype(int)
+        if abs(ix) >= w // 2 - TAPER_PX or abs(iy) >= h // 2 - TAPER_PX:
+            return shift  # too little overlap to refine on
+        # The reference's rows/columns that stay in view, and where they now are.
+        ref = self.reference[max(0, -iy): h - max(0, iy), max(0, -ix): w - max(0, ix)]
+        cur = frame[max(0, iy): h - max(0, -iy), max(0, ix): w - max(0, -ix)]
+        window = raised_cosine_window(ref.shape, TAPER_PX)
+        fit = _SlopeFit(ref.shape)
+        cross = (scipy.fft.fft2((cur - cur.mean()) * window, workers=1)
+                 * np.conj(scipy.fft.fft2((ref - ref.mean()) * window, workers=1)))
+        return np.array([ix, iy]) + fit.fit(cross[None], np.zeros((1, 2)))[0]
+
+
+def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float = TRACK_CUTOFF_HZ
+                 ) -> np.ndarray:
+    """The large motion of a per-frame track: a zero-phase low-pass along time.
+
+    Parameters
+    ----------
+    track : ndarray, shape (T, 2)
+        Per-frame displacements (px).
+    fps : float
+        Capture rate (frames/s).
+    cutoff_hz : float
+        Cut-off of the 4th-order Butterworth low-pass, run forward and backward (Hz).
+
+    Returns
+    -------
+    ndarray of float64, shape (T, 2)
+    """
+    track = _fill_gaps(np.asarray(track, dtype=np.float64))
+    n = track.shape[0]
+    if n < 8 or not 0 < cutoff_hz < fps / 2:
+        return track
+    sos = scipy.signal.butter(4, cutoff_hz, fs=fps, output="sos")
+    pad = int(np.ceil(3 * fps / cutoff_hz))
+    n_fit = min(n, max(4, int(EDGE_FIT_S * fps)))
+    t = np.arange(n, dtype=np.float64)
+    out = np.empty_like(track)
+    for axis in range(track.shape[1]):
+        x = track[:, axis]
+        left = np.polyval(np.polyfit(t[:n_fit], x[:n_fit], 2), np.arange(-pad, 0.0))
+        right = np.polyval(np.polyfit(t[-n_fit:], x[-n_fit:], 2), np.arange(n, n + pad, 1.0))
+        extended = np.concatenate([left, x, right])
+        out[:, axis] = scipy.signal.sosfiltfilt(sos, extended, padlen=0)[pad:pad + n]
+    return out
+
+
+def _fill_gaps(track: np.ndarray) -> np.ndarray:
+    # Frames not tracked (NaN: see track_step) take the linear interpolation of the others.
+    known = np.isfinite(track).all(axis=1)
+    if known.all() or not known.any():
+        return np.nan_to_num(track)
+    t = np.arange(len(track))
+    return np.stack([np.interp(t, t[known], track[known, a]) for a in range(2)], axis=1)
+
+
+def track_step(fps: float) -> int:
+    """Frames between two tracked frames: the track is sampled at :data:`TRACK_RATE_HZ` or
+    more (the large motion lies under 20 Hz), which keeps tracking cheap at high rates."""
+    return max(1, int(fps // TRACK_RATE_HZ))
+
+
+def tracked_frames(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Which of the frames ``at`` (indices in a clip of ``n_frames``) are tracked: bool.
+
+    Every :func:`track_step`-th frame, and every frame of the clip's first and last
+    ``2 EDGE_FIT_S`` seconds, where :func:`smooth_track` fits the track's ends: a fit on a
+    few noisy samples would extend the track with a wrong slope, which the smoothing and
+    then the audio's high-pass turn into a transient. The same frames however the clip is
+    split into ranges.
+    """
+    at = np.asarray(at)
+    edge = int(np.ceil(2 * EDGE_FIT_S * fps))
+    return (at % track_step(fps) == 0) | (at < edge) | (at >= n_frames - edge)
+
+
+@dataclass
+class MotionTrack:
+    """The large motion found in a clip and what is done about it.
+
+    Attributes
+    ----------
+    raw : ndarray of float64, shape (T, 2)
+        Per-frame displacement (dx, dy) against the reference image (px).
+    smooth : ndarray of float64, shape (T, 2)
+        Its large motion (:func:`smooth_track`), relative to the reference frames (px).
+    fps : float
+        Capture rate (frames/s).
+    """
+
+    raw: np.ndarray
+    smooth: np.ndarray
+    fps: float
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray, fps: float) -> MotionTrack:
+        return cls(np.asarray(raw, dtype=np.float64), smooth_track(raw, fps), float(fps))
+
+    @property
+    def peak_px(self) -> float:
+        """Largest smoothed displacement, on either axis (px)."""
+        return float(np.abs(self.smooth).max()) if self.smooth.size else 0.0
+
+    def moving(self, threshold_px: float = MOTION_THRESHOLD_PX) -> bool:
+        """Whether the large motion reaches ``threshold_px`` and calls for compensation
+        (never on clips shorter than :data:`MIN_TRACK_S`, too short to tell slow motion
+        from the sound's)."""
+        long_enough = len(self.smooth) >= MIN_TRACK_S * self.fps
+        return long_enough and self.peak_px >= threshold_px
+
+    def lost(self, frame_shape: tuple[int, int],
+             fraction: float = MAX_SHIFT_FRACTION) -> np.ndarray:
+        """Frames whose displacement exceeds ``fraction`` of the shorter side: bool (T,)."""
+        limit = fraction * min(frame_shape)
+        return np.abs(self.smooth).max(axis=1) > limit
+
+
+class MotionCompensator:
+    """Undo a smoothed track on frames: taper, shift back, crop (see the module notes).
+
+    Parameters
+    ----------
+    frame_shape : (int, int)
+        (H, W) of the frames (px).
+    shifts : ndarray, shape (T, 2)
+        Smoothed displacement of each frame of the clip (px), as :class:`MotionTrack`'s.
+    keep : ndarray of bool, shape (T,), optional
+        Frames that are followed; the others are replaced by the reference (no motion).
+    """
+
+    def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray,
+                 keep: np.ndarray | None = None):
+        self.frame_shape = tuple(frame_shape)
+        self.shifts = np.asarray(shifts, dtype=np.float64)
+        self.keep = (np.ones(len(self.shifts), bool) if keep is None
+                     else np.asarray(keep, dtype=bool))
+        followed = self.shifts[self.keep] if self.keep.any() else np.zeros((1, 2))
+        self.margin = int(TAPER_PX + np.ceil(np.abs(followed).max()) + 1)
+        h, w = self.frame_shape
+        if min(h, w) - 2 * self.margin < 16:
+            raise VmicError(
+                f"the scene moves by up to {np.abs(followed).max():.1f} px: too much to follow "
+                f"in {w}x{h} px frames")
+        self.output_shape = (h - 2 * self.margin, w - 2 * self.margin)
+        self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
+        self.fy = np.fft.fftfreq(h)[:, None]
+        self.fx = np.fft.rfftfreq(w)[None, :]
+
+    def apply(self, frames: np.ndarray, first: int,
+              reference: np.ndarray | None = None) -> np.ndarray:
+        """Compensated, cropped frames ``first`` to ``first + B - 1`` of the clip.
+
+        Parameters
+        ----------
+        frames : ndarray, shape (B, H, W)
+        first : int
+            Index of the first frame in the clip (the shifts' index).
+        reference : ndarray, shape (H, W), optional
+            Stands in for frames that are not followed (default: the batch's first kept
+            frame).
+
+        Returns
+        -------
+        ndarray of float32, shape (B, H - 2 m, W - 2 m)
+        """
+        frames = np.asarray(frames, dtype=np.float32)
+        count = frames.shape[0]
+        shifts = self.shifts[first:first + count]
+        keep = self.keep[first:first + count]
+        h, w = self.frame_shape
+        mean = frames.mean(axis=(1, 2), keepdims=True)
+        spectra = scipy.fft.rfft2((frames - mean) * self.window, workers=1)
+        # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
+        spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
+                                        + self.fy[None] * shifts[:, 1, None, None]))
+        moved = scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
+        m = self.margin
+        out = np.ascontiguousarray(moved[:, m:h - m, m:w - m], dtype=np.float32)
+        if not keep.all():
+            stand_in = (out[keep][0] if reference is None and keep.any() else
+                        self.crop(reference) if reference is not None else out.mean(axis=0))
+            out[~keep] = stand_in
+        return out
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        """The compensated frame's region of an image already still (e.g. a reference)."""
+        m = self.margin
+        h, w = self.frame_shape
+        return np.ascontiguousarray(np.asarray(image)[m:h - m, m:w - m], dtype=np.float32)
+
+
+class CompensatedClip:
+    """A clip seen through a :class:`MotionCompensator`: its frames with the large motion
+    removed and cropped by the compensator's margin.
+
+    It has what the extraction reads of a :class:`~vmic.io.clip.Clip` (``frame_shape``,
+    ``n_frames``, ``capture_fps``, ``fps_source``, ``start``, ``roi``, ``downsample``,
+    :meth:`iter_batches`, :meth:`mean_frame`, :meth:`read_frame`, ``len()`` and slicing), so
+    :func:`vmic.recovery.recover` and the frame-range functions run on it unchanged.
+
+    Parameters
+    ----------
+    clip : Clip
+        The clip, or a range of it (``clip[a:b]``).
+    compensator : MotionCompensator
+        Built on the whole clip's track.
+    offset : int
+        Index in the compensator's track of ``clip``'s first frame.
+    """
+
+    def __init__(self, clip, compensator: MotionCompensator, offset: int = 0):
+        self.clip = clip
+        self.compensator = compensator
+        self.offset = int(offset)
+        self.frame_shape = compensator.output_shape
+        self.n_frames = clip.n_frames
+        self.capture_fps = clip.capture_fps
+        self.fps_source = clip.fps_source
+        self.start = clip.start
+        self.roi = getattr(clip, "roi", None)
+        self.downsample = getattr(clip, "downsample", 1)
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def __getitem__(self, key: slice) -> CompensatedClip:
+        part = self.clip[key]
+        return CompensatedClip(part, self.compensator, self.offset + part.start - self.start)
+
+    def iter_batches(self, batch_size: int = 32, *, first: int = 0, count: int | None = None):
+        """``(index, frames)`` batches, compensated (see :meth:`Clip.iter_batches
+        <vmic.io.clip.Clip.iter_batches>`)."""
+        return _CompensatedBatches(self.clip.iter_batches(batch_size, first=first,
+                                                          count=count),
+                                   self.compensator, self.offset)
+
+    def mean_frame(self, first: int = 0, count: int = 1) -> np.ndarray:
+        total, n = None, 0
+        batches = self.iter_batches(64, first=first, count=count)
+        try:
+            for _, frames in batches:
+                part = frames.sum(axis=0, dtype=np.float64)
+                total = part if total is None else total + part
+                n += frames.shape[0]
+        finally:
+            batches.close()
+        if not n:
+            raise VmicError(f"no frames could be read from frame {first} on")
+        return (total / n).astype(np.float32)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        return self.mean_frame(index, 1)
+
+    def close(self) -> None:
+        self.clip.close()
+
+
+class _CompensatedBatches:
+    # Iterator of (index, frames) with the frames compensated; closes the source's reader.
+
+    def __init__(self, batches, compensator: MotionCompensator, offset: int):
+        self.batches = batches
+        self.compensator = compensator
+        self.offset = offset
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        index, frames = next(self.batches)
+        return index, self.compensator.apply(frames, self.offset + index)
+
+    def close(self) -> None:
+        close = getattr(self.batches, "close", None)
+        if close is not None:
+            close()
+
+
+def compensated_clip(clip, motion) -> CompensatedClip:
+    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track; frames
+    beyond :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
+    if isinstance(motion, MotionTrack):
+        shifts, keep = motion.smooth, ~motion.lost(clip.frame_shape)
+    else:
+        shifts = np.asarray(motion, dtype=np.float64)
+        keep = None
+    if shifts.shape != (clip.n_frames, 2) or not np.isfinite(shifts).all():
+        raise VmicError(f"motion must hold a finite (dx, dy) per frame of the clip, shape "
+                        f"({clip.n_frames}, 2), got {shifts.shape}")
+    return CompensatedClip(clip, MotionCompensator(clip.frame_shape, shifts, keep))
+
+
+def lost_ranges(mask: np.ndarray) -> str:
+    """``"12-40, 50"``: the runs of True in a bool mask, as frame ranges."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return ""
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    stops = np.concatenate([idx[breaks], [idx[-1]]])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, stops, strict=True))
