@@ -218,7 +218,8 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
                   tile_px: int = 8, roi=None, downsample: int = 1, start: int = 0,
                   n_frames: int | None = None, reference_frame: int = 0,
                   highpass_hz: float | None = None, max_freq_hz: float | None = None,
-                  batch_size: int = 32, quiet: bool = True) -> VibrationMap:
+                  motion: str = "auto", batch_size: int = 32,
+                  quiet: bool = True) -> VibrationMap:
     """Map vibration strength and dominant frequency over the frame.
 
     Parameters
@@ -238,6 +239,10 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         Reference frame, counted from ``start``.
     highpass_hz : float, optional
         High-pass cutoff and lowest frequency searched (Hz); default 0.05 of Nyquist.
+    motion : {"auto", "off"}, default "auto"
+        As :func:`vmic.recover`: a moving camera's large motion is measured first and, where
+        it reaches 0.5 px, removed before the map is made (the map then covers the frame
+        less the border the motion sweeps).
     max_freq_hz : float, optional
         Highest frequency searched (Hz); default the Nyquist rate.
     batch_size : int, default 32
@@ -257,9 +262,19 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
     """
     if tile_px < 2:
         raise VmicError(f"tile size must be at least 2 px, got {tile_px}")
+    if motion not in ("auto", "off"):
+        raise VmicError(f"unknown motion mode {motion!r}; choose from auto, off")
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                      n_frames=n_frames) as source:
-        return _map_clip(source, scales, orientations, tile_px, reference_frame, highpass_hz,
+        view = source
+        if motion == "auto":
+            from vmic.core.motion import compensated_clip
+            from vmic.extraction import track_motion
+
+            track = track_motion(source, reference_frame=reference_frame, quiet=quiet)
+            if track.moving():
+                view = compensated_clip(source, track)
+        return _map_clip(view, scales, orientations, tile_px, reference_frame, highpass_hz,
                          max_freq_hz, batch_size, quiet)
 
 
@@ -326,11 +341,13 @@ def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpa
     freqs, power, rms = tile_spectra(phase, energy, fps, low)
     frequency, strength = peak_strength(freqs, power, (low, high))
     x, y, _, _ = clip.roi
+    # A compensated clip's frames lose the border its motion sweeps (px of the analysed frame).
+    margin = getattr(getattr(clip, "compensator", None), "margin", 0) * clip.downsample
     return VibrationMap(
         reference=reference_image, strength=strength, frequency=frequency, rms=rms,
         tile_edges_y=_edges(h, tiles[0]), tile_edges_x=_edges(w, tiles[1]), fps=fps,
         n_frames=done, freq_resolution_hz=fps / done, band_hz=(low, high),
-        origin=(x, y), pixel_size=clip.downsample,
+        origin=(x + margin, y + margin), pixel_size=clip.downsample,
     )
 
 

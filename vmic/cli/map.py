@@ -42,6 +42,9 @@ def register(subparsers) -> None:
                              "of Nyquist)")
     parser.add_argument("--max-freq", type=positive_float, default=None, metavar="HZ",
                         help="highest frequency searched (default the Nyquist rate)")
+    parser.add_argument("--motion", choices=["auto", "off"], default="auto",
+                        help="large motion of the camera: auto removes it where it reaches "
+                             "0.5 px, as vmic recover does (default %(default)s)")
     parser.add_argument("--data", default=None, metavar="NPZ",
                         help="also save the maps (strength, frequency, rms, tile edges)")
     parser.set_defaults(func=run)
@@ -57,7 +60,7 @@ def run(args) -> int:
     vmap = vibration_map(
         args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
         tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,
-        n_frames=args.frames, reference_frame=args.reference_frame,
+        n_frames=args.frames, reference_frame=args.reference_frame, motion=args.motion,
         highpass_hz=args.highpass, max_freq_hz=args.max_freq, quiet=args.quiet,
     )
     save_vibration_map(args.output, vmap)

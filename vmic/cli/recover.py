@@ -52,6 +52,11 @@ def register(subparsers) -> None:
                              "information lifts by 4-5 dB)")
     parser.add_argument("--orientations", type=positive_int, default=2,
                         help="pyramid orientations (default %(default)s)")
+    parser.add_argument("--motion", choices=["auto", "off"], default=None,
+                        help="large motion of the camera (drift, pans, shake): auto measures "
+                             "it and, where it reaches 0.5 px, removes it before the pyramid "
+                             "(the ROI stays fixed; the border the motion sweeps is cropped); "
+                             "off does neither (default: auto, off for align)")
     parser.add_argument("--reference-average", type=positive_int, default=None, metavar="N",
                         help="frames averaged into the reference image from --reference-frame "
                              "on (default: 1 for align, as the original; 32 otherwise, which "
@@ -68,7 +73,9 @@ def register(subparsers) -> None:
     parser.add_argument("--spectrogram", default=None, metavar="PNG",
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
-                        help="also save the per-band signals (S, K, T) and weights")
+                        help="also save the per-band signals (S, K, T), the weights, the "
+                             "large motion found (motion_px, T x 2) and the frames silenced "
+                             "because the scene left the view (lost_frames)")
     parser.set_defaults(func=run)
 
 
@@ -107,10 +114,15 @@ def run(args) -> int:
             start=args.start, n_frames=args.frames, scales=args.scales,
             orientations=args.orientations, combine=args.combine, highpass_hz=args.highpass,
             reference_frame=args.reference_frame, reference_average=args.reference_average,
-            bandpass_hz=band, denoise=args.denoise, quiet=args.quiet, batch_size=BATCH_SIZE,
+            bandpass_hz=band, denoise=args.denoise, motion=args.motion, quiet=args.quiet,
+            batch_size=BATCH_SIZE,
         )
     info = result.info
     _warn_if_weak(info)
+    if info.motion_compensated:
+        print(f"vmic: the camera moved by up to {np.abs(info.motion_px).max():.1f} px: its "
+              f"motion was removed before recovery ({info.motion_margin_px} px border "
+              "cropped)", file=sys.stderr)
     _write_outputs(args, result)
     # The line saying what was written stays under --quiet (which silences progress only).
     n = len(result.audio)
@@ -139,7 +151,12 @@ def _write_outputs(args, result) -> None:
                 np.savez(handle, band_signals=result.band_signals, sr=result.sr,
                          weights=(np.asarray([]) if result.weights is None
                                   else result.weights),
-                         combine=info.combine, method=info.method)
+                         combine=info.combine, method=info.method,
+                         motion_px=(np.zeros((0, 2)) if info.motion_px is None
+                                    else info.motion_px),
+                         motion_compensated=info.motion_compensated,
+                         lost_frames=(np.zeros(len(result.audio), bool)
+                                      if info.lost_frames is None else info.lost_frames))
 
 
 def _warn_if_weak(info) -> None:

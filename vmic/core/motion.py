@@ -14,7 +14,7 @@ other texture. The large motion is therefore measured and undone before the pyra
    only itself and the reference: a clip's frame ranges are tracked independently.
 2. **Smooth.** The per-frame track holds the sound's motion and the estimate's noise too;
    a zero-phase low-pass at :data:`TRACK_CUTOFF_HZ` keeps the large motion only
-   (:func:`smooth_track`). The track is extended at both ends by the quadratic that fits
+   (:func:`smooth_track`). The track is extended at both ends by the cubic that fits
    its first and last :data:`EDGE_FIT_S` seconds, so the filter settles on the track's own
    trend instead of a mirror image (a kink the high-pass of the audio would turn into a
    click).
@@ -49,8 +49,8 @@ TRACK_CUTOFF_HZ = 10.0
 MIN_TRACK_S = 0.1
 """Shortest clip (s) whose motion is compensated: one period of :data:`TRACK_CUTOFF_HZ`."""
 
-EDGE_FIT_S = 0.02
-"""Length (s) of the track's ends fitted by a quadratic to extend it before smoothing."""
+EDGE_FIT_S = 0.05
+"""Length (s) of the track's ends fitted by a cubic to extend it before smoothing."""
 
 MOTION_THRESHOLD_PX = 0.5
 """Largest smoothed displacement (px) of a clip left uncompensated."""
@@ -232,8 +232,8 @@ def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float = TRACK_CUTO
     out = np.empty_like(track)
     for axis in range(track.shape[1]):
         x = track[:, axis]
-        left = np.polyval(np.polyfit(t[:n_fit], x[:n_fit], 2), np.arange(-pad, 0.0))
-        right = np.polyval(np.polyfit(t[-n_fit:], x[-n_fit:], 2), np.arange(n, n + pad, 1.0))
+        left = np.polyval(np.polyfit(t[:n_fit], x[:n_fit], 3), np.arange(-pad, 0.0))
+        right = np.polyval(np.polyfit(t[-n_fit:], x[-n_fit:], 3), np.arange(n, n + pad, 1.0))
         extended = np.concatenate([left, x, right])
         out[:, axis] = scipy.signal.sosfiltfilt(sos, extended, padlen=0)[pad:pad + n]
     return out
@@ -329,7 +329,9 @@ class MotionCompensator:
         self.keep = (np.ones(len(self.shifts), bool) if keep is None
                      else np.asarray(keep, dtype=bool))
         followed = self.shifts[self.keep] if self.keep.any() else np.zeros((1, 2))
-        self.margin = int(TAPER_PX + np.ceil(np.abs(followed).max()) + 1)
+        # The taper, the largest shift, and 3 px more for the sub-pixel shift's ringing off
+        # the taper's edge (0.2 % of the range 1 px from it, 0.01 % 3 px from it).
+        self.margin = int(TAPER_PX + np.ceil(np.abs(followed).max()) + 3)
         h, w = self.frame_shape
         if min(h, w) - 2 * self.margin < 16:
             raise VmicError(
