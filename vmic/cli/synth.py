@@ -10,6 +10,7 @@ from vmic.cli.common import (
     check_distinct,
     check_output,
     check_writable_folder,
+    nonnegative_int,
     positive_float,
 )
 from vmic.errors import VmicError
@@ -60,16 +61,6 @@ def _nonneg(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
-    return value
-
-
-def _margin(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 px: {text!r}")
     return value
 
 
@@ -146,7 +137,7 @@ def register(subparsers) -> None:
     g.add_argument("--region-drift-mode", choices=("opposite", "independent"),
                    default="opposite",
                    help="region B moves opposite to A, or on its own track (default opposite)")
-    g.add_argument("--drift-margin", type=_margin, default=None, metavar="PX",
+    g.add_argument("--drift-margin", type=nonnegative_int, default=None, metavar="PX",
                    help="canvas margin (default: the drift's reach + 4 px); the same margin "
                         "with no drift renders the same scene still, for comparisons")
     g = p.add_argument_group("scene")
