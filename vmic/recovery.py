@@ -32,6 +32,7 @@ __all__ = ["Recovery", "RecoveryInfo", "recover", "recover_from_ranges", "DEFAUL
 DEFAULT_COMBINE = "auto"
 UNITS = ("scaled", "px")
 MOTION_MODES = ("auto", "off")
+CHOICE_MAX_PX = 1.0  # largest camera motion (px) after which the uncompensated one may be kept
 HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
 
 
@@ -351,20 +352,41 @@ def recover(clip, *, fps: float | None = None, scales: int | None = None,
         follow = (method.name != "align" if motion is None else motion == "auto")
         settings = (combine, scales, orientations, reference_frame, reference_average, dtype)
         extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
+        second = None
         if follow:
             from vmic.core.motion import MotionTrack
 
             track = MotionTrack.from_raw(sums.motion, source.capture_fps)
             if track.moving():
                 # A second pass over frames with the large motion removed (module notes of
-                # vmic.core.motion); the first pass's sums are dropped.
+                # vmic.core.motion).
                 moved = _compensated(source, track)
-                extraction, sums = _extraction_pass(
-                    moved, moved.iter_batches(batch_size), settings, False, quiet)
-    result = recover_from_ranges(extraction, [sums], highpass_hz=highpass_hz,
-                                 bandpass_hz=bandpass_hz, denoise=denoise, units=units)
+                second = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
+                                          False, quiet)
+    post_options = dict(highpass_hz=highpass_hz, bandpass_hz=bandpass_hz, denoise=denoise,
+                        units=units)
+    result = recover_from_ranges(extraction, [sums], **post_options)
+    if second is not None:
+        # Removing the motion crops the frames' border: on a drift under a pixel and a faint
+        # sound that area can be worth more than the motion costs. Both recoveries are at
+        # hand; there the one whose parts agree better (blind split-sample SNR) is kept.
+        # Beyond, the motion's own artefacts are common to all tiles and would fool that
+        # test: the compensated one is kept.
+        compensated = recover_from_ranges(*second[:1], [second[1]], **post_options)
+        if (track.peak_px >= CHOICE_MAX_PX
+                or blind_snr_db(compensated.info) >= blind_snr_db(result.info)):
+            result = compensated
     result.info.elapsed_s = time.perf_counter() - started
     return result
+
+
+def blind_snr_db(info: RecoveryInfo) -> float:
+    """The best blind SNR estimate (dB) of a recovery's candidates: their split-sample
+    agreement, :attr:`RecoveryInfo.split_snr_db`; -inf where the method gives none or
+    detected no signal."""
+    if not info.split_snr_db or info.detected is False:
+        return float("-inf")
+    return max(info.split_snr_db.values())
 
 
 def _extraction_pass(source, batches, settings, track_motion: bool, quiet: bool):

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
                         help="highest frequency searched (default the Nyquist rate)")
     parser.add_argument("--motion", choices=["auto", "off"], default="auto",
                         help="large motion of the camera: auto removes it where it reaches "
-                             "0.5 px, as vmic recover does (default %(default)s)")
+                             "0.2 px, as vmic recover does (default %(default)s)")
     parser.add_argument("--data", default=None, metavar="NPZ",
                         help="also save the maps (strength, frequency, rms, tile edges)")
     parser.set_defaults(func=run)

@@ -52,8 +52,9 @@ MIN_TRACK_S = 0.1
 EDGE_FIT_S = 0.05
 """Length (s) of the track's ends fitted by a cubic to extend it before smoothing."""
 
-MOTION_THRESHOLD_PX = 0.5
-"""Largest smoothed displacement (px) of a clip left uncompensated."""
+MOTION_THRESHOLD_PX = 0.2
+"""Smoothed displacement (px) from which a recovery also tries the clip with its motion
+removed (and keeps whichever of the two its blind estimate prefers)."""
 
 MAX_SHIFT_FRACTION = 0.25
 """Largest displacement followed, as a fraction of the frame's shorter side: beyond it the
