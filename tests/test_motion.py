@@ -8,13 +8,8 @@ import pytest
 import vmic
 from vmic import metrics
 from vmic.cli import main
-from vmic.core.motion import (
-    MOTION_THRESHOLD_PX,
-    MotionCompensator,
-    MotionTracker,
-    smooth_track,
-    tracked_frames,
-)
+from vmic.core.compensation import MotionCompensator
+from vmic.core.motion import MOTION_THRESHOLD_PX, MotionTracker, smooth_track, tracked_frames
 from vmic.synth import SynthConfig, synthesize
 
 

@@ -175,7 +175,7 @@ class Extraction:
         ``source_shape``, or None without motion."""
         if self.motion is None:
             return None
-        from vmic.core.motion import MotionCompensator
+        from vmic.core.compensation import MotionCompensator
 
         return MotionCompensator(source_shape, self.motion, self.motion_keep)
 
@@ -239,7 +239,7 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
         raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
                         f"{type(clip).__name__}")
     if motion is not None:
-        from vmic.core.motion import compensated_clip
+        from vmic.core.compensation import compensated_clip
 
         clip = compensated_clip(clip, motion)
     plan = ExtractionPlan(clip, combine, scales, orientations, reference_frame,
@@ -383,7 +383,7 @@ def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int =
     RangeSums
     """
     if extraction.motion is not None and not hasattr(clip_range, "compensator"):
-        from vmic.core.motion import CompensatedClip
+        from vmic.core.compensation import CompensatedClip
 
         clip_range = CompensatedClip(clip_range, extraction.compensator(clip_range.frame_shape),
                                      offset=int(clip_range.start) - extraction.start)

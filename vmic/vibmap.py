@@ -268,7 +268,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
                      n_frames=n_frames) as source:
         view = source
         if motion == "auto":
-            from vmic.core.motion import compensated_clip
+            from vmic.core.compensation import compensated_clip
             from vmic.extraction import track_motion
 
             track = track_motion(source, reference_frame=reference_frame, quiet=quiet)

@@ -21,10 +21,10 @@ other texture. The large motion is therefore measured and undone before the pyra
 3. **Remove.** Each frame is tapered at its border, shifted back by its smoothed
    displacement as a phase ramp on its spectrum (exact for any sub-pixel amount) and
    cropped by a margin that covers the taper and the largest displacement
-   (:class:`MotionCompensator`). The scene then stands still in the cropped frame up to the
-   residual of the smoothed track, which is slow and is removed with the rest of the
-   low frequencies by the recovery's high-pass. The sound's motion is untouched: the track
-   holds none of it.
+   (:class:`vmic.core.compensation.MotionCompensator`). The scene then stands still in the
+   cropped frame up to the residual of the smoothed track, which is slow and is removed with
+   the rest of the low frequencies by the recovery's high-pass. The sound's motion is
+   untouched: the track holds none of it.
 
 Displacements are (dx, dy) in px of the frame, positive to the right and down: a frame
 shows the reference's content moved by ``d``.
@@ -40,8 +40,9 @@ import scipy.signal
 
 from vmic.errors import VmicError
 
-__all__ = ["MotionTracker", "MotionCompensator", "smooth_track", "MotionTrack",
-           "TRACK_CUTOFF_HZ", "MOTION_THRESHOLD_PX", "MAX_SHIFT_FRACTION"]
+__all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracked_frames",
+           "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "MOTION_THRESHOLD_PX",
+           "MAX_SHIFT_FRACTION", "TAPER_PX"]
 
 TRACK_CUTOFF_HZ = 10.0
 """Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
@@ -308,183 +309,6 @@ class MotionTrack:
         """Frames whose displacement exceeds ``fraction`` of the shorter side: bool (T,)."""
         limit = fraction * min(frame_shape)
         return np.abs(self.smooth).max(axis=1) > limit
-
-
-class MotionCompensator:
-    """Undo a smoothed track on frames: taper, shift back, crop (see the module notes).
-
-    Parameters
-    ----------
-    frame_shape : (int, int)
-        (H, W) of the frames (px).
-    shifts : ndarray, shape (T, 2)
-        Smoothed displacement of each frame of the clip (px), as :class:`MotionTrack`'s.
-    keep : ndarray of bool, shape (T,), optional
-        Frames that are followed; the others are replaced by the reference (no motion).
-    """
-
-    def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray,
-                 keep: np.ndarray | None = None):
-        self.frame_shape = tuple(frame_shape)
-        self.shifts = np.asarray(shifts, dtype=np.float64)
-        self.keep = (np.ones(len(self.shifts), bool) if keep is None
-                     else np.asarray(keep, dtype=bool))
-        followed = self.shifts[self.keep] if self.keep.any() else np.zeros((1, 2))
-        # The taper, the largest shift, and 3 px more for the sub-pixel shift's ringing off
-        # the taper's edge (0.2 % of the range 1 px from it, 0.01 % 3 px from it).
-        self.margin = int(TAPER_PX + np.ceil(np.abs(followed).max()) + 3)
-        h, w = self.frame_shape
-        if min(h, w) - 2 * self.margin < 16:
-            raise VmicError(
-                f"the scene moves by up to {np.abs(followed).max():.1f} px: too much to follow "
-                f"in {w}x{h} px frames")
-        self.output_shape = (h - 2 * self.margin, w - 2 * self.margin)
-        self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
-        self.fy = np.fft.fftfreq(h)[:, None]
-        self.fx = np.fft.rfftfreq(w)[None, :]
-
-    def apply(self, frames: np.ndarray, first: int,
-              reference: np.ndarray | None = None) -> np.ndarray:
-        """Compensated, cropped frames ``first`` to ``first + B - 1`` of the clip.
-
-        Parameters
-        ----------
-        frames : ndarray, shape (B, H, W)
-        first : int
-            Index of the first frame in the clip (the shifts' index).
-        reference : ndarray, shape (H, W), optional
-            Stands in for frames that are not followed (default: the batch's first kept
-            frame).
-
-        Returns
-        -------
-        ndarray of float32, shape (B, H - 2 m, W - 2 m)
-        """
-        frames = np.asarray(frames, dtype=np.float32)
-        count = frames.shape[0]
-        shifts = self.shifts[first:first + count]
-        keep = self.keep[first:first + count]
-        h, w = self.frame_shape
-        mean = frames.mean(axis=(1, 2), keepdims=True)
-        spectra = scipy.fft.rfft2((frames - mean) * self.window, workers=1)
-        # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
-        spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
-                                        + self.fy[None] * shifts[:, 1, None, None]))
-        moved = scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
-        m = self.margin
-        out = np.ascontiguousarray(moved[:, m:h - m, m:w - m], dtype=np.float32)
-        if not keep.all():
-            stand_in = (out[keep][0] if reference is None and keep.any() else
-                        self.crop(reference) if reference is not None else out.mean(axis=0))
-            out[~keep] = stand_in
-        return out
-
-    def crop(self, image: np.ndarray) -> np.ndarray:
-        """The compensated frame's region of an image already still (e.g. a reference)."""
-        m = self.margin
-        h, w = self.frame_shape
-        return np.ascontiguousarray(np.asarray(image)[m:h - m, m:w - m], dtype=np.float32)
-
-
-class CompensatedClip:
-    """A clip seen through a :class:`MotionCompensator`: its frames with the large motion
-    removed and cropped by the compensator's margin.
-
-    It has what the extraction reads of a :class:`~vmic.io.clip.Clip` (``frame_shape``,
-    ``n_frames``, ``capture_fps``, ``fps_source``, ``start``, ``roi``, ``downsample``,
-    :meth:`iter_batches`, :meth:`mean_frame`, :meth:`read_frame`, ``len()`` and slicing), so
-    :func:`vmic.recovery.recover` and the frame-range functions run on it unchanged.
-
-    Parameters
-    ----------
-    clip : Clip
-        The clip, or a range of it (``clip[a:b]``).
-    compensator : MotionCompensator
-        Built on the whole clip's track.
-    offset : int
-        Index in the compensator's track of ``clip``'s first frame.
-    """
-
-    def __init__(self, clip, compensator: MotionCompensator, offset: int = 0):
-        self.clip = clip
-        self.compensator = compensator
-        self.offset = int(offset)
-        self.frame_shape = compensator.output_shape
-        self.n_frames = clip.n_frames
-        self.capture_fps = clip.capture_fps
-        self.fps_source = clip.fps_source
-        self.start = clip.start
-        self.roi = getattr(clip, "roi", None)
-        self.downsample = getattr(clip, "downsample", 1)
-
-    def __len__(self) -> int:
-        return self.n_frames
-
-    def __getitem__(self, key: slice) -> CompensatedClip:
-        part = self.clip[key]
-        return CompensatedClip(part, self.compensator, self.offset + part.start - self.start)
-
-    def iter_batches(self, batch_size: int = 32, *, first: int = 0, count: int | None = None):
-        """``(index, frames)`` batches, compensated (see :meth:`Clip.iter_batches
-        <vmic.io.clip.Clip.iter_batches>`)."""
-        return _CompensatedBatches(self.clip.iter_batches(batch_size, first=first,
-                                                          count=count),
-                                   self.compensator, self.offset)
-
-    def mean_frame(self, first: int = 0, count: int = 1) -> np.ndarray:
-        total, n = None, 0
-        batches = self.iter_batches(64, first=first, count=count)
-        try:
-            for _, frames in batches:
-                part = frames.sum(axis=0, dtype=np.float64)
-                total = part if total is None else total + part
-                n += frames.shape[0]
-        finally:
-            batches.close()
-        if not n:
-            raise VmicError(f"no frames could be read from frame {first} on")
-        return (total / n).astype(np.float32)
-
-    def read_frame(self, index: int) -> np.ndarray:
-        return self.mean_frame(index, 1)
-
-    def close(self) -> None:
-        self.clip.close()
-
-
-class _CompensatedBatches:
-    # Iterator of (index, frames) with the frames compensated; closes the source's reader.
-
-    def __init__(self, batches, compensator: MotionCompensator, offset: int):
-        self.batches = batches
-        self.compensator = compensator
-        self.offset = offset
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        index, frames = next(self.batches)
-        return index, self.compensator.apply(frames, self.offset + index)
-
-    def close(self) -> None:
-        close = getattr(self.batches, "close", None)
-        if close is not None:
-            close()
-
-
-def compensated_clip(clip, motion) -> CompensatedClip:
-    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track; frames
-    beyond :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
-    if isinstance(motion, MotionTrack):
-        shifts, keep = motion.smooth, ~motion.lost(clip.frame_shape)
-    else:
-        shifts = np.asarray(motion, dtype=np.float64)
-        keep = None
-    if shifts.shape != (clip.n_frames, 2) or not np.isfinite(shifts).all():
-        raise VmicError(f"motion must hold a finite (dx, dy) per frame of the clip, shape "
-                        f"({clip.n_frames}, 2), got {shifts.shape}")
-    return CompensatedClip(clip, MotionCompensator(clip.frame_shape, shifts, keep))
 
 
 def lost_ranges(mask: np.ndarray) -> str:
