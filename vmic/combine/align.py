@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.signal
 
 from vmic import post
 from vmic.combine.registry import Combined, CombineMethod, register_method
@@ -36,13 +37,9 @@ def align_to_reference(band_signals: np.ndarray) -> np.ndarray:
     reference = signals[0, 0]
     n = reference.size
     total = np.zeros(n)
-    # numpy.fft, not scipy.fft: this runs once per band, and importing scipy.fft would cost
-    # more (see vmic.core.fft). A power of two holds the full linear correlation.
-    nfft = 1 << max(2 * n - 2, 1).bit_length()
-    reference_spectrum = np.fft.rfft(reference[::-1], nfft)
     for band in signals.reshape(-1, n):
-        # Full linear convolution with the flipped reference (conv(A, flip(B))), by FFT.
-        xcorr = np.fft.irfft(np.fft.rfft(band, nfft) * reference_spectrum, nfft)[: 2 * n - 1]
+        # conv(A, flip(B)) is the full cross-correlation of A with B.
+        xcorr = scipy.signal.correlate(band, reference, mode="full", method="fft")
         shift = n - 1 - int(np.argmax(xcorr))
         total += np.roll(band, shift)
     return total

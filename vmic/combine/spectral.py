@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.signal
 
 _BLOCK_SAMPLES = 1 << 22  # samples per block of the spectral functions' temporaries
 
@@ -45,16 +46,20 @@ def common_spectrum_gain(signals: np.ndarray, segment: int | None = None,
     segment = welch_segment(n_samples) if segment is None else int(segment)
     if n_samples < 32 or segment < 8 or segment > n_samples or n_signals == 0:
         return np.ones(n_samples // 2 + 1)
-    starts = np.arange(0, n_samples - segment + 1, segment // 2)
+    n_segments = (n_samples - segment) // (segment // 2) + 1  # steps of segment // 2
     window = np.hanning(segment + 2)[1:-1]
     ratio = np.zeros(segment // 2 + 1)
     # Long clips: fewer signals at a time, so a block's segments stay near 4 M samples.
-    rows_per_block = max(1, min(rows_per_block, _BLOCK_SAMPLES // (starts.size * segment)))
+    rows_per_block = max(1, min(rows_per_block, _BLOCK_SAMPLES // (n_segments * segment)))
     for i in range(0, n_signals, rows_per_block):
         block = np.asarray(x[i : i + rows_per_block], dtype=np.float64)
-        frames = block[:, starts[:, None] + np.arange(segment)]  # (rows, segments, segment)
-        frames -= frames.mean(axis=-1, keepdims=True)
-        power = (np.abs(np.fft.rfft(frames * window, axis=-1)) ** 2).mean(axis=1)
+        _, power = scipy.signal.welch(block, window=window, nperseg=segment,
+                                      noverlap=segment - segment // 2, detrend="constant",
+                                      axis=-1)
+        # One-sided densities double every bin but 0 (and the Nyquist bin of an even
+        # segment): undo it, so all bins count alike against the median (the density's
+        # scale cancels in the ratio).
+        power[:, 1:power.shape[-1] - (1 - segment % 2)] /= 2.0
         floor = np.median(power, axis=-1, keepdims=True)
         ratio += (power / np.where(floor > 0, floor, 1.0)).sum(axis=0)
     ratio /= n_signals
