@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -90,22 +89,22 @@ def read_wav(path: str | os.PathLike, *, mix_channels: bool = True) -> tuple[np.
 
 
 def resample(audio: ArrayLike, sr: float, *, target_sr: float) -> np.ndarray:
-    """Resample ``audio`` from ``sr`` to ``target_sr`` (Hz), polyphase, float64.
+    """Resample ``audio`` from ``sr`` to ``target_sr`` (Hz) with soxr (very high quality).
 
     Parameters
     ----------
     audio : array_like of float, shape (T,)
     sr, target_sr : float
-        Rates (Hz); their ratio is approximated by a fraction with a denominator <= 1000.
+        Rates (Hz).
 
     Returns
     -------
-    ndarray of float64, shape (about T * target_sr / sr,)
+    ndarray of float64, shape (round(T * target_sr / sr),)
     """
-    from scipy.signal import resample_poly
+    import soxr
 
-    ratio = Fraction(check_sr(target_sr, name="target_sr") / check_sr(sr)).limit_denominator(1000)
-    return resample_poly(np.asarray(audio, dtype=np.float64), ratio.numerator, ratio.denominator)
+    x = np.ascontiguousarray(audio, dtype=np.float64)
+    return soxr.resample(x, check_sr(sr), check_sr(target_sr, name="target_sr"), quality="VHQ")
 
 
 def save_spectrogram(path: str | os.PathLike, audio: ArrayLike, sr: float, *,
