@@ -147,7 +147,8 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
     return n, truth, sc, drift, regions, rngs["camera"], sidecar
 
 
-def iter_frames(cfg: SynthConfig, lo_hz: float | None = None, *, tracks: bool = False):
+def iter_frames(cfg: SynthConfig, lo_hz: float | None = None, *,
+                tracks: bool = False) -> tuple:
     """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator.
 
     With ``tracks``, returns ``(sidecar, truth, frames, drift, regions)``: the camera drift

@@ -129,7 +129,8 @@ def build_scene(cfg: SynthConfig, rng_obj: np.random.Generator,
                  (math.cos(angle), math.sin(angle)), (top, left), frame)
 
 
-def spatial_frequencies(shape, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spatial_frequencies(shape: tuple[int, int], direction: tuple[float, float],
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Angular spatial frequencies (rad/px) for rfft2: along u (H, W//2+1), and wy, wx."""
     h, w = shape
     wy = 2 * np.pi * np.fft.fftfreq(h)[:, None]
@@ -137,7 +138,8 @@ def spatial_frequencies(shape, direction) -> tuple[np.ndarray, np.ndarray, np.nd
     return direction[0] * wx + direction[1] * wy, wy, wx
 
 
-def directional_derivative(image: np.ndarray, direction, order: int = 1) -> np.ndarray:
+def directional_derivative(image: np.ndarray, direction: tuple[float, float],
+                           order: int = 1) -> np.ndarray:
     """Exact ``(u.grad)^order`` of a periodic band-limited image (Fourier), float64 (H, W) px^-k."""
     wu, _, _ = spatial_frequencies(image.shape, direction)
     return np.fft.irfft2(np.fft.rfft2(image) * (1j * wu) ** order, image.shape)
@@ -253,7 +255,7 @@ def output_scale(bits: int | None) -> float:
     return float(2 ** bits - 1) if bits else 1.0
 
 
-def output_dtype(bits: int | None):
+def output_dtype(bits: int | None) -> type[np.generic]:
     """numpy dtype of the frames: uint8 (8 bit), uint16 (10-16 bit, LSB-aligned), float32."""
     if not bits:
         return np.float32

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -179,7 +180,7 @@ def render_impacts(seed: int, params: ImpactParams | None = None) -> ImpactClip:
                       params=params, seed=int(seed))
 
 
-def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
+def write_impact_clip(clip: ImpactClip, stem: str | os.PathLike) -> dict[str, Path]:
     """Write a clip as ``STEM.npy`` (T,H,W uint8), ``STEM.wav`` and sidecar ``STEM.json``.
 
     The JSON holds ``fps`` (read by :func:`vmic.io.clip.open_clip`), the audio rate, the seed,
