@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,8 @@ __all__ = [
 
 
 def build_dataset(split: str, n_clips: int, size: int = 64,
-                  params: ImpactParams | None = None, frame_rates=None) -> dict:
+                  params: ImpactParams | None = None,
+                  frame_rates: Sequence[float] | None = None) -> dict:
     """Render ``n_clips`` impacts clips of a split and resize their frames for the model.
 
     Parameters
@@ -120,7 +122,8 @@ def _fit(model, parameters, loss_of_batch, batches, steps: int, lr: float, log, 
 
 
 def train_end_to_end(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8,
-                     window: int = 32, lr: float = 3e-3, seed: int = 0, log=None) -> list[float]:
+                     window: int = 32, lr: float = 3e-3, seed: int = 0,
+                     log: Callable[[str], None] | None = None) -> list[float]:
     """Train CNN, LSTM and head together (MSE on normalised dB); returns per-step losses."""
     _set_normalisation(model, data)
     model.train()
@@ -135,7 +138,8 @@ def train_end_to_end(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int
 
 
 def pretrain_cnn(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8,
-                 window: int = 32, lr: float = 3e-3, seed: int = 0, log=None) -> list[float]:
+                 window: int = 32, lr: float = 3e-3, seed: int = 0,
+                 log: Callable[[str], None] | None = None) -> list[float]:
     """Pre-train the CNN per frame: one space-time image -> dB through a linear head."""
     _set_normalisation(model, data)
     model.train()
@@ -149,7 +153,8 @@ def pretrain_cnn(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8
 
 
 def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8,
-                 window: int = 32, lr: float = 3e-3, seed: int = 1, log=None) -> list[float]:
+                 window: int = 32, lr: float = 3e-3, seed: int = 1,
+                 log: Callable[[str], None] | None = None) -> list[float]:
     """Freeze the (pre-trained) CNN, including its BatchNorm statistics; train LSTM and head."""
     for p in model.cnn.parameters():
         p.requires_grad_(False)
@@ -171,7 +176,8 @@ def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8
 # ---------------------------------------------------------------- evaluation
 
 
-def impact_scores(predicted_db, truth_db, impact_frames, threshold_db: float,
+def impact_scores(predicted_db: np.ndarray, truth_db: np.ndarray,
+                  impact_frames: Sequence[np.ndarray], threshold_db: float,
                   tolerance: int = 1) -> dict[str, float]:
     """Impact-frame F1 and dB errors over clips.
 
@@ -215,7 +221,8 @@ def impact_scores(predicted_db, truth_db, impact_frames, threshold_db: float,
     }
 
 
-def calibrate_threshold(predicted_db, truth_db, impact_frames) -> float:
+def calibrate_threshold(predicted_db: np.ndarray, truth_db: np.ndarray,
+                        impact_frames: Sequence[np.ndarray]) -> float:
     """Detection threshold (dB) that maximises impact F1 on (validation) clips."""
     predicted_db = np.asarray(predicted_db)
     candidates = np.linspace(np.percentile(predicted_db, 50), predicted_db.max(), 60)

@@ -73,7 +73,8 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, fps: float,
     return signs.reshape(energy_ref.shape).astype(np.float32)
 
 
-def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None):
+def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Network inputs of a clip.
 
     Parameters
