@@ -185,8 +185,9 @@ def _geometry(cfg: SynthConfig, offset) -> tuple[np.ndarray, np.ndarray]:
     """Window and motion shape on the frame grid, the object translated by ``offset`` px."""
     frame = (cfg.height, cfg.width)
     centre = ((cfg.width - 1) / 2 + offset[0], (cfg.height - 1) / 2 + offset[1])
-    window, box = scene_mod.object_window(frame, cfg.object, cfg.object_size, centre=centre)
-    phi, _ = scene_mod.motion_shape(frame, cfg.motion, box, cfg.mode)
+    window, box = scene_mod.object_window(frame, kind=cfg.object, size=cfg.object_size,
+                                          centre=centre)
+    phi, _ = scene_mod.motion_shape(frame, cfg.motion, box, mode=cfg.mode)
     return window, phi
 
 

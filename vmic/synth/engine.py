@@ -117,13 +117,13 @@ def build_scene(cfg: SynthConfig, rng_obj: np.random.Generator,
     shape = tuple(canvas_shape) if canvas_shape is not None else frame
     top, left = origin
     obj = cfg.mean_level + cfg.contrast * scene_mod.make_texture(cfg.texture, shape, rng_obj,
-                                                                 cfg.image)
+                                                                 image=cfg.image)
     bg = cfg.mean_level + cfg.background_contrast * scene_mod.make_texture(
-        cfg.background_texture, shape, rng_bg, cfg.image)
+        cfg.background_texture, shape, rng_bg, image=cfg.image)
     centre = (left + (cfg.width - 1) / 2, top + (cfg.height - 1) / 2)
-    window, box = scene_mod.object_window(shape, cfg.object, cfg.object_size, frame_shape=frame,
-                                          centre=centre)
-    phi, ref = scene_mod.motion_shape(shape, cfg.motion, box, cfg.mode)
+    window, box = scene_mod.object_window(shape, kind=cfg.object, size=cfg.object_size,
+                                          frame_shape=frame, centre=centre)
+    phi, ref = scene_mod.motion_shape(shape, cfg.motion, box, mode=cfg.mode)
     angle = math.radians(cfg.direction_deg)
     return Scene(obj, bg, window, phi, (ref[0] - left, ref[1] - top),
                  (math.cos(angle), math.sin(angle)), (top, left), frame)
@@ -138,14 +138,14 @@ def spatial_frequencies(shape: tuple[int, int], direction: tuple[float, float],
     return direction[0] * wx + direction[1] * wy, wy, wx
 
 
-def directional_derivative(image: np.ndarray, direction: tuple[float, float],
+def directional_derivative(image: np.ndarray, direction: tuple[float, float], *,
                            order: int = 1) -> np.ndarray:
     """Exact ``(u.grad)^order`` of a periodic band-limited image (Fourier), float64 (H, W) px^-k."""
     wu, _, _ = spatial_frequencies(image.shape, direction)
     return np.fft.irfft2(np.fft.rfft2(image) * (1j * wu) ** order, image.shape)
 
 
-def taylor_order(max_shift_px: float, tol: float = 1e-10) -> int:
+def taylor_order(max_shift_px: float, *, tol: float = 1e-10) -> int:
     """Smallest order K with ``(pi sqrt2 A)^(K+1) / (K+1)! < tol`` for shifts up to A px."""
     x = math.pi * math.sqrt(2) * abs(max_shift_px)
     k, term = 0, x

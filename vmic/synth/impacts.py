@@ -136,7 +136,7 @@ class ImpactClip:
     seed: int = 0
 
 
-def split_seeds(split: str, n_clips: int, offset: int = 0) -> list[int]:
+def split_seeds(split: str, n_clips: int, *, offset: int = 0) -> list[int]:
     """Seeds of ``n_clips`` clips of a split (``"train"``, ``"val"`` or ``"test"``).
 
     The splits' seed ranges are disjoint, so train, validation and test never share a clip.

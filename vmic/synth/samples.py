@@ -43,7 +43,7 @@ def repo_samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "samples"
 
 
-def sample_args(name: str, out_dir: str | os.PathLike,
+def sample_args(name: str, out_dir: str | os.PathLike, *,
                 shared: str | os.PathLike = "../shared") -> list[str]:
     """``vmic synth`` arguments (without ``synth``) that render sample ``name`` into ``out_dir``.
 

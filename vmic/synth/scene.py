@@ -49,7 +49,7 @@ def _to_range(image: np.ndarray, mean: float, contrast: float) -> np.ndarray:
     return mean + contrast * dev / peak
 
 
-def noise_texture(shape: tuple[int, int], rng: np.random.Generator,
+def noise_texture(shape: tuple[int, int], rng: np.random.Generator, *,
                   beta: float = 1.0) -> np.ndarray:
     """Multi-scale noise: white noise shaped to a ``1/f^beta`` amplitude spectrum, low-passed.
 
@@ -75,7 +75,7 @@ def noise_texture(shape: tuple[int, int], rng: np.random.Generator,
     return _to_range(_lowpass(np.real(np.fft.ifft2(spectrum))), 0.0, 1.0)
 
 
-def print_texture(shape: tuple[int, int], rng: np.random.Generator,
+def print_texture(shape: tuple[int, int], rng: np.random.Generator, *,
                   n_marks: int | None = None) -> np.ndarray:
     """Print-like marks: dark bars and dots with sharp edges, blurred to the band limit.
 
@@ -141,7 +141,7 @@ def _tukey(n: int, fraction: float = 0.25) -> np.ndarray:
     return tukey(n, fraction)
 
 
-def make_texture(kind: str, shape: tuple[int, int], rng: np.random.Generator,
+def make_texture(kind: str, shape: tuple[int, int], rng: np.random.Generator, *,
                  image: str | os.PathLike | None = None) -> np.ndarray:
     """Dispatch to a texture of ``kind`` (:data:`TEXTURE_KINDS`); float64 (H, W), peak 1."""
     if kind == "noise":
@@ -155,8 +155,8 @@ def make_texture(kind: str, shape: tuple[int, int], rng: np.random.Generator,
     raise VmicError(f"unknown texture {kind!r}; choose from {', '.join(TEXTURE_KINDS)}")
 
 
-def object_window(shape: tuple[int, int], kind: str = "disk", size: float = 0.7,
-                  edge_px: float = 1.0, *, frame_shape: tuple[int, int] | None = None,
+def object_window(shape: tuple[int, int], *, kind: str = "disk", size: float = 0.7,
+                  edge_px: float = 1.0, frame_shape: tuple[int, int] | None = None,
                   centre: tuple[float, float] | None = None,
                   ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Soft window of the moving object (1 inside, 0 on the static background), and its box.
@@ -212,7 +212,7 @@ def object_window(shape: tuple[int, int], kind: str = "disk", size: float = 0.7,
     return window, box
 
 
-def motion_shape(shape: tuple[int, int], kind: str, box: tuple[float, float, float, float],
+def motion_shape(shape: tuple[int, int], kind: str, box: tuple[float, float, float, float], *,
                  mode: tuple[int, int] = (1, 1), edge_px: float = 1.0,
                  ) -> tuple[np.ndarray, tuple[float, float]]:
     """Relative displacement ``phi`` (H, W) of each pixel, and the reference point.
