@@ -67,7 +67,7 @@ def default_weights(fps: float | None = None) -> Path:
 # ---------------------------------------------------------------- inputs
 
 
-def resize_frames(frames: np.ndarray, size: int, intensity_max: float = 255.0) -> np.ndarray:
+def resize_frames(frames: np.ndarray, size: int, *, intensity_max: float = 255.0) -> np.ndarray:
     """Grey frames resized to ``size`` x ``size`` px (area average), as uint8.
 
     Parameters
@@ -191,7 +191,7 @@ class CNNLSTM(nn.Module):
 
 @torch.no_grad()
 def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray,
-                  fps: float | np.ndarray | None = None,
+                  fps: float | np.ndarray | None = None, *,
                   chunk: int = 8) -> np.ndarray:
     """Predicted dB of every frame of resized clips.
 
@@ -255,7 +255,7 @@ def load_weights(path: str | os.PathLike | None = None) -> tuple[CNNLSTM, dict]:
     return model, dict(payload.get("meta", {}))
 
 
-def predict_db(frames: np.ndarray, weights: str | os.PathLike | None = None,
+def predict_db(frames: np.ndarray, *, weights: str | os.PathLike | None = None,
                intensity_max: float = 255.0,
                fps: float | None = None) -> tuple[np.ndarray, dict]:
     """Predicted loudness (dB) of every frame of a grey clip.
@@ -278,5 +278,5 @@ def predict_db(frames: np.ndarray, weights: str | os.PathLike | None = None,
         dB per frame (on the training audio's scale), and the weights' meta numbers.
     """
     model, meta = load_weights(default_weights(fps) if weights is None else weights)
-    small = resize_frames(frames, model.config["size"], intensity_max)
+    small = resize_frames(frames, model.config["size"], intensity_max=intensity_max)
     return predict_clips(model, small[None], fps)[0], meta

@@ -47,7 +47,7 @@ __all__ = [
 # ---------------------------------------------------------------- data
 
 
-def build_dataset(split: str, n_clips: int, size: int = 64,
+def build_dataset(split: str, n_clips: int, *, size: int = 64,
                   params: ImpactParams | None = None,
                   frame_rates: Sequence[float] | None = None) -> dict:
     """Render ``n_clips`` impacts clips of a split and resize their frames for the model.
@@ -178,7 +178,7 @@ def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8
 
 def impact_scores(predicted_db: np.ndarray, truth_db: np.ndarray,
                   impact_frames: Sequence[np.ndarray], threshold_db: float,
-                  tolerance: int = 1) -> dict[str, float]:
+                  *, tolerance: int = 1) -> dict[str, float]:
     """Impact-frame F1 and dB errors over clips.
 
     Parameters
@@ -245,8 +245,8 @@ def run_training(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     rates = [float(r) for r in args.frame_rates.split(",")]
-    train = build_dataset("train", args.train_clips, args.size, frame_rates=rates)
-    val = build_dataset("val", args.val_clips, args.size, frame_rates=rates)
+    train = build_dataset("train", args.train_clips, size=args.size, frame_rates=rates)
+    val = build_dataset("val", args.val_clips, size=args.size, frame_rates=rates)
     log(f"rendered {args.train_clips} train + {args.val_clips} val clips "
         f"({time.perf_counter() - t0:.0f} s)")
     results = {}

@@ -70,7 +70,7 @@ def load_model(path: str | os.PathLike | None = None) -> tuple[SiameseRegressor,
                         f"({type(exc).__name__}: {exc})") from None
 
 
-def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 256,
+def predict_samples(model: SiameseRegressor, maps: ClipMaps, *, batch_size: int = 256,
                     signs: np.ndarray | None = None) -> np.ndarray:
     """The model's raw samples for a clip (before high-pass and scaling).
 
@@ -142,10 +142,10 @@ def finish_audio(samples: np.ndarray, sr: float, *,
 
 
 def recover_learned(clip: str | os.PathLike | Clip | np.ndarray,
-                    model_path: str | os.PathLike | None = None, fps: float | None = None,
-                    roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
-                    start: int = 0, n_frames: int | None = None, reference_frame: int = 0,
-                    quiet: bool = True, *,
+                    *, model_path: str | os.PathLike | None = None,
+                    fps: float | None = None, roi: tuple[int, int, int, int] | None = None,
+                    downsample: int = 1, start: int = 0, n_frames: int | None = None,
+                    reference_frame: int = 0, quiet: bool = True,
                     model: tuple[SiameseRegressor, MapSpec] | None = None,
                     batch_size: int = 64) -> Recovery:
     """Recover sound with the learned Siamese regressor.

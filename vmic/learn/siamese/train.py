@@ -117,7 +117,7 @@ def window_loss(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (1.0 - num / den).mean()
 
 
-def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig,
+def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, *,
                 quiet: bool = True) -> list[dict]:
     """Render ``n`` clips of a split and turn them into maps.
 
@@ -186,7 +186,7 @@ def evaluate(model: SiameseRegressor, clips: list[dict]) -> dict:
 
 
 def train(cfg: TrainConfig, spec: MapSpec, train_clips: list[dict], val_clips: list[dict],
-          taps: int, quiet: bool = True, log: Callable[[str], None] | None = None,
+          taps: int, *, quiet: bool = True, log: Callable[[str], None] | None = None,
           ) -> tuple[SiameseRegressor, dict]:
     """Train one design; return the best model (by validation) and its history.
 
@@ -308,15 +308,15 @@ def train_and_select(cfg: TrainConfig, out: str | os.PathLike, *, spec: MapSpec 
     torch.set_num_threads(max(1, int(cfg.threads)))
     started = time.perf_counter()
     try:
-        train_clips = build_split("train", cfg.n_train, spec, cfg, quiet)
-        val_clips = build_split("val", cfg.n_val, spec, cfg, quiet)
+        train_clips = build_split("train", cfg.n_train, spec, cfg, quiet=quiet)
+        val_clips = build_split("val", cfg.n_val, spec, cfg, quiet=quiet)
         data_s = time.perf_counter() - started
         designs = {"frame": 0, "context": cfg.taps}
         if cfg.design != "auto":
             designs = {cfg.design: designs[cfg.design]}
         results = {}
         for name, taps in designs.items():
-            results[name] = train(cfg, spec, train_clips, val_clips, taps, quiet, log)
+            results[name] = train(cfg, spec, train_clips, val_clips, taps, quiet=quiet, log=log)
     finally:
         torch.set_num_threads(previous_threads)
     chosen = max(results, key=lambda k: results[k][1]["best_score"])
