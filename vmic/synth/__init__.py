@@ -242,7 +242,7 @@ def _write_folder(path: Path, frames, bar) -> None:
 
 
 def write_truth(path: str | os.PathLike, truth: np.ndarray, fps: float) -> None:
-    """Write the truth (px) as a float32 WAV at the capture rate (atomic, not normalised)."""
+    """Write the truth (T,) px as a float32 WAV at ``fps`` Hz (atomic, not normalised)."""
     from vmic.io.audio import write_wav
 
     if int(round(fps)) != fps:

@@ -51,8 +51,9 @@ def truth_signal(cfg: SynthConfig, n: int, rng: np.random.Generator) -> np.ndarr
 def fractional_delays(s: np.ndarray, delays: np.ndarray) -> np.ndarray:
     """Band-limited values ``s(n + delay)`` for each delay (in samples), float64 (D, T).
 
-    Uses the FFT of the even (mirrored) extension of ``s``, so the ends do not wrap onto each
-    other; a zero delay returns ``s`` exactly.
+    ``s`` is float64 (T,) and ``delays`` (D,) in samples. Uses the FFT of the even (mirrored)
+    extension of ``s``, so the ends do not wrap onto each other; a zero delay returns ``s``
+    exactly.
     """
     n = s.size
     ext = np.concatenate([s, s[::-1]])
@@ -291,7 +292,11 @@ def expose(frame: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> np.
 
 
 def noise_variance(intensity: np.ndarray, cfg: SynthConfig) -> np.ndarray:
-    """Per-pixel noise variance in output units^2: read + shot + quantisation (LSB^2/12)."""
+    """Per-pixel noise variance in output units^2: read + shot + quantisation (LSB^2/12).
+
+    ``intensity`` is the noiseless frame in relative intensity (1 = full well), float64 of
+    any shape, as :func:`expose` takes it; the result has its shape.
+    """
     k = output_scale(cfg.bits) / cfg.full_well_e
     var = np.full(intensity.shape, (cfg.read_noise_e * k) ** 2)
     if cfg.shot_noise:
@@ -312,7 +317,7 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
     the scoring band ``[lo_hz, 0.45 fs]`` is ``var_px2 * (0.45 fs - lo_hz) / (fs / 2)``, and
     ``snr_db = 10 log10(P_band(s) / that)``, with ``P_band(s)`` the mean square of the truth
     after the same band-pass as :func:`vmic.metrics.snr_db`. For a drifting clip it is the
-    bound of the undrifted frame (the scene at zero drift).
+    bound of the undrifted frame (the scene at zero drift). ``truth`` is float64 (T,) px.
 
     The quantisation term is a valid noise model only when the other noise dithers it (rms
     >= 0.5 LSB, ``dithered`` true); for cleaner quantised clips the error is a deterministic

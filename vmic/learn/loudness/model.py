@@ -133,6 +133,7 @@ class LoudnessCNN(nn.Module):
                                 nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (N, F) of space-time images (N, 3, S, S) in [-1, 1]."""
         return self.fc(self.conv(x))
 
 

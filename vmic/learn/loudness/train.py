@@ -223,7 +223,11 @@ def impact_scores(predicted_db: np.ndarray, truth_db: np.ndarray,
 
 def calibrate_threshold(predicted_db: np.ndarray, truth_db: np.ndarray,
                         impact_frames: Sequence[np.ndarray]) -> float:
-    """Detection threshold (dB) that maximises impact F1 on (validation) clips."""
+    """Detection threshold (dB) that maximises impact F1 on (validation) clips.
+
+    ``predicted_db`` and ``truth_db`` are dB per frame (N, T); ``impact_frames`` holds each
+    clip's true impact frames (int arrays), as :func:`impact_scores`.
+    """
     predicted_db = np.asarray(predicted_db)
     candidates = np.linspace(np.percentile(predicted_db, 50), predicted_db.max(), 60)
     f1 = [impact_scores(predicted_db, truth_db, impact_frames, c)["f1"] for c in candidates]
