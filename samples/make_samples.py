@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make(names: list[str]) -> int:
     os.chdir(ROOT)  # relative paths in the commands: samples/..., ../shared/...
     for name in names:
-        argv = ["synth", *sample_args(name, "samples", "../shared"), "--quiet"]
+        argv = ["synth", *sample_args(name, "samples", shared="../shared"), "--quiet"]
         print("vmic " + shlex.join(argv[:-1]), flush=True)
         status = main(argv)
         if status:

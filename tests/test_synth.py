@@ -216,7 +216,7 @@ def test_wav_source_from_shared_melody(tmp_path):
     melody = SHARED / "audio" / "melody_2200hz.wav"
     if not melody.is_file():
         pytest.skip("../shared/audio/melody_2200hz.wav is absent")
-    x = sources.from_wav(melody, 4400.0, 4400)
+    x = sources.from_wav(melody, 4400.0, n=4400)
     assert x.shape == (4400,) and np.max(np.abs(x)) == pytest.approx(1.0)
     assert main(["synth", str(tmp_path / "m.npy"), "--wav", str(melody), "--duration", "0.05",
                  "--quiet"]) == 0

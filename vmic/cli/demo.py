@@ -73,7 +73,7 @@ def render_sample(name: str, out_dir: str | Path, shared: str | Path = "../share
     from vmic.synth import render
     from vmic.synth.samples import sample_args
 
-    argv = ["synth", *sample_args(name, out_dir, shared)]
+    argv = ["synth", *sample_args(name, out_dir, shared=shared)]
     if quiet:
         argv.append("--quiet")
     args = build_parser().parse_args(argv)

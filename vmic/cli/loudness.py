@@ -146,7 +146,7 @@ def _learned_db(args) -> tuple[np.ndarray, float, np.ndarray, float]:
                         f"(the clip runs at {fps:g} fps)")
     # 8-bit footage is in [0, 255]; anything brighter is taken as 16-bit.
     intensity_max = 255.0 if float(frames.max(initial=0.0)) <= 255.0 else 65535.0
-    db, meta = predict_db(frames, args.weights, intensity_max, fps=fps)
+    db, meta = predict_db(frames, weights=args.weights, intensity_max=intensity_max, fps=fps)
     trained = [float(r) for r in str(meta.get("frame_rates", MODEL_FRAME_RATE)).split(",")]
     if not 0.95 * min(trained) <= fps <= 1.05 * max(trained):
         import warnings

@@ -7,10 +7,12 @@ without the extra.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from vmic.errors import VmicError
 
 
-def require_torch():
+def require_torch() -> ModuleType:
     """Import and return torch, or raise a one-line :class:`VmicError` naming the extra."""
     try:
         import torch

@@ -147,7 +147,8 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
     return n, truth, sc, drift, regions, rngs["camera"], sidecar
 
 
-def iter_frames(cfg: SynthConfig, lo_hz: float | None = None, *, tracks: bool = False):
+def iter_frames(cfg: SynthConfig, *, lo_hz: float | None = None,
+                tracks: bool = False) -> tuple:
     """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator.
 
     With ``tracks``, returns ``(sidecar, truth, frames, drift, regions)``: the camera drift
@@ -164,7 +165,8 @@ def iter_frames(cfg: SynthConfig, lo_hz: float | None = None, *, tracks: bool = 
     return sidecar, truth, frames()
 
 
-def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True) -> Synthesis:
+def synthesize(cfg: SynthConfig, *, lo_hz: float | None = None,
+               quiet: bool = True) -> Synthesis:
     """Render a clip in memory.
 
     Parameters
@@ -181,7 +183,7 @@ def synthesize(cfg: SynthConfig, lo_hz: float | None = None, quiet: bool = True)
     Synthesis
         ``frames`` (T, H, W), ``truth`` float64 (T,) in px, ``sidecar`` dict.
     """
-    sidecar, truth, frames, drift, regions = iter_frames(cfg, lo_hz, tracks=True)
+    sidecar, truth, frames, drift, regions = iter_frames(cfg, lo_hz=lo_hz, tracks=True)
     out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
     with tqdm(total=len(out), desc="rendering", disable=quiet,
               file=sys.stderr, leave=False) as bar:
@@ -240,7 +242,7 @@ def _write_folder(path: Path, frames, bar) -> None:
 
 
 def write_truth(path: str | os.PathLike, truth: np.ndarray, fps: float) -> None:
-    """Write the truth (px) as a float32 WAV at the capture rate (atomic, not normalised)."""
+    """Write the truth (T,) px as a float32 WAV at ``fps`` Hz (atomic, not normalised)."""
     from vmic.io.audio import write_wav
 
     if int(round(fps)) != fps:
@@ -285,7 +287,7 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
     if not out.parent.is_dir():
         raise VmicError(f"output folder does not exist: {out.parent}")
     truth_path = Path(truth_path) if truth_path else out.with_name(out.stem + "_truth.wav")
-    sidecar, truth, frames = iter_frames(cfg, lo_hz)
+    sidecar, truth, frames = iter_frames(cfg, lo_hz=lo_hz)
     if command:
         sidecar["command"] = command
     sidecar["truth"]["file"] = truth_path.name

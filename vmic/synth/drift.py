@@ -136,7 +136,11 @@ def region_tracks(cfg: SynthConfig, n: int, rng: np.random.Generator) -> np.ndar
 
 
 def layer_offsets(drift: np.ndarray | None, regions: np.ndarray | None, n: int) -> np.ndarray:
-    """Translation of each object layer per frame: float64 (L, n, 2) px (L = 1, or 2 regions)."""
+    """Translation of each object layer per frame: float64 (L, n, 2) px (L = 1, or 2 regions).
+
+    ``drift`` is the camera track float64 (n, 2) px (None: still), ``regions`` the regions'
+    own translations float64 (2, n, 2) px (None: one layer).
+    """
     base = np.zeros((n, 2)) if drift is None else np.asarray(drift, dtype=np.float64)
     if regions is None:
         return base[None]
@@ -146,7 +150,10 @@ def layer_offsets(drift: np.ndarray | None, regions: np.ndarray | None, n: int) 
 # ----------------------------------------------------------------------------- canvas
 
 def required_margin(drift: np.ndarray | None, regions: np.ndarray | None = None) -> tuple:
-    """Smallest canvas margin ``(rows, columns)`` px for these translations (0 when none)."""
+    """Smallest canvas margin ``(rows, columns)`` px for these translations (0 when none).
+
+    ``drift`` float64 (n, 2) px and ``regions`` float64 (2, n, 2) px, as :func:`layer_offsets`.
+    """
     if (drift is None or not np.any(drift)) and (regions is None or not np.any(regions)):
         return (0, 0)
     n = (drift if drift is not None else regions[0]).shape[0]
@@ -185,8 +192,9 @@ def _geometry(cfg: SynthConfig, offset) -> tuple[np.ndarray, np.ndarray]:
     """Window and motion shape on the frame grid, the object translated by ``offset`` px."""
     frame = (cfg.height, cfg.width)
     centre = ((cfg.width - 1) / 2 + offset[0], (cfg.height - 1) / 2 + offset[1])
-    window, box = scene_mod.object_window(frame, cfg.object, cfg.object_size, centre=centre)
-    phi, _ = scene_mod.motion_shape(frame, cfg.motion, box, cfg.mode)
+    window, box = scene_mod.object_window(frame, kind=cfg.object, size=cfg.object_size,
+                                          centre=centre)
+    phi, _ = scene_mod.motion_shape(frame, cfg.motion, box, mode=cfg.mode)
     return window, phi
 
 
@@ -347,6 +355,8 @@ def _render_composed(sc: engine.Scene, renderer: _ObjectRenderer,
 def composed_error(cfg: SynthConfig, sc: engine.Scene, s: np.ndarray,
                    drift: np.ndarray) -> dict:
     """Error of translating the composed frame instead of each layer (relative intensity).
+
+    ``s`` is the truth float64 (n,) px and ``drift`` the camera track float64 (n, 2) px.
 
     Returns
     -------

@@ -51,8 +51,9 @@ def truth_signal(cfg: SynthConfig, n: int, rng: np.random.Generator) -> np.ndarr
 def fractional_delays(s: np.ndarray, delays: np.ndarray) -> np.ndarray:
     """Band-limited values ``s(n + delay)`` for each delay (in samples), float64 (D, T).
 
-    Uses the FFT of the even (mirrored) extension of ``s``, so the ends do not wrap onto each
-    other; a zero delay returns ``s`` exactly.
+    ``s`` is float64 (T,) and ``delays`` (D,) in samples. Uses the FFT of the even (mirrored)
+    extension of ``s``, so the ends do not wrap onto each other; a zero delay returns ``s``
+    exactly.
     """
     n = s.size
     ext = np.concatenate([s, s[::-1]])
@@ -117,19 +118,20 @@ def build_scene(cfg: SynthConfig, rng_obj: np.random.Generator,
     shape = tuple(canvas_shape) if canvas_shape is not None else frame
     top, left = origin
     obj = cfg.mean_level + cfg.contrast * scene_mod.make_texture(cfg.texture, shape, rng_obj,
-                                                                 cfg.image)
+                                                                 image=cfg.image)
     bg = cfg.mean_level + cfg.background_contrast * scene_mod.make_texture(
-        cfg.background_texture, shape, rng_bg, cfg.image)
+        cfg.background_texture, shape, rng_bg, image=cfg.image)
     centre = (left + (cfg.width - 1) / 2, top + (cfg.height - 1) / 2)
-    window, box = scene_mod.object_window(shape, cfg.object, cfg.object_size, frame_shape=frame,
-                                          centre=centre)
-    phi, ref = scene_mod.motion_shape(shape, cfg.motion, box, cfg.mode)
+    window, box = scene_mod.object_window(shape, kind=cfg.object, size=cfg.object_size,
+                                          frame_shape=frame, centre=centre)
+    phi, ref = scene_mod.motion_shape(shape, cfg.motion, box, mode=cfg.mode)
     angle = math.radians(cfg.direction_deg)
     return Scene(obj, bg, window, phi, (ref[0] - left, ref[1] - top),
                  (math.cos(angle), math.sin(angle)), (top, left), frame)
 
 
-def spatial_frequencies(shape, direction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spatial_frequencies(shape: tuple[int, int], direction: tuple[float, float],
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Angular spatial frequencies (rad/px) for rfft2: along u (H, W//2+1), and wy, wx."""
     h, w = shape
     wy = 2 * np.pi * np.fft.fftfreq(h)[:, None]
@@ -137,13 +139,14 @@ def spatial_frequencies(shape, direction) -> tuple[np.ndarray, np.ndarray, np.nd
     return direction[0] * wx + direction[1] * wy, wy, wx
 
 
-def directional_derivative(image: np.ndarray, direction, order: int = 1) -> np.ndarray:
+def directional_derivative(image: np.ndarray, direction: tuple[float, float], *,
+                           order: int = 1) -> np.ndarray:
     """Exact ``(u.grad)^order`` of a periodic band-limited image (Fourier), float64 (H, W) px^-k."""
     wu, _, _ = spatial_frequencies(image.shape, direction)
     return np.fft.irfft2(np.fft.rfft2(image) * (1j * wu) ** order, image.shape)
 
 
-def taylor_order(max_shift_px: float, tol: float = 1e-10) -> int:
+def taylor_order(max_shift_px: float, *, tol: float = 1e-10) -> int:
     """Smallest order K with ``(pi sqrt2 A)^(K+1) / (K+1)! < tol`` for shifts up to A px."""
     x = math.pi * math.sqrt(2) * abs(max_shift_px)
     k, term = 0, x
@@ -253,7 +256,7 @@ def output_scale(bits: int | None) -> float:
     return float(2 ** bits - 1) if bits else 1.0
 
 
-def output_dtype(bits: int | None):
+def output_dtype(bits: int | None) -> type[np.generic]:
     """numpy dtype of the frames: uint8 (8 bit), uint16 (10-16 bit, LSB-aligned), float32."""
     if not bits:
         return np.float32
@@ -289,7 +292,11 @@ def expose(frame: np.ndarray, cfg: SynthConfig, rng: np.random.Generator) -> np.
 
 
 def noise_variance(intensity: np.ndarray, cfg: SynthConfig) -> np.ndarray:
-    """Per-pixel noise variance in output units^2: read + shot + quantisation (LSB^2/12)."""
+    """Per-pixel noise variance in output units^2: read + shot + quantisation (LSB^2/12).
+
+    ``intensity`` is the noiseless frame in relative intensity (1 = full well), float64 of
+    any shape, as :func:`expose` takes it; the result has its shape.
+    """
     k = output_scale(cfg.bits) / cfg.full_well_e
     var = np.full(intensity.shape, (cfg.read_noise_e * k) ** 2)
     if cfg.shot_noise:
@@ -310,7 +317,7 @@ def cramer_rao(cfg: SynthConfig, sc: Scene, truth: np.ndarray, lo_hz: float) -> 
     the scoring band ``[lo_hz, 0.45 fs]`` is ``var_px2 * (0.45 fs - lo_hz) / (fs / 2)``, and
     ``snr_db = 10 log10(P_band(s) / that)``, with ``P_band(s)`` the mean square of the truth
     after the same band-pass as :func:`vmic.metrics.snr_db`. For a drifting clip it is the
-    bound of the undrifted frame (the scene at zero drift).
+    bound of the undrifted frame (the scene at zero drift). ``truth`` is float64 (T,) px.
 
     The quantisation term is a valid noise model only when the other noise dithers it (rms
     >= 0.5 LSB, ``dithered`` true); for cleaner quantised clips the error is a deterministic

@@ -69,7 +69,8 @@ def sample_objects(rng: np.random.Generator, params: ImpactParams) -> dict[str, 
             "is_box": is_box, "grey": grey}
 
 
-def object_heights(times_s, objects: dict[str, np.ndarray], params: ImpactParams) -> np.ndarray:
+def object_heights(times_s: np.ndarray, objects: dict[str, np.ndarray],
+                   params: ImpactParams) -> np.ndarray:
     """Centre row (px, growing downwards) of every object at the given times.
 
     Parameters
@@ -204,7 +205,7 @@ def render_frames(objects: dict[str, np.ndarray], params: ImpactParams,
     return frames
 
 
-def impact_frame_indices(times_s, n_samples: int, params: ImpactParams) -> np.ndarray:
+def impact_frame_indices(times_s: np.ndarray, n_samples: int, params: ImpactParams) -> np.ndarray:
     """Frame in which each impact is heard: the chunk holding most of its burst's energy.
 
     That is the chunk holding the onset's first sample, or the next chunk when less than half

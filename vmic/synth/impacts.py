@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ class ImpactClip:
     seed: int = 0
 
 
-def split_seeds(split: str, n_clips: int, offset: int = 0) -> list[int]:
+def split_seeds(split: str, n_clips: int, *, offset: int = 0) -> list[int]:
     """Seeds of ``n_clips`` clips of a split (``"train"``, ``"val"`` or ``"test"``).
 
     The splits' seed ranges are disjoint, so train, validation and test never share a clip.
@@ -179,7 +180,7 @@ def render_impacts(seed: int, params: ImpactParams | None = None) -> ImpactClip:
                       params=params, seed=int(seed))
 
 
-def write_impact_clip(clip: ImpactClip, stem: str | Path) -> dict[str, Path]:
+def write_impact_clip(clip: ImpactClip, stem: str | os.PathLike) -> dict[str, Path]:
     """Write a clip as ``STEM.npy`` (T,H,W uint8), ``STEM.wav`` and sidecar ``STEM.json``.
 
     The JSON holds ``fps`` (read by :func:`vmic.io.clip.open_clip`), the audio rate, the seed,

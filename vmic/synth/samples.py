@@ -10,6 +10,7 @@ rendered without it). This module holds data only: it imports nothing from the c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from vmic.errors import VmicError
@@ -42,7 +43,8 @@ def repo_samples_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "samples"
 
 
-def sample_args(name: str, out_dir: str | Path, shared: str | Path = "../shared") -> list[str]:
+def sample_args(name: str, out_dir: str | os.PathLike, *,
+                shared: str | os.PathLike = "../shared") -> list[str]:
     """``vmic synth`` arguments (without ``synth``) that render sample ``name`` into ``out_dir``.
 
     Writes ``<out_dir>/<name>.avi``, ``<name>_truth.wav`` and ``<name>.json``.

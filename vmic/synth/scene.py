@@ -8,6 +8,7 @@ Fourier phase ramp and differentiated exactly in the Fourier domain.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,8 @@ def _to_range(image: np.ndarray, mean: float, contrast: float) -> np.ndarray:
     return mean + contrast * dev / peak
 
 
-def noise_texture(shape, rng: np.random.Generator, beta: float = 1.0) -> np.ndarray:
+def noise_texture(shape: tuple[int, int], rng: np.random.Generator, *,
+                  beta: float = 1.0) -> np.ndarray:
     """Multi-scale noise: white noise shaped to a ``1/f^beta`` amplitude spectrum, low-passed.
 
     Parameters
@@ -73,7 +75,8 @@ def noise_texture(shape, rng: np.random.Generator, beta: float = 1.0) -> np.ndar
     return _to_range(_lowpass(np.real(np.fft.ifft2(spectrum))), 0.0, 1.0)
 
 
-def print_texture(shape, rng: np.random.Generator, n_marks: int | None = None) -> np.ndarray:
+def print_texture(shape: tuple[int, int], rng: np.random.Generator, *,
+                  n_marks: int | None = None) -> np.ndarray:
     """Print-like marks: dark bars and dots with sharp edges, blurred to the band limit.
 
     Draws ``n_marks`` axis-aligned bars (strokes of 1.5-4 px width) and dots at random, with
@@ -105,7 +108,7 @@ def print_texture(shape, rng: np.random.Generator, n_marks: int | None = None) -
     return _to_range(_lowpass(-ink), 0.0, 1.0)
 
 
-def image_texture(path: str | Path, shape) -> np.ndarray:
+def image_texture(path: str | os.PathLike, shape: tuple[int, int]) -> np.ndarray:
     """An image file as a texture: grey, resized to ``shape``, tapered to be periodic, low-passed.
 
     The border (1/8 of each side) is blended to the image mean with a cosine taper, so that the
@@ -138,7 +141,8 @@ def _tukey(n: int, fraction: float = 0.25) -> np.ndarray:
     return tukey(n, fraction)
 
 
-def make_texture(kind: str, shape, rng: np.random.Generator, image=None) -> np.ndarray:
+def make_texture(kind: str, shape: tuple[int, int], rng: np.random.Generator, *,
+                 image: str | os.PathLike | None = None) -> np.ndarray:
     """Dispatch to a texture of ``kind`` (:data:`TEXTURE_KINDS`); float64 (H, W), peak 1."""
     if kind == "noise":
         return noise_texture(shape, rng)
@@ -151,9 +155,10 @@ def make_texture(kind: str, shape, rng: np.random.Generator, image=None) -> np.n
     raise VmicError(f"unknown texture {kind!r}; choose from {', '.join(TEXTURE_KINDS)}")
 
 
-def object_window(shape, kind: str = "disk", size: float = 0.7, edge_px: float = 1.0, *,
-                  frame_shape: tuple[int, int] | None = None,
-                  centre: tuple[float, float] | None = None):
+def object_window(shape: tuple[int, int], *, kind: str = "disk", size: float = 0.7,
+                  edge_px: float = 1.0, frame_shape: tuple[int, int] | None = None,
+                  centre: tuple[float, float] | None = None,
+                  ) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Soft window of the moving object (1 inside, 0 on the static background), and its box.
 
     The window is an analytic function of position, so it can be evaluated exactly at any
@@ -207,7 +212,9 @@ def object_window(shape, kind: str = "disk", size: float = 0.7, edge_px: float =
     return window, box
 
 
-def motion_shape(shape, kind: str, box, mode=(1, 1), edge_px: float = 1.0):
+def motion_shape(shape: tuple[int, int], kind: str, box: tuple[float, float, float, float], *,
+                 mode: tuple[int, int] = (1, 1), edge_px: float = 1.0,
+                 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Relative displacement ``phi`` (H, W) of each pixel, and the reference point.
 
     The displacement of pixel ``p`` at time ``t`` is ``s(t) * phi[p]`` along the motion

@@ -7,6 +7,8 @@ from the ``rng`` argument (a :class:`numpy.random.Generator`), so a seed fixes t
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,7 +38,8 @@ def _check_band(freqs, fs: float, what: str) -> None:
                             f"rate {fs:g} fps)")
 
 
-def tones(n: int, fs: float, freqs_hz=DEFAULT_TONES_HZ, rng=None) -> np.ndarray:
+def tones(n: int, fs: float, *, freqs_hz: Sequence[float] = DEFAULT_TONES_HZ,
+          rng: np.random.Generator | None = None) -> np.ndarray:
     """Sum of equal-amplitude sines (a chord) with random phases.
 
     Parameters
@@ -64,7 +67,7 @@ def tones(n: int, fs: float, freqs_hz=DEFAULT_TONES_HZ, rng=None) -> np.ndarray:
     return _normalise(np.sin(2 * np.pi * freqs[:, None] * t + phases[:, None]).sum(axis=0))
 
 
-def chirp(n: int, fs: float, f0_hz: float = 100.0, f1_hz: float | None = None,
+def chirp(n: int, fs: float, *, f0_hz: float = 100.0, f1_hz: float | None = None,
           method: str = "logarithmic") -> np.ndarray:
     """A frequency sweep from ``f0_hz`` to ``f1_hz`` (default ``0.4 fs``) over the clip.
 
@@ -90,7 +93,8 @@ def chirp(n: int, fs: float, f0_hz: float = 100.0, f1_hz: float | None = None,
     return _normalise(signal.chirp(t, f0_hz, max(t[-1], 1.0 / fs), f1_hz, method=method))
 
 
-def speech(n: int, fs: float, rng: np.random.Generator, f0_range_hz=(110.0, 220.0),
+def speech(n: int, fs: float, rng: np.random.Generator, *,
+           f0_range_hz: tuple[float, float] = (110.0, 220.0),
            syllable_rate_hz: float = 4.0) -> np.ndarray:
     """A speech-like source: harmonics of a gliding pitch under a syllable envelope.
 
@@ -155,7 +159,7 @@ def white(n: int, rng: np.random.Generator) -> np.ndarray:
     return _normalise(rng.standard_normal(n))
 
 
-def pink(n: int, fs: float, rng: np.random.Generator, lo_hz: float = 20.0) -> np.ndarray:
+def pink(n: int, fs: float, rng: np.random.Generator, *, lo_hz: float = 20.0) -> np.ndarray:
     """Pink noise: power density ``1/f`` from ``lo_hz`` to ``fs / 2`` (zero below), peak 1.
 
     Parameters
@@ -180,7 +184,7 @@ def pink(n: int, fs: float, rng: np.random.Generator, lo_hz: float = 20.0) -> np
     return _normalise(np.fft.irfft(spectrum * shape, n))
 
 
-def from_wav(path: str | Path, fs: float, n: int | None = None,
+def from_wav(path: str | os.PathLike, fs: float, *, n: int | None = None,
              offset_s: float = 0.0) -> np.ndarray:
     """An audio file, mono (channel mean), resampled to ``fs`` (polyphase), peak 1.
 
@@ -212,7 +216,7 @@ def from_wav(path: str | Path, fs: float, n: int | None = None,
     return _normalise(x)
 
 
-def wav_duration_s(path: str | Path) -> float:
+def wav_duration_s(path: str | os.PathLike) -> float:
     """Duration (s) of an audio file."""
     import soundfile as sf
 
@@ -224,13 +228,15 @@ def wav_duration_s(path: str | Path) -> float:
 
 
 def make_source(kind: str, n: int, fs: float, rng: np.random.Generator, *,
-                tones_hz=DEFAULT_TONES_HZ, chirp_hz=(100.0, None), wav=None,
+                tones_hz: Sequence[float] = DEFAULT_TONES_HZ,
+                chirp_hz: tuple[float, float | None] = (100.0, None),
+                wav: str | os.PathLike | None = None,
                 wav_offset_s: float = 0.0) -> np.ndarray:
     """Dispatch to the generator ``kind`` (one of :data:`SOURCE_KINDS`); float64 (n,), peak 1."""
     if kind == "tones":
-        return tones(n, fs, tones_hz, rng)
+        return tones(n, fs, freqs_hz=tones_hz, rng=rng)
     if kind == "chirp":
-        return chirp(n, fs, chirp_hz[0], chirp_hz[1])
+        return chirp(n, fs, f0_hz=chirp_hz[0], f1_hz=chirp_hz[1])
     if kind == "speech":
         return speech(n, fs, rng)
     if kind == "white":
@@ -240,7 +246,7 @@ def make_source(kind: str, n: int, fs: float, rng: np.random.Generator, *,
     if kind == "wav":
         if wav is None:
             raise VmicError("source 'wav' needs a WAV file (--wav PATH)")
-        return from_wav(wav, fs, n, wav_offset_s)
+        return from_wav(wav, fs, n=n, offset_s=wav_offset_s)
     raise VmicError(f"unknown source {kind!r}; choose from {', '.join(SOURCE_KINDS)}")
 
 

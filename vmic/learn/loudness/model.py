@@ -23,6 +23,7 @@ with ``torch.load(..., weights_only=True)``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,7 @@ def default_weights(fps: float | None = None) -> Path:
 # ---------------------------------------------------------------- inputs
 
 
-def resize_frames(frames, size: int, intensity_max: float = 255.0) -> np.ndarray:
+def resize_frames(frames: np.ndarray, size: int, *, intensity_max: float = 255.0) -> np.ndarray:
     """Grey frames resized to ``size`` x ``size`` px (area average), as uint8.
 
     Parameters
@@ -132,6 +133,7 @@ class LoudnessCNN(nn.Module):
                                 nn.ReLU(inplace=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features (N, F) of space-time images (N, 3, S, S) in [-1, 1]."""
         return self.fc(self.conv(x))
 
 
@@ -159,7 +161,7 @@ class CNNLSTM(nn.Module):
         self.config = {"size": size, "width": width, "features": features, "hidden": hidden,
                        "rate_input": bool(rate_input)}
 
-    def embed(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+    def embed(self, x: torch.Tensor, fps: float | torch.Tensor | None = None) -> torch.Tensor:
         """CNN features (B, T, F) of space-time images, plus the rate feature if used."""
         b, t = x.shape[:2]
         features = self.cnn(x.reshape(b * t, *x.shape[2:])).reshape(b, t, -1)
@@ -169,14 +171,18 @@ class CNNLSTM(nn.Module):
         rate = torch.log2(fps.reshape(-1, 1, 1) / MODEL_FRAME_RATE).expand(b, t, 1)
         return torch.cat([features, rate], dim=-1)
 
-    def forward_normalised(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+    def forward_normalised(self, x: torch.Tensor,
+                           fps: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised dB (B, T) (before ``db_std`` and ``db_mean``) of (B, T, 3, S, S) images."""
         out, _ = self.lstm(self.embed(x, fps))
         return self.head(out).squeeze(-1)
 
-    def per_frame_normalised(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+    def per_frame_normalised(self, x: torch.Tensor,
+                             fps: float | torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised dB (B, T) of (B, T, 3, S, S) images from the per-frame head (no LSTM)."""
         return self.per_frame_head(self.embed(x, fps)).squeeze(-1)
 
-    def forward(self, x: torch.Tensor, fps=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, fps: float | torch.Tensor | None = None) -> torch.Tensor:
         """dB (B, T) of space-time images (B, T, 3, S, S) at ``fps`` (scalar or (B,), Hz)."""
         return self.forward_normalised(x, fps) * self.db_std + self.db_mean
 
@@ -185,7 +191,8 @@ class CNNLSTM(nn.Module):
 
 
 @torch.no_grad()
-def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray, fps=None,
+def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray,
+                  fps: float | np.ndarray | None = None, *,
                   chunk: int = 8) -> np.ndarray:
     """Predicted dB of every frame of resized clips.
 
@@ -216,7 +223,7 @@ def predict_clips(model: CNNLSTM, frames_uint8: np.ndarray, fps=None,
 # ---------------------------------------------------------------- weights
 
 
-def save_weights(model: CNNLSTM, path: str | Path, meta: dict) -> None:
+def save_weights(model: CNNLSTM, path: str | os.PathLike, meta: dict) -> None:
     """Save the state dict, architecture and ``meta`` numbers (atomic; torch.save format)."""
     from vmic.io.atomic import atomic_path
 
@@ -227,7 +234,7 @@ def save_weights(model: CNNLSTM, path: str | Path, meta: dict) -> None:
         torch.save(payload, tmp)
 
 
-def load_weights(path: str | Path | None = None) -> tuple[CNNLSTM, dict]:
+def load_weights(path: str | os.PathLike | None = None) -> tuple[CNNLSTM, dict]:
     """Load a model saved by :func:`save_weights` (``weights_only=True``: no pickle code).
 
     Returns
@@ -249,7 +256,8 @@ def load_weights(path: str | Path | None = None) -> tuple[CNNLSTM, dict]:
     return model, dict(payload.get("meta", {}))
 
 
-def predict_db(frames, weights: str | Path | None = None, intensity_max: float = 255.0,
+def predict_db(frames: np.ndarray, *, weights: str | os.PathLike | None = None,
+               intensity_max: float = 255.0,
                fps: float | None = None) -> tuple[np.ndarray, dict]:
     """Predicted loudness (dB) of every frame of a grey clip.
 
@@ -271,5 +279,5 @@ def predict_db(frames, weights: str | Path | None = None, intensity_max: float =
         dB per frame (on the training audio's scale), and the weights' meta numbers.
     """
     model, meta = load_weights(default_weights(fps) if weights is None else weights)
-    small = resize_frames(frames, model.config["size"], intensity_max)
+    small = resize_frames(frames, model.config["size"], intensity_max=intensity_max)
     return predict_clips(model, small[None], fps)[0], meta

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,9 @@ __all__ = [
 # ---------------------------------------------------------------- data
 
 
-def build_dataset(split: str, n_clips: int, size: int = 64,
-                  params: ImpactParams | None = None, frame_rates=None) -> dict:
+def build_dataset(split: str, n_clips: int, *, size: int = 64,
+                  params: ImpactParams | None = None,
+                  frame_rates: Sequence[float] | None = None) -> dict:
     """Render ``n_clips`` impacts clips of a split and resize their frames for the model.
 
     Parameters
@@ -120,7 +122,8 @@ def _fit(model, parameters, loss_of_batch, batches, steps: int, lr: float, log, 
 
 
 def train_end_to_end(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8,
-                     window: int = 32, lr: float = 3e-3, seed: int = 0, log=None) -> list[float]:
+                     window: int = 32, lr: float = 3e-3, seed: int = 0,
+                     log: Callable[[str], None] | None = None) -> list[float]:
     """Train CNN, LSTM and head together (MSE on normalised dB); returns per-step losses."""
     _set_normalisation(model, data)
     model.train()
@@ -135,7 +138,8 @@ def train_end_to_end(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int
 
 
 def pretrain_cnn(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8,
-                 window: int = 32, lr: float = 3e-3, seed: int = 0, log=None) -> list[float]:
+                 window: int = 32, lr: float = 3e-3, seed: int = 0,
+                 log: Callable[[str], None] | None = None) -> list[float]:
     """Pre-train the CNN per frame: one space-time image -> dB through a linear head."""
     _set_normalisation(model, data)
     model.train()
@@ -149,7 +153,8 @@ def pretrain_cnn(model: CNNLSTM, data: dict, *, steps: int = 300, batch: int = 8
 
 
 def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8,
-                 window: int = 32, lr: float = 3e-3, seed: int = 1, log=None) -> list[float]:
+                 window: int = 32, lr: float = 3e-3, seed: int = 1,
+                 log: Callable[[str], None] | None = None) -> list[float]:
     """Freeze the (pre-trained) CNN, including its BatchNorm statistics; train LSTM and head."""
     for p in model.cnn.parameters():
         p.requires_grad_(False)
@@ -171,8 +176,9 @@ def train_frozen(model: CNNLSTM, data: dict, *, steps: int = 200, batch: int = 8
 # ---------------------------------------------------------------- evaluation
 
 
-def impact_scores(predicted_db, truth_db, impact_frames, threshold_db: float,
-                  tolerance: int = 1) -> dict[str, float]:
+def impact_scores(predicted_db: np.ndarray, truth_db: np.ndarray,
+                  impact_frames: Sequence[np.ndarray], threshold_db: float,
+                  *, tolerance: int = 1) -> dict[str, float]:
     """Impact-frame F1 and dB errors over clips.
 
     Parameters
@@ -215,8 +221,13 @@ def impact_scores(predicted_db, truth_db, impact_frames, threshold_db: float,
     }
 
 
-def calibrate_threshold(predicted_db, truth_db, impact_frames) -> float:
-    """Detection threshold (dB) that maximises impact F1 on (validation) clips."""
+def calibrate_threshold(predicted_db: np.ndarray, truth_db: np.ndarray,
+                        impact_frames: Sequence[np.ndarray]) -> float:
+    """Detection threshold (dB) that maximises impact F1 on (validation) clips.
+
+    ``predicted_db`` and ``truth_db`` are dB per frame (N, T); ``impact_frames`` holds each
+    clip's true impact frames (int arrays), as :func:`impact_scores`.
+    """
     predicted_db = np.asarray(predicted_db)
     candidates = np.linspace(np.percentile(predicted_db, 50), predicted_db.max(), 60)
     f1 = [impact_scores(predicted_db, truth_db, impact_frames, c)["f1"] for c in candidates]
@@ -238,8 +249,8 @@ def run_training(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     rates = [float(r) for r in args.frame_rates.split(",")]
-    train = build_dataset("train", args.train_clips, args.size, frame_rates=rates)
-    val = build_dataset("val", args.val_clips, args.size, frame_rates=rates)
+    train = build_dataset("train", args.train_clips, size=args.size, frame_rates=rates)
+    val = build_dataset("val", args.val_clips, size=args.size, frame_rates=rates)
     log(f"rendered {args.train_clips} train + {args.val_clips} val clips "
         f"({time.perf_counter() - t0:.0f} s)")
     results = {}

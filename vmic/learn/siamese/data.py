@@ -9,10 +9,15 @@ or a texture. :func:`synth_clip_maps` renders one in memory and returns its maps
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from vmic.errors import VmicError
 from vmic.learn.siamese.maps import ClipMaps, MapSpec, clip_maps
+
+if TYPE_CHECKING:  # annotations only: vmic.synth is imported when a clip is drawn
+    from vmic.synth import SynthConfig
 
 __all__ = ["SPLIT_SEEDS", "draw_config", "synth_clip_maps"]
 
@@ -21,7 +26,7 @@ SPLIT_SEEDS = {"train": 100_000, "val": 200_000, "test": 300_000}
 
 
 def draw_config(split: str, index: int, *, duration_s: float = 0.5, size: int = 96,
-                fps: float = 2200.0):
+                fps: float = 2200.0) -> SynthConfig:
     """A random synthetic clip configuration of a split.
 
     Parameters
@@ -75,7 +80,7 @@ def draw_config(split: str, index: int, *, duration_s: float = 0.5, size: int = 
     )
 
 
-def synth_clip_maps(cfg, spec: MapSpec) -> tuple[ClipMaps, np.ndarray]:
+def synth_clip_maps(cfg: SynthConfig, spec: MapSpec) -> tuple[ClipMaps, np.ndarray]:
     """Render a synthetic clip in memory and return its maps and truth.
 
     Returns

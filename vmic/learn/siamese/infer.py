@@ -13,9 +13,11 @@ drift out.)
 
 from __future__ import annotations
 
+import os
 import time
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -28,6 +30,9 @@ from vmic.learn.siamese.maps import ClipMaps, MapSpec, clip_maps
 from vmic.learn.siamese.model import SiameseRegressor, model_from_state
 from vmic.recovery import Recovery, RecoveryInfo
 
+if TYPE_CHECKING:  # annotations only
+    from vmic.io.clip import Clip
+
 __all__ = ["default_model_path", "load_model", "predict_samples", "finish_audio",
            "recover_learned"]
 
@@ -39,7 +44,7 @@ def default_model_path() -> Path:
     return Path(str(resources.files("vmic") / "weights" / DEFAULT_WEIGHTS))
 
 
-def load_model(path: str | Path | None = None) -> tuple[SiameseRegressor, MapSpec]:
+def load_model(path: str | os.PathLike | None = None) -> tuple[SiameseRegressor, MapSpec]:
     """Load weights saved by ``vmic train`` (``torch.load(..., weights_only=True)``).
 
     Parameters
@@ -65,7 +70,7 @@ def load_model(path: str | Path | None = None) -> tuple[SiameseRegressor, MapSpe
                         f"({type(exc).__name__}: {exc})") from None
 
 
-def predict_samples(model: SiameseRegressor, maps: ClipMaps, batch_size: int = 256,
+def predict_samples(model: SiameseRegressor, maps: ClipMaps, *, batch_size: int = 256,
                     signs: np.ndarray | None = None) -> np.ndarray:
     """The model's raw samples for a clip (before high-pass and scaling).
 
@@ -136,9 +141,12 @@ def finish_audio(samples: np.ndarray, sr: float, *,
     return post.scale_peak(x).astype(np.float32)
 
 
-def recover_learned(clip, model_path=None, fps: float | None = None, roi=None,
+def recover_learned(clip: str | os.PathLike | Clip | np.ndarray,
+                    *, model_path: str | os.PathLike | None = None,
+                    fps: float | None = None, roi: tuple[int, int, int, int] | None = None,
                     downsample: int = 1, start: int = 0, n_frames: int | None = None,
-                    reference_frame: int = 0, quiet: bool = True, *, model=None,
+                    reference_frame: int = 0, quiet: bool = True,
+                    model: tuple[SiameseRegressor, MapSpec] | None = None,
                     batch_size: int = 64) -> Recovery:
     """Recover sound with the learned Siamese regressor.
 

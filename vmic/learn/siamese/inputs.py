@@ -28,7 +28,7 @@ PHASE_UNIT = 1e-3
 _ENERGY_FLOOR = 1e-8  # relative to the reference's largest tile energy
 
 
-def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, fps: float,
+def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, fps: float, *,
                iterations: int = 4) -> np.ndarray:
     """Sign (+-1) of each tile's motion relative to the clip's dominant motion.
 
@@ -73,7 +73,8 @@ def tile_signs(phase: np.ndarray, energy_ref: np.ndarray, fps: float,
     return signs.reshape(energy_ref.shape).astype(np.float32)
 
 
-def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None):
+def model_inputs(maps: ClipMaps, signs: np.ndarray | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Network inputs of a clip.
 
     Parameters

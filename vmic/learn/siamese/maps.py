@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
@@ -37,6 +38,11 @@ from vmic.core.pyramid import SteerablePyramid, max_scales
 from vmic.errors import VmicError
 from vmic.extraction import check_reference
 from vmic.learn.siamese.flow_maps import frame_flow_maps, project_flow
+
+if TYPE_CHECKING:  # annotations only
+    from tqdm import tqdm
+
+    from vmic.io.clip import Clip
 
 __all__ = [
     "MapSpec",
@@ -201,8 +207,8 @@ def frame_maps(pyramid: SteerablePyramid, reference: list[np.ndarray], frames: n
             energy.reshape(out_shape).astype(np.float32))
 
 
-def clip_maps(clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
-              bar=None, workers: int = 2) -> ClipMaps:
+def clip_maps(clip: Clip, spec: MapSpec, *, reference_frame: int = 0, batch_size: int = 64,
+              bar: tqdm | None = None, workers: int = 2) -> ClipMaps:
     """Maps of every frame of an opened clip (streamed in batches).
 
     Parameters

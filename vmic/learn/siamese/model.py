@@ -104,7 +104,8 @@ class SiameseRegressor(nn.Module):
             return samples
         return self.temporal(samples[:, None])[:, 0]
 
-    def forward(self, phase, features, features_ref, weights):
+    def forward(self, phase: torch.Tensor, features: torch.Tensor, features_ref: torch.Tensor,
+                weights: torch.Tensor) -> torch.Tensor:
         """Samples of windows of frames.
 
         Parameters

@@ -23,8 +23,10 @@ context design (``taps>0``) on the same data and keeps the one with the better v
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -115,7 +117,8 @@ def window_loss(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return (1.0 - num / den).mean()
 
 
-def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, quiet: bool = True):
+def build_split(split: str, n: int, spec: MapSpec, cfg: TrainConfig, *,
+                quiet: bool = True) -> list[dict]:
     """Render ``n`` clips of a split and turn them into maps.
 
     Returns
@@ -182,8 +185,9 @@ def evaluate(model: SiameseRegressor, clips: list[dict]) -> dict:
             "score": float(np.mean(np.clip(snrs, -10.0, 40.0))), "loss": float(np.mean(losses))}
 
 
-def train(cfg: TrainConfig, spec: MapSpec, train_clips, val_clips, taps: int,
-          quiet: bool = True, log=None) -> tuple[SiameseRegressor, dict]:
+def train(cfg: TrainConfig, spec: MapSpec, train_clips: list[dict], val_clips: list[dict],
+          taps: int, *, quiet: bool = True, log: Callable[[str], None] | None = None,
+          ) -> tuple[SiameseRegressor, dict]:
     """Train one design; return the best model (by validation) and its history.
 
     Returns
@@ -244,7 +248,7 @@ def train(cfg: TrainConfig, spec: MapSpec, train_clips, val_clips, taps: int,
     return model, history
 
 
-def plot_history(path, histories: dict) -> None:
+def plot_history(path: str | os.PathLike, histories: dict) -> None:
     """Loss curves (train and validation loss, validation SNR) of each design, as an image."""
     import matplotlib
 
@@ -274,8 +278,9 @@ def plot_history(path, histories: dict) -> None:
     plt.close(fig)
 
 
-def train_and_select(cfg: TrainConfig, out, *, spec: MapSpec | None = None, plot=None,
-                     quiet: bool = True, log=None) -> dict:
+def train_and_select(cfg: TrainConfig, out: str | os.PathLike, *, spec: MapSpec | None = None,
+                     plot: str | os.PathLike | None = None, quiet: bool = True,
+                     log: Callable[[str], None] | None = None) -> dict:
     """Render data, train the design(s), keep the best, save weights (and a loss plot).
 
     Parameters
@@ -303,15 +308,15 @@ def train_and_select(cfg: TrainConfig, out, *, spec: MapSpec | None = None, plot
     torch.set_num_threads(max(1, int(cfg.threads)))
     started = time.perf_counter()
     try:
-        train_clips = build_split("train", cfg.n_train, spec, cfg, quiet)
-        val_clips = build_split("val", cfg.n_val, spec, cfg, quiet)
+        train_clips = build_split("train", cfg.n_train, spec, cfg, quiet=quiet)
+        val_clips = build_split("val", cfg.n_val, spec, cfg, quiet=quiet)
         data_s = time.perf_counter() - started
         designs = {"frame": 0, "context": cfg.taps}
         if cfg.design != "auto":
             designs = {cfg.design: designs[cfg.design]}
         results = {}
         for name, taps in designs.items():
-            results[name] = train(cfg, spec, train_clips, val_clips, taps, quiet, log)
+            results[name] = train(cfg, spec, train_clips, val_clips, taps, quiet=quiet, log=log)
     finally:
         torch.set_num_threads(previous_threads)
     chosen = max(results, key=lambda k: results[k][1]["best_score"])
