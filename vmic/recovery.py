@@ -8,6 +8,7 @@ whole clip, streamed once: the reference image is taken from the stream's first 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import warnings
 from typing import TYPE_CHECKING
@@ -140,7 +141,8 @@ def check_options(method, fps: float, highpass_hz, bandpass_hz, denoise: str,
         post.check_band(*bandpass_hz, sr=fps, name="bandpass_hz")
 
 
-def recover(clip, *, fps: float | None = None, scales: int | None = None,
+def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = None,
+            scales: int | None = None,
             orientations: int = 2, combine: str = DEFAULT_COMBINE,
             highpass_hz: float | None = None, reference_frame: int = 0,
             reference_average: int | None = None,

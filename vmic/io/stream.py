@@ -22,7 +22,8 @@ __all__ = ["opened_clip", "progress_bar"]
 
 
 @contextlib.contextmanager
-def opened_clip(source, *, fps: float | None = None, roi=None, downsample: int = 1,
+def opened_clip(source: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = None,
+                roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
                 start: int = 0, n_frames: int | None = None) -> Iterator[Clip]:
     """Context manager: ``source`` as an opened :class:`~vmic.io.clip.Clip`.
 
