@@ -226,10 +226,14 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
         else 32).
     dtype : float32 or float64
         Pyramid precision.
-    motion : MotionTrack or ndarray of shape (T, 2), optional
-        The clip's large motion (:func:`track_motion`, or known displacements in px per
-        frame), removed from every frame before the pyramid; every range extracted with
-        this extraction is compensated alike (:mod:`vmic.core.motion`).
+    motion : {"auto", "off"}, MotionTrack or ndarray of shape (T, 2), optional
+        The clip's large motion, removed from every frame before the pyramid; every range
+        extracted with this extraction is compensated alike (:mod:`vmic.core.motion`).
+        "auto" measures it first (:func:`track_motion`, a pass over the clip without the
+        pyramid) and removes it where it reaches
+        :data:`~vmic.core.motion.MOTION_THRESHOLD_PX`, as :func:`vmic.recover` does; a
+        track or known displacements (px per frame) are removed as they are; "off" removes
+        nothing. Default "auto", except for ``align`` ("off").
 
     Returns
     -------
@@ -238,10 +242,7 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
     if not isinstance(clip, Clip):
         raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
                         f"{type(clip).__name__}")
-    if motion is not None:
-        from vmic.core.compensation import compensated_clip
-
-        clip = compensated_clip(clip, motion)
+    clip = _follow_motion(clip, motion, combine, reference_frame, reference_average)
     plan = ExtractionPlan(clip, combine, scales, orientations, reference_frame,
                           reference_average, dtype)
     reference = clip.mean_frame(reference_frame, plan.reference_average)
@@ -313,6 +314,27 @@ class ExtractionPlan:
         out.pyramid = self.pyramid  # already built (and validated) for this plan
         check_reference(out.reference_bands)
         return out
+
+
+def _follow_motion(clip, motion, combine, reference_frame, reference_average):
+    # The clip as prepare_extraction analyses it: with its large motion removed or not.
+    from vmic.combine import get_method
+    from vmic.core.compensation import compensated_clip
+
+    method = get_method(combine)
+    if motion is None:
+        motion = "off" if method.name == "align" else "auto"
+    if isinstance(motion, str):
+        if motion not in ("auto", "off"):
+            raise VmicError(f"unknown motion mode {motion!r}; choose from auto, off")
+        if motion == "off":
+            return clip
+        average = method.reference_average if reference_average is None else reference_average
+        motion = track_motion(clip, reference_frame=reference_frame,
+                              reference_average=average)
+        if not motion.moving():
+            return clip
+    return compensated_clip(clip, motion)
 
 
 def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int = 32,

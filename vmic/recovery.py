@@ -18,7 +18,7 @@ import numpy as np
 from vmic.errors import VmicError
 from vmic.io.clip import Clip
 from vmic.io.stream import opened_clip, progress_bar
-from vmic.result import Recovery, RecoveryInfo, blind_snr_db
+from vmic.result import Recovery, RecoveryInfo
 
 if TYPE_CHECKING:
     from vmic.extraction import Extraction, ExtractionPlan
@@ -33,7 +33,6 @@ __all__ = ["Recovery", "RecoveryInfo", "recover", "recover_from_ranges", "DEFAUL
 DEFAULT_COMBINE = "auto"
 UNITS = ("scaled", "px")
 MOTION_MODES = ("auto", "off")
-CHOICE_MAX_PX = 1.0  # largest camera motion (px) after which the uncompensated one may be kept
 HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
 
 
@@ -245,17 +244,12 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
                                           False, quiet)
     post_options = dict(highpass_hz=highpass_hz, bandpass_hz=bandpass_hz, denoise=denoise,
                         units=units)
-    result = recover_from_ranges(extraction, [sums], **post_options)
     if second is not None:
-        # Removing the motion crops the frames' border: on a drift under a pixel and a faint
-        # sound that area can be worth more than the motion costs. Both recoveries are at
-        # hand; there the one whose parts agree better (blind split-sample SNR) is kept.
-        # Beyond, the motion's own artefacts are common to all tiles and would fool that
-        # test: the compensated one is kept.
-        compensated = recover_from_ranges(*second[:1], [second[1]], **post_options)
-        if (track.peak_px >= CHOICE_MAX_PX
-                or blind_snr_db(compensated.info) >= blind_snr_db(result.info)):
-            result = compensated
+        # The camera moved: the first pass's sums are dropped. (Its blind split-sample
+        # estimate is no guide between the two: the motion's artefacts are common to all
+        # tiles and pass for signal.)
+        extraction, sums = second
+    result = recover_from_ranges(extraction, [sums], **post_options)
     result.info.elapsed_s = time.perf_counter() - started
     return result
 

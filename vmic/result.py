@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Recovery", "RecoveryInfo", "blind_snr_db"]
+__all__ = ["Recovery", "RecoveryInfo"]
 
 
 @dataclass
@@ -129,12 +129,3 @@ class Recovery:
     band_signals: np.ndarray
     weights: np.ndarray | None
     info: RecoveryInfo
-
-
-def blind_snr_db(info: RecoveryInfo) -> float:
-    """The best blind SNR estimate (dB) of a recovery's candidates: their split-sample
-    agreement, :attr:`RecoveryInfo.split_snr_db`; -inf where the method gives none or
-    detected no signal."""
-    if not info.split_snr_db or info.detected is False:
-        return float("-inf")
-    return max(info.split_snr_db.values())

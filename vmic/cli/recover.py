@@ -55,8 +55,7 @@ def register(subparsers) -> None:
     parser.add_argument("--motion", choices=["auto", "off"], default=None,
                         help="large motion of the camera (drift, pans, shake): auto measures "
                              "it and, where it reaches 0.2 px, removes it before the pyramid "
-                             "(under 1 px, where a blind SNR estimate prefers it; the ROI "
-                             "stays fixed and the border the motion sweeps is cropped); "
+                             "(the ROI stays fixed; the border the motion sweeps is cropped); "
                              "off does neither (default: auto, off for align)")
     parser.add_argument("--reference-average", type=positive_int, default=None, metavar="N",
                         help="frames averaged into the reference image from --reference-frame "

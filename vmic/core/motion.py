@@ -44,18 +44,18 @@ __all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracke
            "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "MOTION_THRESHOLD_PX",
            "MAX_SHIFT_FRACTION", "TAPER_PX"]
 
-TRACK_CUTOFF_HZ = 10.0
+TRACK_CUTOFF_HZ = 15.0
 """Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
 
 MIN_TRACK_S = 0.1
-"""Shortest clip (s) whose motion is compensated: one period of :data:`TRACK_CUTOFF_HZ`."""
+"""Shortest clip (s) whose motion is compensated (shorter, slow motion and sound blur)."""
 
 EDGE_FIT_S = 0.05
 """Length (s) of the track's ends fitted by a cubic to extend it before smoothing."""
 
 MOTION_THRESHOLD_PX = 0.2
-"""Smoothed displacement (px) from which a recovery also tries the clip with its motion
-removed (and keeps whichever of the two its blind estimate prefers)."""
+"""Smoothed displacement (px) from which the clip's motion is removed (below, the still
+clip's recovery is kept as it is: compensation would only crop its border)."""
 
 MAX_SHIFT_FRACTION = 0.25
 """Largest displacement followed, as a fraction of the frame's shorter side: beyond it the
