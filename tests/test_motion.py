@@ -153,3 +153,24 @@ def test_cli_says_it_removed_the_motion_and_saves_the_track(drifting, tmp_path, 
     saved = np.load(signals)
     assert saved["motion_px"].shape == (660, 2) and bool(saved["motion_compensated"])
     assert saved["lost_frames"].shape == (660,) and not saved["lost_frames"].any()
+
+
+def test_a_tracked_roi_follows_the_scene_without_losing_its_border():
+    common = dict(duration_s=0.3, height=128, width=128, source="tones", amplitude_px=0.05,
+                  bits=8, full_well_e=10000.0, shot_noise=True, seed=4, drift_margin_px=10)
+    still = synthesize(SynthConfig(**common))
+    moving = synthesize(SynthConfig(**common, drift_px=5.0, drift_hz=2.0))
+    fps, roi = 2200.0, (32, 32, 64, 64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        on_still = vmic.recover(still.frames, fps=fps, roi=roi)
+        fixed = vmic.recover(moving.frames, fps=fps, roi=roi)
+        tracked = vmic.recover(moving.frames, fps=fps, roi=roi, track_roi=True)
+    snr = {name: metrics.snr_db(r.audio, still.truth, fps)
+           for name, r in (("still", on_still), ("fixed", fixed), ("tracked", tracked))}
+    assert fixed.info.motion_compensated and tracked.info.motion_compensated
+    assert tracked.info.frame_shape == (64, 64) and tracked.info.motion_margin_px == 0
+    assert fixed.info.frame_shape[0] < 64  # the fixed ROI loses the border the motion sweeps
+    assert snr["tracked"] > snr["still"] - 2, snr
+    with pytest.raises(vmic.VmicError, match="track_roi needs an roi"):
+        vmic.recover(moving.frames, fps=fps, track_roi=True)

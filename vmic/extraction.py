@@ -88,6 +88,9 @@ class Extraction:
         :class:`~vmic.core.motion.MotionCompensator`).
     source_shape : (int, int) or None
         The clip's own frame shape where its motion is removed (px).
+    motion_region : (int, int, int, int) or None
+        Where the analysed region follows the motion: ``(x, y, w, h)`` in the whole
+        frames of ``source_shape`` (:class:`~vmic.core.compensation.MotionCompensator`).
     reference : ndarray of float32, shape (H, W)
         The reference image.
     align_reference : ndarray of float32, shape (H, W) or None
@@ -120,6 +123,7 @@ class Extraction:
     motion: np.ndarray | None = field(default=None, repr=False)
     motion_keep: np.ndarray | None = field(default=None, repr=False)
     source_shape: tuple[int, int] | None = None
+    motion_region: tuple[int, int, int, int] | None = None
     key: str = field(init=False)
 
     def __post_init__(self):
@@ -171,13 +175,14 @@ class Extraction:
         return MotionTracker(self.reference)
 
     def compensator(self, source_shape: tuple[int, int]):
-        """The :class:`~vmic.core.motion.MotionCompensator` of :attr:`motion` for frames of
+        """The :class:`~vmic.core.compensation.MotionCompensator` of :attr:`motion` for frames of
         ``source_shape``, or None without motion."""
         if self.motion is None:
             return None
         from vmic.core.compensation import MotionCompensator
 
-        return MotionCompensator(source_shape, self.motion, self.motion_keep)
+        return MotionCompensator(source_shape, self.motion, self.motion_keep,
+                                 region=self.motion_region)
 
     @cached_property
     def flow_weights(self) -> list[np.ndarray] | None:
@@ -310,7 +315,8 @@ class ExtractionPlan:
             track_motion=self.track_motion,
             motion=None if compensator is None else compensator.shifts,
             motion_keep=None if compensator is None else compensator.keep,
-            source_shape=None if compensator is None else compensator.frame_shape)
+            source_shape=None if compensator is None else compensator.frame_shape,
+            motion_region=None if compensator is None else compensator.region)
         out.pyramid = self.pyramid  # already built (and validated) for this plan
         check_reference(out.reference_bands)
         return out

@@ -148,7 +148,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
-            units: str = "scaled", motion: str | None = None, batch_size: int = 8,
+            units: str = "scaled", motion: str | None = None, track_roi: bool = False,
+            batch_size: int = 8,
             quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
     """Recover sound from a clip, in one pass over its frames (two where it moves).
 
@@ -196,6 +197,10 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         that motion removed (``info.motion_compensated``); "off" does neither. Default
         "auto", except for ``align`` (the original method, "off"). The ROI stays fixed:
         the scene moves through it, and the compensation crops the border it sweeps.
+    track_roi : bool, default False
+        With ``roi``: the ROI follows the large motion instead, cut from the whole frames
+        with their motion removed, so no border is lost while the region stays in view
+        (frames that take it out of view are silenced, with a warning).
     batch_size : int, default 8
         Frames per batch; memory is O(batch_size), not O(clip length).
     quiet : bool, default True
@@ -230,26 +235,32 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             raise
         follow = (method.name != "align" if motion is None else motion == "auto")
         settings = (combine, scales, orientations, reference_frame, reference_average, dtype)
-        extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
-        second = None
-        if follow:
-            from vmic.core.motion import MotionTrack
+        if track_roi:
+            batches.close()
+            if roi is None or isinstance(clip, Clip) or not follow:
+                raise VmicError("track_roi needs an roi, the clip's path or frames (it reads "
+                                "the whole frame) and motion that is followed")
+            extraction, sums, track = _tracked_roi_pass(clip, source, method, settings,
+                                                        batch_size, quiet)
+        else:
+            extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
+            track = None
+            if follow:
+                from vmic.core.motion import MotionTrack
 
-            track = MotionTrack.from_raw(sums.motion, source.capture_fps)
-            if track.moving():
-                # A second pass over frames with the large motion removed (module notes of
-                # vmic.core.motion).
-                moved = _compensated(source, track)
-                second = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
-                                          False, quiet)
-    post_options = dict(highpass_hz=highpass_hz, bandpass_hz=bandpass_hz, denoise=denoise,
-                        units=units)
-    if second is not None:
-        # The camera moved: the first pass's sums are dropped. (Its blind split-sample
-        # estimate is no guide between the two: the motion's artefacts are common to all
-        # tiles and pass for signal.)
-        extraction, sums = second
-    result = recover_from_ranges(extraction, [sums], **post_options)
+                track = MotionTrack.from_raw(sums.motion, source.capture_fps)
+                if track.moving():
+                    # A second pass over frames with the large motion removed (module notes
+                    # of vmic.core.motion); the first pass's sums are dropped. (Its blind
+                    # split-sample estimate is no guide between the two: the motion's
+                    # artefacts are common to all tiles and pass for signal.)
+                    moved = _compensated(source, track)
+                    extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size),
+                                                        settings, False, quiet)
+    result = recover_from_ranges(extraction, [sums], highpass_hz=highpass_hz,
+                                 bandpass_hz=bandpass_hz, denoise=denoise, units=units)
+    if track is not None and result.info.motion_px is None:
+        result.info.motion_px = track.smooth
     result.info.elapsed_s = time.perf_counter() - started
     return result
 
@@ -274,22 +285,48 @@ def _extraction_pass(source, batches, settings, track_motion: bool, quiet: bool)
     return extraction, sums
 
 
-def _compensated(source, track):
+def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
+    # The ROI following the motion: the track is measured on the whole frames (more texture
+    # than the ROI alone: a better track), and the ROI is cut from them with it removed.
+    from vmic.extraction import track_motion
+
+    _, _, _, reference_frame, reference_average, _ = settings
+    average = method.reference_average if reference_average is None else reference_average
+    with opened_clip(clip, fps=source.capture_fps, downsample=source.downsample,
+                     start=source.start, n_frames=source.n_frames) as whole:
+        track = track_motion(whole, reference_frame=reference_frame,
+                             reference_average=average, quiet=quiet)
+        view = _compensated(source, track, whole) if track.moving() else source
+        extraction, sums = _extraction_pass(view, view.iter_batches(batch_size), settings,
+                                            False, quiet)
+    return extraction, sums, track
+
+
+def _compensated(source, track, whole=None):
     # The clip seen with its large motion removed; frames whose reference left the view
-    # are not followed (a warning names them; the audio is zero there).
+    # are not followed (a warning names them; the audio is zero there). With `whole` (the
+    # same range of the uncropped frames), the ROI follows the motion within them.
     from vmic.core.compensation import CompensatedClip, MotionCompensator
     from vmic.core.motion import lost_ranges
 
-    lost = track.lost(source.frame_shape)
-    if lost.all():
-        raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
-                        "follow in these frames")
+    if whole is None:
+        lost = track.lost(source.frame_shape)
+        if lost.all():
+            raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
+                            "follow in these frames")
+        compensator = MotionCompensator(source.frame_shape, track.smooth, keep=~lost)
+        view = source
+    else:
+        x, y, _, _ = source.roi
+        region = (x // source.downsample, y // source.downsample) + source.frame_shape[::-1]
+        compensator = MotionCompensator(whole.frame_shape, track.smooth, region=region)
+        lost = ~compensator.keep
+        view = whole
     if lost.any():
         warnings.warn(f"the scene moved out of view in frames {lost_ranges(lost)} (up to "
                       f"{np.abs(track.smooth[lost]).max():.1f} px): those frames are silent "
                       "in the audio", stacklevel=3)
-    return CompensatedClip(source, MotionCompensator(source.frame_shape, track.smooth,
-                                                     keep=~lost))
+    return CompensatedClip(view, compensator)
 
 
 def _references_from_stream(batches, clip: Clip, plan: ExtractionPlan,

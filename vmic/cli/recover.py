@@ -55,8 +55,12 @@ def register(subparsers) -> None:
     parser.add_argument("--motion", choices=["auto", "off"], default=None,
                         help="large motion of the camera (drift, pans, shake): auto measures "
                              "it and, where it reaches 0.2 px, removes it before the pyramid "
-                             "(the ROI stays fixed; the border the motion sweeps is cropped); "
+                             "(the ROI stays fixed unless --track; the border the motion sweeps "
+                             "is cropped); "
                              "off does neither (default: auto, off for align)")
+    parser.add_argument("--track", action="store_true",
+                        help="with --roi: the ROI follows the camera's large motion, cut from "
+                             "the whole frames with that motion removed (no border lost)")
     parser.add_argument("--reference-average", type=positive_int, default=None, metavar="N",
                         help="frames averaged into the reference image from --reference-frame "
                              "on (default: 1 for align, as the original; 32 otherwise, which "
@@ -114,7 +118,8 @@ def run(args) -> int:
             start=args.start, n_frames=args.frames, scales=args.scales,
             orientations=args.orientations, combine=args.combine, highpass_hz=args.highpass,
             reference_frame=args.reference_frame, reference_average=args.reference_average,
-            bandpass_hz=band, denoise=args.denoise, motion=args.motion, quiet=args.quiet,
+            bandpass_hz=band, denoise=args.denoise, motion=args.motion,
+            track_roi=args.track, quiet=args.quiet,
             batch_size=BATCH_SIZE,
         )
     info = result.info

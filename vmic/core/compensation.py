@@ -26,24 +26,49 @@ class MotionCompensator:
         Smoothed displacement of each frame of the clip (px), as :class:`MotionTrack`'s.
     keep : ndarray of bool, shape (T,), optional
         Frames that are followed; the others are replaced by the reference (no motion).
+    region : (int, int, int, int), optional
+        ``(x, y, w, h)`` (px of the frame): the output is this region of the scene, followed
+        as it moves (an ROI that tracks the motion), instead of the frame less a margin.
+        Frames that would take it within the taper of the frame's border are not followed.
     """
 
     def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray,
-                 keep: np.ndarray | None = None):
+                 keep: np.ndarray | None = None,
+                 region: tuple[int, int, int, int] | None = None):
         self.frame_shape = tuple(frame_shape)
         self.shifts = np.asarray(shifts, dtype=np.float64)
         self.keep = (np.ones(len(self.shifts), bool) if keep is None
                      else np.asarray(keep, dtype=bool))
+        self.region = region
+        h, w = self.frame_shape
+        if region is not None:
+            x, y, rw, rh = (int(v) for v in region)
+            edge = TAPER_PX + 3  # the taper and the ringing off its edge, as the margin below
+            # The output at (x, y) shows the frame at (x, y) + shift: it must stay in view.
+            dx, dy = self.shifts[:, 0], self.shifts[:, 1]
+            inside = ((x + dx >= edge) & (x + rw + dx <= w - edge)
+                      & (y + dy >= edge) & (y + rh + dy <= h - edge))
+            self.keep &= inside
+            if not self.keep.any():
+                raise VmicError("the tracked region leaves the frame in every frame")
+            self.slices = (slice(y, y + rh), slice(x, x + rw))
+            self.margin = 0
+            self.output_shape = (rh, rw)
+            self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
+            self.fy = np.fft.fftfreq(h)[:, None]
+            self.fx = np.fft.rfftfreq(w)[None, :]
+            return
         followed = self.shifts[self.keep] if self.keep.any() else np.zeros((1, 2))
         # The taper, the largest shift, and 3 px more for the sub-pixel shift's ringing off
         # the taper's edge (0.2 % of the range 1 px from it, 0.01 % 3 px from it).
         self.margin = int(TAPER_PX + np.ceil(np.abs(followed).max()) + 3)
-        h, w = self.frame_shape
         if min(h, w) - 2 * self.margin < 16:
             raise VmicError(
                 f"the scene moves by up to {np.abs(followed).max():.1f} px: too much to follow "
                 f"in {w}x{h} px frames")
         self.output_shape = (h - 2 * self.margin, w - 2 * self.margin)
+        m = self.margin
+        self.slices = (slice(m, h - m), slice(m, w - m))
         self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
         self.fy = np.fft.fftfreq(h)[:, None]
         self.fx = np.fft.rfftfreq(w)[None, :]
@@ -63,7 +88,7 @@ class MotionCompensator:
 
         Returns
         -------
-        ndarray of float32, shape (B, H - 2 m, W - 2 m)
+        ndarray of float32, shape (B,) + :attr:`output_shape`
         """
         frames = np.asarray(frames, dtype=np.float32)
         count = frames.shape[0]
@@ -76,8 +101,7 @@ class MotionCompensator:
         spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
                                         + self.fy[None] * shifts[:, 1, None, None]))
         moved = scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
-        m = self.margin
-        out = np.ascontiguousarray(moved[:, m:h - m, m:w - m], dtype=np.float32)
+        out = np.ascontiguousarray(moved[(slice(None),) + self.slices], dtype=np.float32)
         if not keep.all():
             stand_in = (out[keep][0] if reference is None and keep.any() else
                         self.crop(reference) if reference is not None else out.mean(axis=0))
@@ -86,9 +110,7 @@ class MotionCompensator:
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         """The compensated frame's region of an image already still (e.g. a reference)."""
-        m = self.margin
-        h, w = self.frame_shape
-        return np.ascontiguousarray(np.asarray(image)[m:h - m, m:w - m], dtype=np.float32)
+        return np.ascontiguousarray(np.asarray(image)[self.slices], dtype=np.float32)
 
 
 class CompensatedClip:
