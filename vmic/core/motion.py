@@ -259,15 +259,18 @@ def track_step(fps: float) -> int:
 def tracked_frames(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     """Which of the frames ``at`` (indices in a clip of ``n_frames``) are tracked: bool.
 
-    Every :func:`track_step`-th frame, and every frame of the clip's first and last
-    ``2 EDGE_FIT_S`` seconds, where :func:`smooth_track` fits the track's ends: a fit on a
-    few noisy samples would extend the track with a wrong slope, which the smoothing and
-    then the audio's high-pass turn into a transient. The same frames however the clip is
-    split into ranges.
+    Every :func:`track_step`-th frame; in the clip's first and last ``2 EDGE_FIT_S``
+    seconds, where :func:`smooth_track` fits the track's ends, every quarter of that step
+    (a fit on a few noisy samples would extend the track with a wrong slope, which the
+    smoothing and then the audio's high-pass turn into a transient); and the last frame.
+    The same frames however the clip is split into ranges.
     """
     at = np.asarray(at)
+    step = track_step(fps)
     edge = int(np.ceil(2 * EDGE_FIT_S * fps))
-    return (at % track_step(fps) == 0) | (at < edge) | (at >= n_frames - edge)
+    near_end = (at < edge) | (at >= n_frames - edge)
+    return ((at % step == 0) | (near_end & (at % max(1, step // 4) == 0))
+            | (at == n_frames - 1))
 
 
 @dataclass
