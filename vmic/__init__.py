@@ -26,7 +26,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submod_attrs={
         "recovery": ["recover", "recover_from_ranges", "Recovery", "RecoveryInfo"],
-        "extraction": ["prepare_extraction", "extract_range", "track_motion"],
+        "extraction": ["prepare_extraction", "extract_range"],
+        "tracking": ["track_motion"],
         "io.clip": ["open_clip", "Clip"],
         "core.pyramid": ["SteerablePyramid"],
         "metrics": ["score"],

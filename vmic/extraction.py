@@ -30,7 +30,7 @@ from vmic.io.clip import Clip
 from vmic.ranges import RangeSums, stream_sums
 
 __all__ = ["Extraction", "ExtractionPlan", "prepare_extraction", "extract_range",
-           "track_motion", "check_reference"]
+           "check_reference"]
 
 _CACHED = ("pyramid", "reference_bands", "flow_weights", "flow_terms", "align_bands",
            "tracker")
@@ -234,8 +234,8 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
     motion : {"auto", "off"}, MotionTrack or ndarray of shape (T, 2), optional
         The clip's large motion, removed from every frame before the pyramid; every range
         extracted with this extraction is compensated alike (:mod:`vmic.core.motion`).
-        "auto" measures it first (:func:`track_motion`, a pass over the clip without the
-        pyramid) and removes it where it reaches
+        "auto" measures it first (:func:`vmic.tracking.track_motion`, a pass over the clip
+        without the pyramid) and removes it where it reaches
         :data:`~vmic.core.motion.MOTION_THRESHOLD_PX`, as :func:`vmic.recover` does; a
         track or known displacements (px per frame) are removed as they are; "off" removes
         nothing. Default "auto", except for ``align`` ("off").
@@ -247,7 +247,9 @@ def prepare_extraction(clip: Clip, *, combine: str = "auto", scales: int | None 
     if not isinstance(clip, Clip):
         raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
                         f"{type(clip).__name__}")
-    clip = _follow_motion(clip, motion, combine, reference_frame, reference_average)
+    from vmic.tracking import follow_motion
+
+    clip = follow_motion(clip, motion, combine, reference_frame, reference_average)
     plan = ExtractionPlan(clip, combine, scales, orientations, reference_frame,
                           reference_average, dtype)
     reference = clip.mean_frame(reference_frame, plan.reference_average)
@@ -320,75 +322,6 @@ class ExtractionPlan:
         out.pyramid = self.pyramid  # already built (and validated) for this plan
         check_reference(out.reference_bands)
         return out
-
-
-def _follow_motion(clip, motion, combine, reference_frame, reference_average):
-    # The clip as prepare_extraction analyses it: with its large motion removed or not.
-    from vmic.combine import get_method
-    from vmic.core.compensation import compensated_clip
-
-    method = get_method(combine)
-    if motion is None:
-        motion = "off" if method.name == "align" else "auto"
-    if isinstance(motion, str):
-        if motion not in ("auto", "off"):
-            raise VmicError(f"unknown motion mode {motion!r}; choose from auto, off")
-        if motion == "off":
-            return clip
-        average = method.reference_average if reference_average is None else reference_average
-        motion = track_motion(clip, reference_frame=reference_frame,
-                              reference_average=average)
-        if not motion.moving():
-            return clip
-    return compensated_clip(clip, motion)
-
-
-def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int = 32,
-                 batch_size: int = 64, quiet: bool = True):
-    """Measure the clip's large motion (a pass over its frames, without the pyramid).
-
-    Parameters
-    ----------
-    clip : Clip
-        The opened clip, or a range of it.
-    reference_frame, reference_average : int
-        The reference image is the mean of ``reference_average`` frames from
-        ``reference_frame`` on (counted from the clip's start).
-    batch_size : int
-        Frames per batch.
-    quiet : bool
-        No progress bar.
-
-    Returns
-    -------
-    vmic.core.motion.MotionTrack
-        The tracked frames' displacements (:func:`vmic.core.motion.tracked_frames`) and the
-        smoothed large motion (px).
-    """
-    from vmic.core.motion import MotionTrack, MotionTracker, tracked_frames
-    from vmic.io.stream import progress_bar
-
-    if not isinstance(clip, Clip):
-        raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
-                        f"{type(clip).__name__}")
-    if not 0 <= reference_frame < clip.n_frames:
-        raise VmicError(f"reference frame {reference_frame} is outside the clip's "
-                        f"{clip.n_frames} frames (0..{clip.n_frames - 1})")
-    tracker = MotionTracker(clip.mean_frame(reference_frame, max(1, int(reference_average))))
-    raw = np.full((clip.n_frames, 2), np.nan)
-    bar = progress_bar(clip.n_frames, "motion", quiet)
-    batches = clip.iter_batches(batch_size)
-    try:
-        for index, frames in batches:
-            at = index + np.arange(frames.shape[0])
-            tracked = tracked_frames(at, clip.n_frames, clip.capture_fps)
-            if tracked.any():
-                raw[at[tracked]] = tracker.track(frames[tracked])
-            bar.update(frames.shape[0])
-    finally:
-        batches.close()
-        bar.close()
-    return MotionTrack.from_raw(raw, clip.capture_fps)
 
 
 def extract_range(extraction: Extraction, clip_range: Clip, *, batch_size: int = 8,

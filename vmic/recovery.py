@@ -140,6 +140,7 @@ def check_options(method, fps: float, highpass_hz, bandpass_hz, denoise: str,
         post.check_band(*bandpass_hz, sr=fps, name="bandpass_hz")
 
 
+# Over 80 lines only through its docstring, which documents every option (the body is ~30).
 def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = None,
             scales: int | None = None,
             orientations: int = 2, combine: str = DEFAULT_COMBINE,
@@ -235,28 +236,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             raise
         follow = (method.name != "align" if motion is None else motion == "auto")
         settings = (combine, scales, orientations, reference_frame, reference_average, dtype)
-        if track_roi:
-            batches.close()
-            if roi is None or isinstance(clip, Clip) or not follow:
-                raise VmicError("track_roi needs an roi, the clip's path or frames (it reads "
-                                "the whole frame) and motion that is followed")
-            extraction, sums, track = _tracked_roi_pass(clip, source, method, settings,
-                                                        batch_size, quiet)
-        else:
-            extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
-            track = None
-            if follow:
-                from vmic.core.motion import MotionTrack
-
-                track = MotionTrack.from_raw(sums.motion, source.capture_fps)
-                if track.moving():
-                    # A second pass over frames with the large motion removed (module notes
-                    # of vmic.core.motion); the first pass's sums are dropped. (Its blind
-                    # split-sample estimate is no guide between the two: the motion's
-                    # artefacts are common to all tiles and pass for signal.)
-                    moved = _compensated(source, track)
-                    extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size),
-                                                        settings, False, quiet)
+        extraction, sums, track = _extract(clip, source, batches, method, settings, follow,
+                                           track_roi, roi, batch_size, quiet)
     result = recover_from_ranges(extraction, [sums], highpass_hz=highpass_hz,
                                  bandpass_hz=bandpass_hz, denoise=denoise, units=units)
     if track is not None and result.info.motion_px is None:
@@ -285,10 +266,36 @@ def _extraction_pass(source, batches, settings, track_motion: bool, quiet: bool)
     return extraction, sums
 
 
+def _extract(clip, source, batches, method, settings, follow, track_roi, roi, batch_size,
+             quiet):
+    # The clip's sums, with its large motion removed where it moves (module notes of
+    # vmic.core.motion), and the motion track (None where it is not followed).
+    if track_roi:
+        batches.close()
+        if roi is None or isinstance(clip, Clip) or not follow:
+            raise VmicError("track_roi needs an roi, the clip's path or frames (it reads "
+                            "the whole frame) and motion that is followed")
+        return _tracked_roi_pass(clip, source, method, settings, batch_size, quiet)
+    extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
+    if not follow:
+        return extraction, sums, None
+    from vmic.core.motion import MotionTrack
+
+    track = MotionTrack.from_raw(sums.motion, source.capture_fps)
+    if track.moving():
+        # A second pass over the frames with the motion removed; the first pass's sums are
+        # dropped. (Its blind split-sample estimate is no guide between the two: the
+        # motion's artefacts are common to all tiles and pass for signal.)
+        moved = _compensated(source, track)
+        extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
+                                            False, quiet)
+    return extraction, sums, track
+
+
 def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
     # The ROI following the motion: the track is measured on the whole frames (more texture
     # than the ROI alone: a better track), and the ROI is cut from them with it removed.
-    from vmic.extraction import track_motion
+    from vmic.tracking import track_motion
 
     _, _, _, reference_frame, reference_average, _ = settings
     average = method.reference_average if reference_average is None else reference_average

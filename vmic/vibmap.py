@@ -269,7 +269,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         view = source
         if motion == "auto":
             from vmic.core.compensation import compensated_clip
-            from vmic.extraction import track_motion
+            from vmic.tracking import track_motion
 
             track = track_motion(source, reference_frame=reference_frame, quiet=quiet)
             if track.moving():

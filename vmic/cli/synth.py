@@ -110,36 +110,8 @@ def register(subparsers) -> None:
                    help="motion direction, degrees from +x towards +y (default 0)")
     g.add_argument("--mode", type=_mode, default=(1, 1), metavar="M,N",
                    help="membrane mode numbers (default 1,1)")
-    g = p.add_argument_group(
-        "drift", "slow camera motion, not part of the truth: the whole scene (object outline "
-                 "and motion shape included) is translated on a larger canvas and cropped, so a "
-                 "pan can leave the view; the sidecar holds the track per frame (px)")
-    g.add_argument("--drift-kind", choices=("sine", "pan", "walk"), default="sine",
-                   help="sine: --drift PX at --drift-hz; pan: --drift-speed in "
-                        "--drift-direction; walk: handheld random walk of RMS speed "
-                        "--drift-speed, low-passed at --drift-cutoff (default sine)")
-    g.add_argument("--drift", type=_nonneg, default=0.0, metavar="PX",
-                   help="sine drift: peak px on each axis, the sum of two sines at HZ and "
-                        "0.37 HZ with random phases (default 0: no drift)")
-    g.add_argument("--drift-hz", type=positive_float, default=0.5, metavar="HZ",
-                   help="sine drift frequency (default 0.5)")
-    g.add_argument("--drift-speed", type=_nonneg, default=0.0, metavar="PX_PER_S",
-                   help="pan: speed; walk: RMS speed (px/s; default 0: no drift)")
-    g.add_argument("--drift-direction", type=float, default=0.0, metavar="DEG",
-                   help="pan direction, degrees from +x towards +y (default 0)")
-    g.add_argument("--drift-cutoff", type=positive_float, default=10.0, metavar="HZ",
-                   help="walk: zero-phase low-pass of the velocity, at most 20 Hz (default 10)")
-    g.add_argument("--region-drift", type=_nonneg, default=0.0, metavar="PX",
-                   help="two_regions: each region's own slow translation, peak px (sum of two "
-                        "sines at --region-drift-hz), on top of the camera's (default 0)")
-    g.add_argument("--region-drift-hz", type=positive_float, default=0.5, metavar="HZ",
-                   help="region drift frequency (default 0.5)")
-    g.add_argument("--region-drift-mode", choices=("opposite", "independent"),
-                   default="opposite",
-                   help="region B moves opposite to A, or on its own track (default opposite)")
-    g.add_argument("--drift-margin", type=nonnegative_int, default=None, metavar="PX",
-                   help="canvas margin (default: the drift's reach + 4 px); the same margin "
-                        "with no drift renders the same scene still, for comparisons")
+    _add_drift_options(p)
+
     g = p.add_argument_group("scene")
     g.add_argument("--texture", choices=("noise", "print", "image"), default="noise",
                    help="object texture: multi-scale noise, print-like marks, or --image")
@@ -170,6 +142,40 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
     _DEFAULTS.update(vars(p.parse_args(["OUT"])))
 
+
+
+def _add_drift_options(p: argparse.ArgumentParser) -> None:
+    # The drift group (vmic.synth.drift), apart: register() would pass 100 lines.
+    g = p.add_argument_group(
+        "drift", "slow camera motion, not part of the truth: the whole scene (object outline "
+                 "and motion shape included) is translated on a larger canvas and cropped, so a "
+                 "pan can leave the view; the sidecar holds the track per frame (px)")
+    g.add_argument("--drift-kind", choices=("sine", "pan", "walk"), default="sine",
+                   help="sine: --drift PX at --drift-hz; pan: --drift-speed in "
+                        "--drift-direction; walk: handheld random walk of RMS speed "
+                        "--drift-speed, low-passed at --drift-cutoff (default sine)")
+    g.add_argument("--drift", type=_nonneg, default=0.0, metavar="PX",
+                   help="sine drift: peak px on each axis, the sum of two sines at HZ and "
+                        "0.37 HZ with random phases (default 0: no drift)")
+    g.add_argument("--drift-hz", type=positive_float, default=0.5, metavar="HZ",
+                   help="sine drift frequency (default 0.5)")
+    g.add_argument("--drift-speed", type=_nonneg, default=0.0, metavar="PX_PER_S",
+                   help="pan: speed; walk: RMS speed (px/s; default 0: no drift)")
+    g.add_argument("--drift-direction", type=float, default=0.0, metavar="DEG",
+                   help="pan direction, degrees from +x towards +y (default 0)")
+    g.add_argument("--drift-cutoff", type=positive_float, default=10.0, metavar="HZ",
+                   help="walk: zero-phase low-pass of the velocity, at most 20 Hz (default 10)")
+    g.add_argument("--region-drift", type=_nonneg, default=0.0, metavar="PX",
+                   help="two_regions: each region's own slow translation, peak px (sum of two "
+                        "sines at --region-drift-hz), on top of the camera's (default 0)")
+    g.add_argument("--region-drift-hz", type=positive_float, default=0.5, metavar="HZ",
+                   help="region drift frequency (default 0.5)")
+    g.add_argument("--region-drift-mode", choices=("opposite", "independent"),
+                   default="opposite",
+                   help="region B moves opposite to A, or on its own track (default opposite)")
+    g.add_argument("--drift-margin", type=nonnegative_int, default=None, metavar="PX",
+                   help="canvas margin (default: the drift's reach + 4 px); the same margin "
+                        "with no drift renders the same scene still, for comparisons")
 
 def config_from_args(args: argparse.Namespace):
     """Build a :class:`vmic.synth.SynthConfig` from parsed arguments."""
