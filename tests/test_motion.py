@@ -174,3 +174,14 @@ def test_a_tracked_roi_follows_the_scene_without_losing_its_border():
     assert snr["tracked"] > snr["still"] - 2, snr
     with pytest.raises(vmic.VmicError, match="track_roi needs an roi"):
         vmic.recover(moving.frames, fps=fps, track_roi=True)
+
+
+def test_cli_track_needs_an_roi(tmp_path, capsys):
+    clip = tmp_path / "c.npy"
+    np.save(clip, np.zeros((10, 32, 32), np.uint8))
+    assert main(["recover", str(clip), "--fps", "2200", "--track", "-o",
+                 str(tmp_path / "o.wav")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["vmic: error: --track needs --roi (the region that follows the motion) and "
+                   "motion that is followed (not --motion off)"]
+    assert not (tmp_path / "o.wav").exists()

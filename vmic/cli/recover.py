@@ -16,6 +16,7 @@ from vmic.cli.common import (
     positive_float,
     positive_int,
 )
+from vmic.errors import VmicError
 from vmic.io.atomic import atomic_path
 
 BATCH_SIZE = 8  # frames per batch: memory is O(batch), not O(clip)
@@ -93,6 +94,9 @@ def run(args) -> int:
     check_distinct({"-o": args.output, "--spectrogram": args.spectrogram,
                     "--signals": args.signals})
 
+    if args.track and (args.roi is None or args.motion == "off"):
+        raise VmicError("--track needs --roi (the region that follows the motion) and motion "
+                        "that is followed (not --motion off)")
     from vmic.post import parse_band
 
     band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
