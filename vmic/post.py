@@ -27,6 +27,7 @@ __all__ = [
     "default_highpass_hz",
     "audible_highpass_hz",
     "finish",
+    "band_and_denoise",
 ]
 
 
@@ -258,6 +259,18 @@ def finish(audio: ArrayLike, sr: float, *, bandpass_hz: tuple[float, float] | No
     """
     if bandpass_hz is None and denoise == "none":
         return np.asarray(audio, dtype=np.float64)
+    return scale_peak(band_and_denoise(audio, sr, bandpass_hz=bandpass_hz, denoise=denoise))
+
+
+def band_and_denoise(audio: ArrayLike, sr: float, *,
+                     bandpass_hz: tuple[float, float] | None = None,
+                     denoise: str = "none") -> np.ndarray:
+    """:func:`finish`'s band-pass and denoising, without its final peak scaling.
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+    """
     out = np.asarray(audio, dtype=np.float64)
     if bandpass_hz is not None:
         out = bandpass(out, sr, *bandpass_hz)
@@ -265,4 +278,4 @@ def finish(audio: ArrayLike, sr: float, *, bandpass_hz: tuple[float, float] | No
         from vmic.denoise import denoise as run_denoise
 
         out = run_denoise(out, sr, method=denoise)
-    return scale_peak(out)
+    return out

@@ -107,13 +107,7 @@ def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoi
 
     if bandpass_hz is None and denoise == "none":
         return np.asarray(audio, dtype=np.float64), gain
-    out = np.asarray(audio, dtype=np.float64)
-    if bandpass_hz is not None:
-        out = post.bandpass(out, sr, *bandpass_hz)
-    if denoise != "none":
-        from vmic.denoise import denoise as run_denoise
-
-        out = run_denoise(out, sr, method=denoise)
+    out = post.band_and_denoise(audio, sr, bandpass_hz=bandpass_hz, denoise=denoise)
     peak = float(np.abs(out).max()) if out.size else 0.0
     if gain is not None and peak > 0:
         gain = gain * peak
