@@ -159,18 +159,9 @@ class CompensatedClip:
                                    self.compensator, self.offset)
 
     def mean_frame(self, first: int = 0, count: int = 1) -> np.ndarray:
-        total, n = None, 0
-        batches = self.iter_batches(64, first=first, count=count)
-        try:
-            for _, frames in batches:
-                part = frames.sum(axis=0, dtype=np.float64)
-                total = part if total is None else total + part
-                n += frames.shape[0]
-        finally:
-            batches.close()
-        if not n:
-            raise VmicError(f"no frames could be read from frame {first} on")
-        return (total / n).astype(np.float32)
+        from vmic.io.convert import mean_of_batches
+
+        return mean_of_batches(self.iter_batches(64, first=first, count=count), first)
 
     def read_frame(self, index: int) -> np.ndarray:
         return self.mean_frame(index, 1)

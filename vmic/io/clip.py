@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vmic.errors import VmicError
-from vmic.io.convert import downsample_area, frame_runs, to_grey
+from vmic.io.convert import downsample_area, frame_runs, mean_of_batches, to_grey
 from vmic.io.prefetch import prefetch
 from vmic.io.readers import ArrayReader, ImageFolderReader, NpyFileReader, VideoReader
 from vmic.io.sidecar import capture_rate, read_sidecar, sidecar_path
@@ -221,12 +221,8 @@ class Clip:
             raise VmicError(f"frames to average must be >= 1, got {count}")
         if count == 1:
             return self.read_frame(first)
-        total = np.zeros(self.frame_shape)
-        n = 0
-        for _, frames in self.iter_batches(32, first=first, count=count, background=False):
-            total += frames.sum(axis=0, dtype=np.float64)
-            n += frames.shape[0]
-        return (total / n).astype(np.float32)
+        return mean_of_batches(self.iter_batches(32, first=first, count=count,
+                                                 background=False), first)
 
     def iter_batches(self, batch_size: int = 32, *, first: int = 0,
                      count: int | None = None, background: bool = True,

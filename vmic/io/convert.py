@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["to_grey", "downsample_area", "frame_runs"]
+from vmic.errors import VmicError
+
+__all__ = ["to_grey", "downsample_area", "frame_runs", "mean_of_batches"]
 
 
 def to_grey(frames: np.ndarray) -> np.ndarray:
@@ -57,3 +59,21 @@ def frame_runs(indices: np.ndarray) -> str:
     starts = np.concatenate(([indices[0]], indices[breaks + 1]))
     ends = np.concatenate((indices[breaks], [indices[-1]]))
     return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in zip(starts, ends, strict=True))
+
+
+def mean_of_batches(batches, first: int = 0) -> np.ndarray:
+    """Mean frame, float32 (H, W), of ``(index, frames)`` batches (closed when done);
+    ``first`` names where they start in the error when they hold none."""
+    total, n = None, 0
+    try:
+        for _, frames in batches:
+            part = frames.sum(axis=0, dtype=np.float64)
+            total = part if total is None else total + part
+            n += frames.shape[0]
+    finally:
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
+    if not n:
+        raise VmicError(f"no frames could be read from frame {first} on")
+    return (total / n).astype(np.float32)
