@@ -22,7 +22,7 @@ bands, so a clip can be split across processes and the sums concatenated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -250,26 +250,9 @@ def concatenate_sums(parts: list[PhaseSums]) -> PhaseSums:
     )
 
 
-def _compact(sums: PhaseSums, flow_reduce) -> PhaseSums:
-    # Keep only what a recovery needs of a batch: whole-frame totals of the band sums and
-    # the flow sums reduced by `flow_reduce` (float32), so memory per frame stays small.
-    keep = (-2, -1)
-    flow = None
-    if sums.flow is not None:
-        flow = (sums.flow if flow_reduce is None else flow_reduce(sums.flow)).astype(np.float32)
-    return PhaseSums(
-        sums.weighted_phase.sum(axis=keep, keepdims=True),
-        sums.amplitude.sum(axis=keep, keepdims=True),
-        sums.energy.sum(axis=keep, keepdims=True),
-        sums.pixels.sum(axis=keep, keepdims=True),
-        flow,
-    )
-
-
 def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches: Iterable,
                tiles: tuple[int, int] = (1, 1), bar: Any = None,
                flow: list[np.ndarray] | None = None,
-               flow_reduce: Callable[[np.ndarray], np.ndarray] | None = None,
                threads: int | None = None, n_frames: int | None = None) -> PhaseSums:
     """Phase sums over an iterable of frame batches (streamed; memory stays per batch).
 
@@ -285,11 +268,6 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches: 
         Updated by the number of frames of each batch.
     flow : list of ndarray, optional
         From :func:`flow_weights`.
-    flow_reduce : callable, optional
-        When given, each batch is compacted as it arrives: the band sums are kept as
-        whole-frame totals only and the flow sums are replaced by ``flow_reduce(flow)``
-        (e.g. :func:`vmic.core.flow.apply_flow_scale`), stored as float32. This is how
-        :func:`vmic.recovery.recover` keeps memory flat on long clips.
     threads : int, optional
         Worker threads (default: the number of cores).
     n_frames : int, optional
@@ -304,8 +282,7 @@ def phase_sums(pyramid: SteerablePyramid, reference: list[np.ndarray], batches: 
     threads = threads or os.cpu_count() or 1
 
     def work(frames):
-        part = frame_phase_sums(pyramid, reference, frames, tiles, flow, workers=1)
-        return part if flow_reduce is None else _compact(part, flow_reduce)
+        return frame_phase_sums(pyramid, reference, frames, tiles, flow, workers=1)
 
     parts = _Collector(n_frames)
     pending: deque = deque()
