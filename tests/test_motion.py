@@ -136,6 +136,8 @@ def test_bad_motion_arguments_are_refused(drifting):
     still, _ = drifting
     with pytest.raises(vmic.VmicError, match="motion mode"):
         vmic.recover(still.frames, fps=2200.0, motion="yes")
+    with pytest.raises(vmic.VmicError, match="prepare_extraction"):
+        vmic.recover(still.frames, fps=2200.0, motion=np.zeros((660, 2)))
     clip = vmic.open_clip(still.frames, fps=2200.0)
     with pytest.raises(vmic.VmicError, match=r"motion must hold .* \(660, 2\)"):
         vmic.prepare_extraction(clip, motion=np.zeros((10, 2)))

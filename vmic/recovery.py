@@ -208,9 +208,12 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
     Recovery
     """
     started = time.perf_counter()
-    if motion not in (None, *MOTION_MODES):
-        raise VmicError(f"unknown motion mode {motion!r}; choose from "
-                        f"{', '.join(MOTION_MODES)}")
+    if motion is not None and (not isinstance(motion, str) or motion not in MOTION_MODES):
+        # A measured track goes through prepare_extraction(motion=track) instead.
+        shown = motion if isinstance(motion, str) else type(motion).__name__
+        raise VmicError(f"unknown motion mode {shown!r}; choose from "
+                        f"{', '.join(MOTION_MODES)} (a track of your own goes to "
+                        "prepare_extraction(motion=...))")
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                      n_frames=n_frames) as source:
         if source.n_frames < 2:

@@ -41,11 +41,15 @@ import scipy.signal
 from vmic.errors import VmicError
 
 __all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracked_frames",
-           "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "MOTION_THRESHOLD_PX",
+           "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "TRACK_ORDER",
+           "MOTION_THRESHOLD_PX",
            "MAX_SHIFT_FRACTION", "TAPER_PX"]
 
 TRACK_CUTOFF_HZ = 15.0
 """Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
+
+TRACK_ORDER = 4
+"""Order of the Butterworth low-pass that smooths the track."""
 
 MIN_TRACK_S = 0.1
 """Shortest clip (s) whose motion is compensated (shorter, slow motion and sound blur)."""
@@ -206,8 +210,8 @@ class MotionTracker:
         return np.array([ix, iy]) + fit.fit(cross[None], np.zeros((1, 2)))[0]
 
 
-def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float = TRACK_CUTOFF_HZ
-                 ) -> np.ndarray:
+def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float | None = None,
+                 order: int | None = None) -> np.ndarray:
     """The large motion of a per-frame track: a zero-phase low-pass along time.
 
     Parameters
@@ -216,18 +220,22 @@ def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float = TRACK_CUTO
         Per-frame displacements (px).
     fps : float
         Capture rate (frames/s).
-    cutoff_hz : float
-        Cut-off of the 4th-order Butterworth low-pass, run forward and backward (Hz).
+    cutoff_hz : float, default :data:`TRACK_CUTOFF_HZ`
+        Cut-off of the Butterworth low-pass, run forward and backward (Hz).
+    order : int, default :data:`TRACK_ORDER`
+        Its order.
 
     Returns
     -------
     ndarray of float64, shape (T, 2)
     """
+    cutoff_hz = TRACK_CUTOFF_HZ if cutoff_hz is None else cutoff_hz
+    order = TRACK_ORDER if order is None else order
     track = _fill_gaps(np.asarray(track, dtype=np.float64))
     n = track.shape[0]
     if n < 8 or not 0 < cutoff_hz < fps / 2:
         return track
-    sos = scipy.signal.butter(4, cutoff_hz, fs=fps, output="sos")
+    sos = scipy.signal.butter(order, cutoff_hz, fs=fps, output="sos")
     pad = int(np.ceil(3 * fps / cutoff_hz))
     n_fit = min(n, max(4, int(EDGE_FIT_S * fps)))
     t = np.arange(n, dtype=np.float64)
