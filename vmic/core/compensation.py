@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
-from vmic.core.motion import TAPER_PX, MotionTrack, raised_cosine_window
+from vmic.core.motion import TAPER_PX, MotionTrack, raised_cosine_window, shift_back
 from vmic.errors import VmicError
 
 __all__ = ["MotionCompensator", "CompensatedClip", "compensated_clip"]
@@ -55,8 +54,6 @@ class MotionCompensator:
             self.margin = 0
             self.output_shape = (rh, rw)
             self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
-            self.fy = np.fft.fftfreq(h)[:, None]
-            self.fx = np.fft.rfftfreq(w)[None, :]
             return
         followed = self.shifts[self.keep] if self.keep.any() else np.zeros((1, 2))
         # The taper, the largest shift, and 3 px more for the sub-pixel shift's ringing off
@@ -70,8 +67,6 @@ class MotionCompensator:
         m = self.margin
         self.slices = (slice(m, h - m), slice(m, w - m))
         self.window = raised_cosine_window(self.frame_shape, TAPER_PX)
-        self.fy = np.fft.fftfreq(h)[:, None]
-        self.fx = np.fft.rfftfreq(w)[None, :]
 
     def apply(self, frames: np.ndarray, first: int,
               reference: np.ndarray | None = None) -> np.ndarray:
@@ -94,13 +89,7 @@ class MotionCompensator:
         count = frames.shape[0]
         shifts = self.shifts[first:first + count]
         keep = self.keep[first:first + count]
-        h, w = self.frame_shape
-        mean = frames.mean(axis=(1, 2), keepdims=True)
-        spectra = scipy.fft.rfft2((frames - mean) * self.window, workers=1)
-        # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
-        spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
-                                        + self.fy[None] * shifts[:, 1, None, None]))
-        moved = scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
+        moved = shift_back(frames, shifts, self.window)
         out = np.ascontiguousarray(moved[(slice(None),) + self.slices], dtype=np.float32)
         if not keep.all():
             stand_in = (out[keep][0] if reference is None and keep.any() else

@@ -41,7 +41,7 @@ import scipy.signal
 from vmic.errors import VmicError
 
 __all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracked_frames",
-           "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "TRACK_ORDER",
+           "lost_ranges", "raised_cosine_window", "shift_back", "TRACK_CUTOFF_HZ", "TRACK_ORDER",
            "MOTION_THRESHOLD_PX",
            "MAX_SHIFT_FRACTION", "TAPER_PX"]
 
@@ -69,6 +69,10 @@ TAPER_PX = 4
 """Width (px) of the raised-cosine border of the frames the tracker and the compensation
 transform (a sharp border would ring when shifted by a fraction of a pixel)."""
 
+REFINE_STEPS = 2
+"""Gauss-Newton steps that refine each tracked displacement at full resolution
+(:meth:`MotionTracker.refine`)."""
+
 TRACK_RATE_HZ = 200.0
 """Rate (Hz) at which frames are tracked, at least: every ``fps // 200``-th frame."""
 
@@ -91,6 +95,34 @@ def raised_cosine_window(shape: tuple[int, int], border: int) -> np.ndarray:
         return out
 
     return (axis(shape[0])[:, None] * axis(shape[1])[None, :]).astype(np.float32)
+
+
+def shift_back(frames: np.ndarray, shifts: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Frames with their displacement undone: tapered by ``window``, shifted by ``-shifts``.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (B, H, W)
+    shifts : ndarray, shape (B, 2)
+        (dx, dy) of each frame (px): a frame shows the scene moved by them.
+    window : ndarray, shape (H, W)
+        The taper (:func:`raised_cosine_window`); a sharp border would ring when shifted.
+
+    Returns
+    -------
+    ndarray of float64, shape (B, H, W)
+        The frames' means are kept. Exact for any sub-pixel shift of a band-limited image
+        within the taper (a phase ramp on the spectrum).
+    """
+    h, w = frames.shape[1:]
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    mean = frames.mean(axis=(1, 2), keepdims=True)
+    spectra = scipy.fft.rfft2((frames - mean) * window, workers=1)
+    # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
+    spectra *= np.exp(2j * np.pi * (fx[None] * shifts[:, 0, None, None]
+                                    + fy[None] * shifts[:, 1, None, None]))
+    return scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
 
 
 def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -162,6 +194,18 @@ class MotionTracker:
         self.reference_spectrum = scipy.fft.fft2((small - small.mean()) * self.window,
                                                  workers=1)
         self.fit = _SlopeFit(self.shape)
+        # The full-resolution reference and its gradient (spectral: exact for the
+        # band-limited image, where central differences would shrink fine texture's).
+        h, w = self.frame_shape
+        self.full_window = raised_cosine_window(self.frame_shape, TAPER_PX)
+        self.full_reference = reference.astype(np.float64)
+        tapered = scipy.fft.rfft2((self.full_reference - self.full_reference.mean())
+                                  * self.full_window, workers=1)
+        self.gradient = np.stack([
+            scipy.fft.irfft2(tapered * (2j * np.pi * np.fft.rfftfreq(w)[None, :]), s=(h, w),
+                             workers=1),
+            scipy.fft.irfft2(tapered * (2j * np.pi * np.fft.fftfreq(h)[:, None]), s=(h, w),
+                             workers=1)])
 
     def track(self, frames: np.ndarray) -> np.ndarray:
         """Displacement of each frame against the reference.
@@ -193,7 +237,51 @@ class MotionTracker:
         moved = np.flatnonzero(np.abs(shifts).max(axis=1) >= 0.5)
         for i in moved:  # on the part of the frame that overlaps the reference
             shifts[i] = self._overlap_fit(small[i], shifts[i])
-        return shifts * self.factor
+        shifts *= self.factor
+        for i in range(len(frames)):
+            shifts[i] = self.refine(frames[i], shifts[i])
+        return shifts
+
+    def refine(self, frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
+        """A displacement refined on the full-resolution frame, as the compensation sees it.
+
+        The coarse estimate is biased by a fraction of a pixel that depends on where the
+        scene sits on the pixel grid (the downsampling aliases, the taper cuts texture that
+        moves): as the scene moves, that bias becomes a wobble in the audio band. Here the
+        frame is shifted back by the estimate exactly as
+        :class:`~vmic.core.compensation.MotionCompensator` shifts it, and the displacement
+        left against the reference (plus a brightness offset) is solved by least squares
+        on the image gradient over the region that stays in view, :data:`REFINE_STEPS`
+        times (Gauss-Newton).
+
+        Parameters
+        ----------
+        frame : ndarray, shape (H, W)
+        shift : ndarray, shape (2,)
+            The coarse (dx, dy) in px.
+
+        Returns
+        -------
+        ndarray of float64, shape (2,)
+            The refined (dx, dy); ``shift`` itself where too little of the frame stays in
+            view to refine on.
+        """
+        h, w = self.frame_shape
+        shift = np.array(shift, dtype=np.float64)
+        frame = np.asarray(frame, dtype=np.float64)[None]
+        for _ in range(REFINE_STEPS):
+            margin = TAPER_PX + int(np.ceil(np.abs(shift).max())) + 3
+            if min(h, w) - 2 * margin < 16 or not np.isfinite(shift).all():
+                return shift
+            inner = (slice(margin, h - margin), slice(margin, w - margin))
+            still = shift_back(frame, shift[None], self.full_window)[0][inner]
+            gx, gy = self.gradient[0][inner].ravel(), self.gradient[1][inner].ravel()
+            design = np.stack([gx, gy, np.ones_like(gx)], axis=1)
+            # still = reference(x + shift - d): the difference is gradient . (shift - d).
+            error = still.ravel() - self.full_reference[inner].ravel()
+            step = np.linalg.lstsq(design, error, rcond=None)[0]
+            shift -= step[:2]
+        return shift
 
     def _overlap_fit(self, frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
         h, w = self.shape
