@@ -10,7 +10,10 @@ other texture. The large motion is therefore measured and undone before the pyra
    the normalised cross-power spectrum gives whole pixels, then a weighted least-squares fit
    of the cross-power phase's slope over the low frequencies gives the fraction; where the
    frame has moved, the fit is repeated on the part of the frame that overlaps the reference
-   (texture entering and leaving the view biases a whole-frame estimate). Each frame needs
+   (texture entering and leaving the view biases a whole-frame estimate). The estimate is
+   then refined at full resolution on the frame shifted back as step 3 shifts it
+   (:meth:`MotionTracker.refine`): the coarse one's error depends on the scene's place on
+   the pixel grid and would wobble in the audio band as the scene moves. Each frame needs
    only itself and the reference: a clip's frame ranges are tracked independently.
 2. **Smooth.** The per-frame track holds the sound's motion and the estimate's noise too;
    a zero-phase low-pass at :data:`TRACK_CUTOFF_HZ` keeps the large motion only
