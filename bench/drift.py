@@ -250,6 +250,9 @@ def parse_args(argv):
     parser.add_argument("--regions", action="store_true",
                         help="two-region cells also translate each region (opposite)")
     parser.add_argument("--combine", default=None, help="recover's combine= (default its own)")
+    parser.add_argument("--motion", default=None, choices=("auto", "off"),
+                        help="recover's motion= (default its own): off measures what following "
+                             "the motion gains")
     parser.add_argument("--jobs", type=int, default=1, help="clips rendered in parallel")
     parser.add_argument("--json", default=None, metavar="PATH", help="also save rows as JSON")
     parser.add_argument("--estimate", action="store_true",
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.estimate:
         return 0
     recover_kw = {"combine": args.combine} if args.combine else {}
+    if args.motion:
+        recover_kw["motion"] = args.motion
     jobs = []
     for cell in cells:
         margin = group_margin(grid["drifts"], args.regions, cell.motion)
