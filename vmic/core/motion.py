@@ -225,6 +225,12 @@ class MotionTracker:
         frames = np.asarray(frames)
         if frames.ndim == 2:
             frames = frames[None]
+        # Frame by frame: a batched FFT's rounding depends on the batch, and a frame must
+        # give the same bits however the clip's frames are batched or split into ranges.
+        return np.concatenate([self._track(frames[i:i + 1]) for i in range(len(frames))]
+                              ).reshape(-1, 2)
+
+    def _track(self, frames: np.ndarray) -> np.ndarray:
         small = _area_downsample(frames, self.factor)
         centred = small - small.mean(axis=(1, 2), keepdims=True)
         spectra = scipy.fft.fft2(centred * self.window, workers=1)
@@ -278,11 +284,13 @@ class MotionTracker:
                 return shift
             inner = (slice(margin, h - margin), slice(margin, w - margin))
             still = shift_back(frame, shift[None], self.full_window)[0][inner]
-            gx, gy = self.gradient[0][inner].ravel(), self.gradient[1][inner].ravel()
-            design = np.stack([gx, gy, np.ones_like(gx)], axis=1)
             # still = reference(x + shift - d): the difference is gradient . (shift - d).
-            error = still.ravel() - self.full_reference[inner].ravel()
-            step = np.linalg.lstsq(design, error, rcond=None)[0]
+            error = still - self.full_reference[inner]
+            columns = (self.gradient[0][inner], self.gradient[1][inner], np.ones_like(error))
+            # The normal equations by numpy's own sums, not BLAS: the same frame gives the
+            # same bits in any thread (a frame range tracked apart equals one pass).
+            normal = np.array([[np.sum(a * b) for b in columns] for a in columns])
+            step = np.linalg.solve(normal, [np.sum(a * error) for a in columns])
             shift -= step[:2]
         return shift
 
