@@ -49,5 +49,5 @@ def frame_metadata(kind: str, dtype, *, bit_depth: int, codec: str | None,
 def check_frame_count(path: Path, what: str, size: int, needed: int) -> None:
     """Refuse a data file shorter than its header says (``size`` and ``needed`` in bytes)."""
     if size < needed:
-        raise VmicError(f"{path} holds {size:,} bytes but {what} needs {needed:,} "
+        raise VmicError(f"{path} holds {size:,} bytes where {what} take {needed:,} "
                         "(a truncated file, or the wrong header?)")

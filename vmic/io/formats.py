@@ -97,7 +97,9 @@ def open_reader(path: Path, *, segment: int | None = None):
             reader = TiffStackReader(path)
         else:
             reader = VideoReader(path)
-            return select_segment(reader, video_segments(reader), segment, path.name)
+            segments = video_segments(reader)
+            reader.metadata["segments"] = [s.as_dict() for s in segments]
+            return select_segment(reader, segments, segment, path.name)
     if segment not in (None, 0):
         raise VmicError(f"--segment {segment}: {path.name} is one constant-rate segment "
                         "(segments are found in videos only)")

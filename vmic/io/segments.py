@@ -60,7 +60,7 @@ def find_segments(times: np.ndarray, *, tick_s: float = 0.0) -> list[Segment]:
         Presentation times of the frames (s).
     tick_s : float
         Resolution of the stored times (the container's time base, s). Where it exceeds
-        1 % of the typical frame interval (a 2200 fps clip in a millisecond time base), the
+        5 % of the typical frame interval (a 2200 fps clip in a millisecond time base), the
         times cannot tell rates apart and the video is one segment.
 
     Returns
@@ -72,25 +72,37 @@ def find_segments(times: np.ndarray, *, tick_s: float = 0.0) -> list[Segment]:
     if n < 2 * MIN_SEGMENT_FRAMES:
         return [Segment(0, n, _fps(np.diff(times)))]
     intervals = np.diff(times)
-    if tick_s > 0.01 * np.median(intervals):
+    if tick_s > 0.05 * np.median(intervals):
         return [Segment(0, n, _fps(intervals))]
     smooth = _running_median(intervals, SMOOTHING)
-    # Interval i joins frames i and i + 1; frame i belongs to the run of interval i.
+    # Runs of intervals at one rate, found on the smoothed intervals; interval i joins
+    # frames i and i + 1.
     starts, reference = [0], smooth[0]
     for i in range(1, len(smooth)):
         if abs(smooth[i] - reference) > RATE_TOLERANCE * reference:
             starts.append(i)
             reference = smooth[i]
-    bounds = starts + [n]
-    runs = list(zip(bounds[:-1], bounds[1:], strict=True))
+    bounds = starts + [n - 1]
     segments: list[Segment] = []
-    for a, b in runs:
-        fps = _fps(intervals[a : min(b, n - 1)]) if b - a >= MIN_SEGMENT_FRAMES else None
-        if fps is None and segments and segments[-1].fps is None:  # ramps join up
-            last = segments.pop()
-            a = last.first
-        segments.append(Segment(a, b - a, fps))
-    return segments
+    end = -1  # last frame placed in a segment
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a < MIN_SEGMENT_FRAMES:
+            continue  # part of a ramp
+        # Trim the run's ends to the raw intervals at its rate: its frames are then those
+        # both of whose neighbours in it are one interval away.
+        ref = float(np.median(intervals[a:b]))
+        steady = np.abs(intervals[a:b] - ref) <= RATE_TOLERANCE * ref
+        a, b = a + int(np.argmax(steady)), b - int(np.argmax(steady[::-1]))
+        first = max(a, end + 1)
+        if first > end + 1:
+            segments.append(Segment(end + 1, first - end - 1, None))
+        segments.append(Segment(first, b - first + 1, 1.0 / ref))
+        end = b
+    if end < n - 1:
+        if segments and segments[-1].fps is None:
+            end = segments.pop().first - 1
+        segments.append(Segment(end + 1, n - 1 - end, None))
+    return segments if any(s.fps for s in segments) else [Segment(0, n, None)]
 
 
 def _fps(intervals: np.ndarray) -> float | None:
