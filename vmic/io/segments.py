@@ -38,6 +38,10 @@ class Segment:
     n_frames: int
     fps: float | None
 
+    def __post_init__(self):
+        if self.fps is not None:  # 240.00000000000085 is 240 at the times' precision
+            object.__setattr__(self, "fps", float(f"{self.fps:.6g}"))
+
     def as_dict(self) -> dict:
         return {"first": self.first, "frames": self.n_frames, "fps": self.fps}
 
