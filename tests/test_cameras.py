@@ -176,3 +176,16 @@ def test_bad_camera_files_end_in_one_error_line_and_no_output(tmp_path, capsys):
             err = capsys.readouterr().err.strip().splitlines()
             assert len(err) == 1 and err[0].startswith("vmic: error: "), err
             assert not (tmp_path / "out.wav").exists()
+
+
+def test_info_of_a_photron_file(tmp_path, capsys):
+    cih = write_mraw(tmp_path / "i.cih", _frames(np.uint16, 4095, (6, 4, 6)), bits=12,
+                     fps=50000, info={"Save Step": 2})
+    assert main(["info", str(cih), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["frames"], info["width"], info["height"], info["bit_depth"]) == (6, 6, 4, 12)
+    assert (info["fps"], info["fps_source"], info["lossless"]) == (25000, "header", True)
+    assert info["duration_s"] == pytest.approx(6 / 25000) and info["codec"] == "mraw"
+    assert any("save step 2" in note for note in info["notes"])
+    assert main(["info", str(cih)]) == 0
+    assert "25000 fps (from the header)" in capsys.readouterr().out
