@@ -37,22 +37,36 @@ def write_mraw(path: Path, frames: np.ndarray, *, bits: int = 16, fps=20000,
     return Path(cih)
 
 
+def pack(frame: np.ndarray, bits: int) -> bytes:
+    """Pixels as Phantom packs them, high bits first: 10 bit (4 in 5 bytes), 12 (2 in 3)."""
+    v = frame.astype(np.uint16).ravel()
+    if bits == 12:
+        a, b = v[0::2], v[1::2]
+        out = [a >> 4, ((a & 15) << 4) | (b >> 8), b & 255]
+    else:
+        a, b, c, d = v[0::4], v[1::4], v[2::4], v[3::4]
+        out = [a >> 2, ((a & 3) << 6) | (b >> 4), ((b & 15) << 4) | (c >> 6),
+               ((c & 63) << 2) | (d >> 8), d & 255]
+    return np.stack(out, axis=1).astype(np.uint8).tobytes()
+
+
 def write_cine(path: Path, frames: np.ndarray, *, fps: int = 10000, bottom_up: bool = True,
-               frame_rate16: int = 0, mark: bytes = b"CI") -> Path:
-    """A Phantom CINE of frames (T, H, W) uint8/uint16 or (T, H, W, 3) (BGR)."""
+               frame_rate16: int = 0, mark: bytes = b"CI", packed: int | None = None) -> Path:
+    """A Phantom CINE of frames (T, H, W) uint8/uint16 or (T, H, W, 3) (BGR); ``packed``
+    10 or 12 writes packed raw pixels (bitmap compression 256 or 1024, rows top-down)."""
     n, h, w = frames.shape[:3]
     channels = frames.shape[3] if frames.ndim == 4 else 1
     bits = 8 * frames.dtype.itemsize * channels
     off_bitmap = CINE_HEADER.size
     off_setup = off_bitmap + BITMAP_HEADER.size
     off_offsets = off_setup + SETUP_LENGTH
-    image_bytes = h * w * channels * frames.dtype.itemsize
+    image_bytes = h * w * channels * frames.dtype.itemsize if not packed else h * w * packed // 8
     first_image = off_offsets + 8 * n
     offsets = [first_image + k * (ANNOTATION + image_bytes) for k in range(n)]
-    header = CINE_HEADER.pack(mark, CINE_HEADER.size, 0, 1, 0, n, -5, n, off_bitmap,
-                              off_setup, off_offsets, 0, 0)
-    bitmap = BITMAP_HEADER.pack(BITMAP_HEADER.size, w, h if bottom_up else -h, 1, bits, 0,
-                                image_bytes, 0, 0, 0, 0)
+    header = CINE_HEADER.pack(mark, CINE_HEADER.size, 2 if packed else 0, 1, 0, n, -5, n,
+                              off_bitmap, off_setup, off_offsets, 0, 0)
+    bitmap = BITMAP_HEADER.pack(BITMAP_HEADER.size, w, h if bottom_up else -h, 1, bits,
+                                {None: 0, 10: 256, 12: 1024}[packed], image_bytes, 0, 0, 0, 0)
     setup = bytearray(SETUP_LENGTH)
     for name, value in (("FrameRate16", frame_rate16), ("Mark", b"ST"),
                         ("Length", SETUP_LENGTH), ("FrameRate", fps), ("RealBPP", 12 if bits
@@ -64,6 +78,9 @@ def write_cine(path: Path, frames: np.ndarray, *, fps: int = 10000, bottom_up: b
         out.write(np.array(offsets, dtype="<i8").tobytes())
         for frame in frames:
             out.write(struct.pack("<II", ANNOTATION, image_bytes))
+            if packed:
+                out.write(pack(frame, packed))
+                continue
             stored = frame[::-1] if bottom_up else frame
             out.write(np.ascontiguousarray(stored).astype(stored.dtype.newbyteorder("<")).tobytes())
     return path

@@ -95,6 +95,15 @@ def test_cine_reads_as_stored_top_down(tmp_path, dtype, top, bottom_up):
         np.testing.assert_array_equal(clip[6], frames[6])
 
 
+@pytest.mark.parametrize("bits", [10, 12])
+def test_cine_packed_raw_is_unpacked_as_stored(tmp_path, bits):
+    frames = _frames(np.uint16, 2**bits - 1, (5, 4, 8))
+    cine = write_cine(tmp_path / "p.cine", frames, packed=bits)
+    with open_clip(cine) as clip:
+        assert clip.metadata["pixel_format"] == f"mono{bits} packed"
+        np.testing.assert_array_equal(_read(clip, 2), frames.astype(np.float32))
+
+
 def test_cine_colour_is_averaged_to_grey(tmp_path):
     frames = _frames(np.uint8, 255, (4, 6, 8, 3))
     with open_clip(write_cine(tmp_path / "c.cine", frames)) as clip:
