@@ -45,8 +45,9 @@ def _save_step(header: Path, cih: dict) -> int:
     """The header's frame skip: "Save Step" in a CIH, ``skipFrame`` in a CIHX (1 if absent)."""
     if header.suffix.lower() == ".cihx":
         text = header.read_text(encoding="utf-8", errors="ignore")
-        match = re.search(r"<(skipFrame|saveStep)>\s*(\d+)\s*<", text)
-        step = match.group(2) if match else 1
+        frame_info = re.search(r"<frameInfo>(.*?)</frameInfo>", text, re.DOTALL)
+        match = re.search(r"<skipFrame>\s*(\d+)\s*<", frame_info.group(1) if frame_info else "")
+        step = match.group(1) if match else 1
     else:
         step = cih.get("Save Step", 1)
     try:
@@ -125,7 +126,11 @@ class MrawReader:
         self.save_step = step
         dtype = np.uint8 if self.bits == 8 else np.uint16
         self.bytes_per_pixel = np.dtype(dtype).itemsize
-        self.metadata = frame_metadata("mraw", dtype, bit_depth=self.bits, codec="mraw",
+        # 16-bit files usually hold fewer significant bits ("EffectiveBit Depth", often 12)
+        effective = cih.get("EffectiveBit Depth", self.bits)
+        depth = effective if isinstance(effective, int) and 0 < effective <= self.bits \
+            else self.bits
+        self.metadata = frame_metadata("mraw", dtype, bit_depth=depth, codec="mraw",
                                        pixel_format=f"mono{self.bits}")
         self.metadata.update(camera=str(cih.get("Camera Type", "")) or None,
                              record_fps=rate, save_step=step)
