@@ -72,6 +72,15 @@ def test_a_header_rate_of_zero_is_refused_unless_a_rate_is_given(tmp_path):
         open_clip(cine)
 
 
+def test_a_header_without_a_rate_needs_one(tmp_path):
+    cih = write_mraw(tmp_path / "n.cih", _frames(np.uint8, 255), bits=8)
+    cih.write_text("".join(line for line in cih.read_text().splitlines(keepends=True)
+                           if not line.startswith("Record Rate")))
+    with pytest.raises(VmicError, match="capture rate unknown"):
+        open_clip(cih)
+    assert open_clip(cih, fps=3000).fps_source == "argument"
+
+
 def test_mraw_missing_or_short_is_refused(tmp_path):
     frames = _frames(np.uint16, 4095)
     cih = write_mraw(tmp_path / "m.cih", frames)

@@ -115,15 +115,17 @@ class MrawReader:
         check_frame_count(self.data_path, f"{self.n_frames} frames of {width}x{height} px at "
                           f"{self.bits} bit", self.data_path.stat().st_size,
                           self._byte(self.n_frames * self._pixels))
-        rate = _number(cih, "Record Rate(fps)", header, float)
         step = _save_step(header, cih)
-        note = None
-        if step > 1:
-            note = (f"{header.name}: record rate {rate:g} fps with save step {step} (one frame "
-                    f"in {step} saved): the clip's rate is {rate / step:g} fps")
-        self.stated_rate = StatedRate(rate / step, "header",
-                                      f"{header.name}: Record Rate(fps)", note)
         self.save_step = step
+        rate = self.stated_rate = None  # a header without a rate: --fps or the sidecar
+        if "Record Rate(fps)" in cih:
+            rate = _number(cih, "Record Rate(fps)", header, float)
+            note = None
+            if step > 1:
+                note = (f"{header.name}: record rate {rate:g} fps with save step {step} (one "
+                        f"frame in {step} saved): the clip's rate is {rate / step:g} fps")
+            self.stated_rate = StatedRate(rate / step, "header",
+                                          f"{header.name}: Record Rate(fps)", note)
         dtype = np.uint8 if self.bits == 8 else np.uint16
         self.bytes_per_pixel = np.dtype(dtype).itemsize
         # 16-bit files usually hold fewer significant bits ("EffectiveBit Depth", often 12)
