@@ -169,3 +169,26 @@ def test_info_text_says_lossy_costs_sub_pixel_motion(tmp_path, capsys):
     assert "h264 (lossy)" in out and "lossy compression costs sub-pixel motion" in out
     assert "capture rate taken from the container" in out
     assert Path(path).exists()
+
+
+def test_recover_reads_the_segment_asked_for_or_refuses_in_one_line(tmp_path, capsys):
+    path = _write_timed(tmp_path / "slomo.mp4", _slow_motion_times())
+    out = tmp_path / "out.wav"
+    assert main(["recover", str(path), "--fps", "240", "--segment", "7", "-o", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith("vmic: error: --segment 7: slomo.mp4 holds 3")
+    assert not out.exists()
+    assert main(["recover", str(path), "--fps", "240", "--segment", "1", "-o", str(out),
+                 "--quiet", "--combine", "align"]) == 0
+    assert "wrote" in capsys.readouterr().err and out.exists()
+
+
+def test_info_of_frames_without_a_rate(tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.zeros((4, 6, 5), np.uint16))
+    assert main(["info", str(tmp_path / "s.npy"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["frames"], info["width"], info["height"], info["bit_depth"]) == (4, 5, 6, 16)
+    assert info["fps"] is None and info["fps_source"] is None and info["duration_s"] is None
+    assert main(["info", str(tmp_path / "s.npy"), "--fps", "1000"]) == 0
+    assert "1000 fps (from the argument)" in capsys.readouterr().out
