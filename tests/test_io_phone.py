@@ -13,7 +13,7 @@ import pytest
 from vmic.cli import main
 from vmic.errors import VmicError
 from vmic.io.clip import open_clip
-from vmic.io.segments import find_segments
+from vmic.io.segments import Segment, find_segments
 
 TICKS = 7680  # time base 1/7680 s: holds 30 and 240 fps exactly
 
@@ -58,6 +58,8 @@ def test_segments_of_a_ramp():
     assert segments[2].n_frames >= 200
     jitter = 1 + 0.05 * np.random.default_rng(0).standard_normal(300)
     assert len(find_segments(np.cumsum(jitter / 240))) == 1  # jitter is no new segment
+    dropped = np.delete(np.arange(100) / 240, [40, 70])  # two frames missing
+    assert find_segments(dropped) == [Segment(0, 98, 240, irregular=2)]
     # a millisecond time base cannot tell 2200 fps from anything: one segment
     assert len(find_segments(np.round(np.arange(300) / 2200, 3), tick_s=1e-3)) == 1
 
@@ -192,3 +194,11 @@ def test_info_of_frames_without_a_rate(tmp_path, capsys):
     assert info["fps"] is None and info["fps_source"] is None and info["duration_s"] is None
     assert main(["info", str(tmp_path / "s.npy"), "--fps", "1000"]) == 0
     assert "1000 fps (from the argument)" in capsys.readouterr().out
+
+
+def test_dropped_frames_are_reported(tmp_path):
+    path = _write_timed(tmp_path / "d.mp4", np.delete(np.arange(60) / 240, [30]))
+    with pytest.warns(UserWarning, match="1 frame interval is off the rate of 240 fps"):
+        clip = open_clip(path, fps=240)
+    assert clip.metadata["segments"] == [{"first": 0, "frames": 59, "fps": 240,
+                                          "irregular": 1}]

@@ -32,18 +32,23 @@ class Segment:
     first, n_frames : int
     fps : float or None
         Their rate on the container's clock (frames/s); None for a ramp (varying rate).
+    irregular : int
+        Frame intervals in it off ``1 / fps`` by more than half of it (a dropped or late
+        frame): read as if on time, each shifts the later frames by that error.
     """
 
     first: int
     n_frames: int
     fps: float | None
+    irregular: int = 0
 
     def __post_init__(self):
         if self.fps is not None:  # 240.00000000000085 is 240 at the times' precision
             object.__setattr__(self, "fps", float(f"{self.fps:.6g}"))
 
     def as_dict(self) -> dict:
-        return {"first": self.first, "frames": self.n_frames, "fps": self.fps}
+        return {"first": self.first, "frames": self.n_frames, "fps": self.fps,
+                "irregular": self.irregular}
 
 
 def _running_median(values: np.ndarray, width: int) -> np.ndarray:
@@ -100,7 +105,8 @@ def find_segments(times: np.ndarray, *, tick_s: float = 0.0) -> list[Segment]:
         first = max(a, end + 1)
         if first > end + 1:
             segments.append(Segment(end + 1, first - end - 1, None))
-        segments.append(Segment(first, b - first + 1, 1.0 / ref))
+        late = np.abs(intervals[first:b] - ref) > 0.5 * ref
+        segments.append(Segment(first, b - first + 1, 1.0 / ref, int(late.sum())))
         end = b
     if end < n - 1:
         if segments and segments[-1].fps is None:
@@ -136,7 +142,9 @@ def select_segment(reader, segments: list[Segment], segment: int | None, name: s
         raise VmicError(f"--segment {segment}: {name} holds {len(segments)} segment"
                         f"{'s' if len(segments) > 1 else ''} (0..{len(segments) - 1})"
                         + (f": {_describe(segments)}" if len(segments) > 1 else ""))
+    chosen = segments[segment if segment is not None else 0]
     if len(segments) == 1:
+        _warn_irregular(chosen, name)
         return reader
     if segment is None:
         steady = [k for k, s in enumerate(segments) if s.fps]
@@ -150,7 +158,16 @@ def select_segment(reader, segments: list[Segment], segment: int | None, name: s
     elif segments[segment].fps is None:
         raise VmicError(f"--segment {segment}: that segment of {name} is a ramp (its rate "
                         f"varies); choose one at a constant rate: {_describe(segments)}")
+    _warn_irregular(segments[segment], name)
     return SegmentReader(reader, segments, segment)
+
+
+def _warn_irregular(segment: Segment, name: str) -> None:
+    if segment.irregular:
+        warnings.warn(f"{name}: {segment.irregular} frame interval"
+                      f"{'s are' if segment.irregular > 1 else ' is'} off the rate of "
+                      f"{segment.fps:g} fps by more than half (dropped or late frames); the "
+                      "frames are read as if evenly spaced", stacklevel=4)
 
 
 class SegmentReader:
