@@ -142,8 +142,10 @@ def run(args) -> int:
     # The line saying what was written stays under --quiet (which silences progress only).
     n = len(result.audio)
     used = info.combine if info.method == info.combine else f"{info.combine} -> {info.method}"
-    print(f"vmic: wrote {args.output}: {n} samples at {result.sr:g} Hz "
-          f"({n / result.sr:.3f} s, combine={used}, {info.elapsed_s:.1f} s)", file=sys.stderr)
+    # Where the rate came from is said every time (header, phone tag, sidecar...).
+    print(f"vmic: wrote {args.output}: {n} samples at {result.sr:g} Hz, the capture rate from "
+          f"the {info.fps_source} ({n / result.sr:.3f} s, combine={used}, "
+          f"{info.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
 
 
