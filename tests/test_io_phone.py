@@ -96,12 +96,16 @@ def test_android_capture_fps_tag_is_the_rate(tmp_path):
     assert open_clip(path, fps=120).fps_source == "argument"
 
 
-def test_ten_bit_yuv_is_read_at_full_depth(tmp_path):
-    h, w = 8, 16
+@pytest.mark.parametrize("codec", ["ffv1", "libx265"])
+def test_ten_bit_yuv_is_read_at_full_depth(tmp_path, codec):
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV build has no {codec}")
+    h, w = 64, 96  # x265's smallest frames
     luma = np.random.default_rng(3).integers(64, 941, (5, h, w)).astype(np.uint16)
-    path = tmp_path / "hdr.mkv"
+    path = tmp_path / ("hdr.mkv" if codec == "ffv1" else "hdr.mp4")
+    options = {"x265-params": "log-level=none:lossless=1"} if codec == "libx265" else {}
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("ffv1", rate=30)
+        stream = container.add_stream(codec, rate=30, options=options)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p10le"
         for y in luma:
             frame = av.VideoFrame(w, h, "yuv420p10le")
@@ -115,6 +119,7 @@ def test_ten_bit_yuv_is_read_at_full_depth(tmp_path):
         container.mux(stream.encode(None))
     clip = open_clip(path, fps=240)
     assert clip.metadata["bit_depth"] == 10
+    assert clip.metadata["lossless"] is (True if codec == "ffv1" else None)
     got = np.concatenate([f for _, f in clip.iter_batches(2)])
     np.testing.assert_array_equal(got, luma.astype(np.float32))  # not cut to 8 bits
 

@@ -75,6 +75,9 @@ def clip_info(path: str | os.PathLike, *, fps: float | None = None,
     notes = [str(w.message) for w in caught]
     if meta.get("lossless") is False:
         notes.append(LOSSY_NOTE)
+    elif meta.get("lossless") is None and meta.get("codec"):
+        notes.append(f"whether this {meta['codec']} stream is lossless cannot be told from it "
+                     f"(phone videos are lossy); {LOSSY_NOTE}")
     if rate is None:
         notes.append("capture rate unknown: pass --fps or write a sidecar JSON")
     height, width = clip.source_shape

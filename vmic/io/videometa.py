@@ -60,16 +60,17 @@ def luma_plane(frame) -> np.ndarray:
 def codec_lossless(codec: str | None, profile: str | None) -> bool | None:
     """True for a lossless codec, False for a lossy one, None where the stream does not say.
 
-    H.264 and HEVC are lossy except in their lossless modes, which need the "High 4:4:4
-    Predictive" (H.264) or a range-extension (HEVC) profile: those are reported unknown.
+    H.264 is lossy except in its lossless mode, which needs the "High 4:4:4 Predictive"
+    profile (reported unknown). HEVC's lossless mode is allowed in every profile, so an HEVC
+    stream is unknown; so are codecs not listed here.
     """
     if codec in LOSSLESS_CODECS:
         return True
     if codec in LOSSY_CODECS:
         return False
-    if codec in ("h264", "hevc"):
+    if codec == "h264":
         profile = (profile or "").lower()
-        return None if ("4:4:4" in profile or "rext" in profile or not profile) else False
+        return None if ("4:4:4" in profile or not profile) else False
     return None
 
 
