@@ -1,6 +1,7 @@
 """Camera files: Photron MRAW/CIH, Phantom CINE and TIFF stacks, read as stored, with the
 capture rate from their headers (and the refusals of damaged ones)."""
 
+import importlib.util
 import json
 import sys
 import warnings
@@ -13,8 +14,15 @@ from vmic.cli import main
 from vmic.errors import VmicError
 from vmic.io.clip import open_clip
 
-pytest.importorskip("pyMRAW")
-tifffile = pytest.importorskip("tifffile")
+# The camera extra's libraries: tests that need one skip without it (CI installs it).
+needs_pymraw = pytest.mark.skipif(importlib.util.find_spec("pyMRAW") is None,
+                                  reason="pyMRAW (the cameras extra) is not installed")
+needs_tifffile = pytest.mark.skipif(importlib.util.find_spec("tifffile") is None,
+                                    reason="tifffile (the cameras extra) is not installed")
+try:
+    import tifffile
+except ImportError:
+    tifffile = None
 
 
 def _frames(dtype, top, shape=(7, 6, 10), seed=0):
@@ -25,6 +33,7 @@ def _read(clip, batch=3):
     return np.concatenate([frames for _, frames in clip.iter_batches(batch)])
 
 
+@needs_pymraw
 @pytest.mark.parametrize("bits,top", [(8, 255), (12, 4095), (16, 65535)])
 def test_mraw_reads_as_stored_at_every_bit_depth(tmp_path, bits, top):
     # 5x3 px: a 12-bit frame of odd size starts mid-byte
@@ -43,6 +52,7 @@ def test_mraw_reads_as_stored_at_every_bit_depth(tmp_path, bits, top):
     assert open_clip(cih.with_suffix(".mraw")).n_frames == len(frames)
 
 
+@needs_pymraw
 def test_mraw_save_step_gives_the_effective_rate_and_says_so(tmp_path):
     cih = write_mraw(tmp_path / "s.cih", _frames(np.uint16, 4095), info={"Save Step": 4})
     with pytest.warns(UserWarning, match="save step 4 .* the clip's rate is 5000 fps"):
@@ -50,6 +60,7 @@ def test_mraw_save_step_gives_the_effective_rate_and_says_so(tmp_path):
     assert clip.capture_fps == 5000 and clip.metadata["save_step"] == 4
 
 
+@needs_pymraw
 def test_rate_precedence_argument_sidecar_header(tmp_path):
     cih = write_mraw(tmp_path / "p.cih", _frames(np.uint8, 255), bits=8, fps=20000)
     with warnings.catch_warnings():
@@ -62,6 +73,7 @@ def test_rate_precedence_argument_sidecar_header(tmp_path):
         assert (clip.capture_fps, clip.fps_source) == (9000, "argument")
 
 
+@needs_pymraw
 def test_a_header_rate_of_zero_is_refused_unless_a_rate_is_given(tmp_path):
     cih = write_mraw(tmp_path / "z.cih", _frames(np.uint8, 255), bits=8, fps=0)
     with pytest.raises(VmicError, match=r"Record Rate\(fps\) is 0.*pass --fps"):
@@ -72,6 +84,7 @@ def test_a_header_rate_of_zero_is_refused_unless_a_rate_is_given(tmp_path):
         open_clip(cine)
 
 
+@needs_pymraw
 def test_a_header_without_a_rate_needs_one(tmp_path):
     cih = write_mraw(tmp_path / "n.cih", _frames(np.uint8, 255), bits=8)
     cih.write_text("".join(line for line in cih.read_text().splitlines(keepends=True)
@@ -81,6 +94,7 @@ def test_a_header_without_a_rate_needs_one(tmp_path):
     assert open_clip(cih, fps=3000).fps_source == "argument"
 
 
+@needs_pymraw
 def test_mraw_missing_or_short_is_refused(tmp_path):
     frames = _frames(np.uint16, 4095)
     cih = write_mraw(tmp_path / "m.cih", frames)
@@ -146,6 +160,7 @@ def test_damaged_cine_headers_are_refused(tmp_path):
         open_clip(tmp_path / "tiny.cine")
 
 
+@needs_tifffile
 def test_tiff_stack_of_16_bit_pages(tmp_path):
     frames = _frames(np.uint16, 65535, (6, 5, 9))
     tifffile.imwrite(tmp_path / "s.tif", frames, compression="zlib")
@@ -155,6 +170,7 @@ def test_tiff_stack_of_16_bit_pages(tmp_path):
         np.testing.assert_array_equal(_read(clip, 4), frames.astype(np.float32))
 
 
+@needs_tifffile
 def test_tiff_stack_with_mixed_sizes_is_refused(tmp_path):
     with tifffile.TiffWriter(tmp_path / "m.tif") as tif:
         tif.write(np.zeros((5, 9), np.uint16))
@@ -164,6 +180,8 @@ def test_tiff_stack_with_mixed_sizes_is_refused(tmp_path):
         open_clip(tmp_path / "m.tif", fps=1000)
 
 
+@needs_pymraw
+@needs_tifffile
 def test_without_the_extra_vmic_names_it(tmp_path, monkeypatch):
     cih = write_mraw(tmp_path / "x.cih", _frames(np.uint8, 255), bits=8)
     tifffile.imwrite(tmp_path / "x.tif", np.zeros((2, 4, 4), np.uint8))
@@ -188,6 +206,8 @@ def _bad_inputs(tmp_path):
     return [short, missing, cine, tmp_path / "mixed.tif", zero]
 
 
+@needs_pymraw
+@needs_tifffile
 def test_bad_camera_files_end_in_one_error_line_and_no_output(tmp_path, capsys):
     for path in _bad_inputs(tmp_path):
         for argv in (["recover", str(path), "-o", str(tmp_path / "out.wav"), "--quiet"],
@@ -198,6 +218,7 @@ def test_bad_camera_files_end_in_one_error_line_and_no_output(tmp_path, capsys):
             assert not (tmp_path / "out.wav").exists()
 
 
+@needs_pymraw
 def test_info_of_a_photron_file(tmp_path, capsys):
     cih = write_mraw(tmp_path / "i.cih", _frames(np.uint16, 4095, (6, 4, 6)), bits=12,
                      fps=50000, info={"Save Step": 2})
