@@ -27,7 +27,7 @@ from vmic.validate import check_fps
 
 __all__ = ["StatedRate", "FPS_SOURCES", "resolve_capture_rate"]
 
-FPS_SOURCES = ("argument", "sidecar", "header", "metadata", "container", "array")
+FPS_SOURCES = ("argument", "sidecar", "header", "metadata", "container")
 
 
 @dataclass(frozen=True)
