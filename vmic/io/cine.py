@@ -71,7 +71,7 @@ class CineReader:
     ------
     VmicError
         A damaged or truncated header (wrong marks, offsets past the end of the file, sizes
-        that do not add up), JPEG compression or packed pixels.
+        that do not add up), JPEG compression or an unknown packing of pixels.
     """
 
     container_fps = None
@@ -135,7 +135,9 @@ class CineReader:
             (image_bytes,) = struct.unpack("<I", handle.read(4))
         h, w = self.shape
         row = w * self._packed // 8 if self._packed else w * self.bytes_per_pixel
-        if image_bytes < h * row or image_bytes % h or (self._packed and (w * h) % 4):
+        # Packed rows hold whole groups of pixels (4 at 10 bit, 2 at 12 bit).
+        group = {10: 4, 12: 2}.get(self._packed, 1)
+        if image_bytes < h * row or image_bytes % h or w % group:
             self._damaged(f"images of {image_bytes} bytes for {w}x{h} px at "
                           f"{self._packed or 8 * self.bytes_per_pixel} bit")
         self._annotation, self._image_bytes = annotation, image_bytes
