@@ -37,6 +37,30 @@ def write_mraw(path: Path, frames: np.ndarray, *, bits: int = 16, fps=20000,
     return Path(cih)
 
 
+def write_cihx(path: Path, frames: np.ndarray, *, fps=50000, skip: int = 1) -> Path:
+    """A CIHX (Photron's XML header, after a text line) + 16-bit MRAW pair."""
+    n, h, w = frames.shape
+    xml = f"""<cih>
+    <fileInfo><date>2026/1/1</date><time>00:00</time></fileInfo>
+    <deviceInfo><deviceName>test</deviceName></deviceInfo>
+    <imageFileInfo><fileFormat>Mraw</fileFormat></imageFileInfo>
+    <imageDataInfo>
+        <resolution><width>{w}</width><height>{h}</height></resolution>
+        <colorInfo><type>Mono</type><bit>16</bit></colorInfo>
+        <effectiveBit><depth>12</depth><side>Lower</side></effectiveBit>
+    </imageDataInfo>
+    <frameInfo><recordedFrame>{n * skip}</recordedFrame><totalFrame>{n}</totalFrame>
+        <startFrame>0</startFrame><skipFrame>{skip}</skipFrame></frameInfo>
+    <basicInfo><comment></comment></basicInfo>
+    <recordInfo><recordRate>{fps}</recordRate><shutterSpeed>{fps}</shutterSpeed></recordInfo>
+    <playbackInfo><skipFrame>99</skipFrame></playbackInfo>
+</cih>
+"""
+    path.write_text("!!! This file can not be edited. !!!\n" + xml, encoding="utf-8")
+    frames.astype("<u2").tofile(path.with_suffix(".mraw"))
+    return path
+
+
 def pack(frame: np.ndarray, bits: int) -> bytes:
     """Pixels as Phantom packs them, high bits first: 10 bit (4 in 5 bytes), 12 (2 in 3)."""
     v = frame.astype(np.uint16).ravel()

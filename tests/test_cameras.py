@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from camera_files import write_cine, write_mraw
+from camera_files import write_cihx, write_cine, write_mraw
 
 from vmic.cli import main
 from vmic.errors import VmicError
@@ -58,6 +58,16 @@ def test_mraw_save_step_gives_the_effective_rate_and_says_so(tmp_path):
     with pytest.warns(UserWarning, match="save step 4 .* the clip's rate is 5000 fps"):
         clip = open_clip(cih)
     assert clip.capture_fps == 5000 and clip.metadata["save_step"] == 4
+
+
+@needs_pymraw
+def test_cihx_header_and_its_frame_skip(tmp_path):
+    frames = _frames(np.uint16, 4095, (5, 4, 6))
+    cihx = write_cihx(tmp_path / "x.cihx", frames, fps=50000, skip=5)
+    with pytest.warns(UserWarning, match="save step 5 .* the clip's rate is 10000 fps"):
+        clip = open_clip(cihx)
+    assert (clip.capture_fps, clip.fps_source, clip.metadata["bit_depth"]) == (10000, "header", 12)
+    np.testing.assert_array_equal(_read(clip, 2), frames.astype(np.float32))
 
 
 @needs_pymraw
