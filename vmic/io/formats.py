@@ -99,7 +99,7 @@ def open_reader(path: Path, *, segment: int | None = None):
             reader = VideoReader(path)
             segments = video_segments(reader)
             reader.metadata["segments"] = [s.as_dict() for s in segments]
-            return select_segment(reader, segments, segment, path.name)
+            return select_segment(reader, segments, segment=segment, name=path.name)
     if segment not in (None, 0):
         raise VmicError(f"--segment {segment}: {path.name} is one constant-rate segment "
                         "(segments are found in videos only)")

@@ -128,7 +128,7 @@ def _describe(segments: list[Segment]) -> str:
                      for k, s in enumerate(segments))
 
 
-def select_segment(reader, segments: list[Segment], segment: int | None, name: str):
+def select_segment(reader, segments: list[Segment], *, segment: int | None, name: str):
     """The reader itself (one segment), or a :class:`SegmentReader` over the chosen one.
 
     ``segment`` None picks the longest constant-rate segment, with a warning naming all.
