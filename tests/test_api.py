@@ -9,7 +9,7 @@ import vmic
 
 PUBLIC = {"recover", "prepare_extraction", "extract_range", "recover_from_ranges", "Recovery",
           "RecoveryInfo", "open_clip", "Clip", "SteerablePyramid", "score", "VmicError",
-          "read_wav", "write_wav", "track_motion"}
+          "read_wav", "write_wav", "track_motion", "clip_info"}
 
 
 def test_all_holds_the_public_names_and_none_is_a_submodule():

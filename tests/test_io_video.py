@@ -120,7 +120,8 @@ def test_timestamps_and_metadata(tmp_path):
     meta = clip.metadata
     assert meta == {"format": "avi", "codec": "ffv1", "pixel_format": "gray", "dtype": "uint8",
                     "container_fps": 25.0, "duration_s": pytest.approx(9 / 25),
-                    "rotation": 0, "n_frames": 9}
+                    "rotation": 0, "n_frames": 9, "bit_depth": 8, "lossless": True,
+                    "segments": [{"first": 0, "frames": 9, "fps": 25.0, "irregular": 0}]}
     np.testing.assert_allclose(clip.timestamps(), np.arange(9) / 25)
     np.testing.assert_allclose(clip[3:7].timestamps(1, 2), [4 / 25, 5 / 25])
     assert open_clip(frames, fps=10).timestamps() is None

@@ -29,6 +29,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "extraction": ["prepare_extraction", "extract_range"],
         "tracking": ["track_motion"],
         "io.clip": ["open_clip", "Clip"],
+        "io.info": ["clip_info"],
         "core.pyramid": ["SteerablePyramid"],
         "metrics": ["score"],
         "errors": ["VmicError"],

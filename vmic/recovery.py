@@ -144,7 +144,7 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
             units: str = "scaled", motion: str | None = None, track_roi: bool = False,
-            batch_size: int = 8,
+            batch_size: int = 8, segment: int | None = None,
             quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
     """Recover sound from a clip, in one pass over its frames (two where it moves).
 
@@ -198,6 +198,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         (frames that take it out of view are silenced, with a warning).
     batch_size : int, default 8
         Frames per batch; memory is O(batch_size), not O(clip length).
+    segment : int, optional
+        The segment of a variable-rate video to read (:func:`vmic.io.clip.open_clip`).
     quiet : bool, default True
         No progress bar.
     dtype : float32 or float64
@@ -215,7 +217,7 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
                         f"{', '.join(MOTION_MODES)} (a track of your own goes to "
                         "prepare_extraction(motion=...))")
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
-                     n_frames=n_frames) as source:
+                     n_frames=n_frames, segment=segment) as source:
         if source.n_frames < 2:
             raise VmicError(f"need at least 2 frames to measure motion, the clip has "
                             f"{source.n_frames}")
@@ -297,7 +299,8 @@ def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
     _, _, _, reference_frame, reference_average, _ = settings
     average = method.reference_average if reference_average is None else reference_average
     with opened_clip(clip, fps=source.capture_fps, downsample=source.downsample,
-                     start=source.start, n_frames=source.n_frames) as whole:
+                     start=source.start, n_frames=source.n_frames,
+                     segment=source.metadata.get("segment")) as whole:
         track = track_motion(whole, reference_frame=reference_frame,
                              reference_average=average, quiet=quiet)
         view = _compensated(source, track, whole) if track.moving() else source

@@ -26,7 +26,8 @@ class RecoveryInfo:
     reference_average : int or None
         Frames averaged into their reference image (None for ``learned``).
     fps_source : str
-        Where the capture rate came from: "argument", "sidecar", "container" or "array".
+        Where the capture rate came from: "argument", "sidecar", "header", "metadata" or
+        "container" (:mod:`vmic.io.rate`).
     combine : str
         The method asked for ("auto", "local", "bands", "align", "learned").
     method : str

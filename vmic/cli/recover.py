@@ -13,6 +13,7 @@ from vmic.cli.common import (
     check_distinct,
     check_output,
     clip_inputs,
+    nonnegative_int,
     positive_float,
     positive_int,
 )
@@ -36,6 +37,9 @@ def register(subparsers) -> None:
     )
     add_clip_options(parser)
     parser.add_argument("-o", "--output", required=True, help="output WAV file")
+    parser.add_argument("--segment", type=nonnegative_int, default=None, metavar="N",
+                        help="segment of a variable-rate video (phone slow motion) to read; "
+                             "default the longest at a constant rate (see vmic info)")
     parser.add_argument("--method", choices=["classical", "learned"], default="classical",
                         help="classical (pyramid phase) or learned (Siamese regressor; needs "
                              "the learn extra) (default %(default)s)")
@@ -97,6 +101,8 @@ def run(args) -> int:
     if args.track and (args.roi is None or args.motion == "off"):
         raise VmicError("--track needs --roi (the region that follows the motion) and motion "
                         "that is followed (not --motion off)")
+    if args.segment is not None and args.method == "learned":
+        raise VmicError("--segment works with --method classical")
     from vmic.post import parse_band
 
     band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
@@ -124,7 +130,7 @@ def run(args) -> int:
             reference_frame=args.reference_frame, reference_average=args.reference_average,
             bandpass_hz=band, denoise=args.denoise, motion=args.motion,
             track_roi=args.track, quiet=args.quiet,
-            batch_size=BATCH_SIZE,
+            batch_size=BATCH_SIZE, segment=args.segment,
         )
     info = result.info
     _warn_if_weak(info)
@@ -136,8 +142,10 @@ def run(args) -> int:
     # The line saying what was written stays under --quiet (which silences progress only).
     n = len(result.audio)
     used = info.combine if info.method == info.combine else f"{info.combine} -> {info.method}"
-    print(f"vmic: wrote {args.output}: {n} samples at {result.sr:g} Hz "
-          f"({n / result.sr:.3f} s, combine={used}, {info.elapsed_s:.1f} s)", file=sys.stderr)
+    # Where the rate came from is said every time (header, phone tag, sidecar...).
+    print(f"vmic: wrote {args.output}: {n} samples at {result.sr:g} Hz, the capture rate from "
+          f"the {info.fps_source} ({n / result.sr:.3f} s, combine={used}, "
+          f"{info.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
 
 

@@ -11,8 +11,8 @@ Capture rate
 High-speed footage is usually stored at a playback rate (say 30 fps) although it was
 captured at 600-20 000 fps, and AVI/MKV time bases cannot even hold 2200 fps exactly. The
 capture rate therefore comes from, in order: the ``fps`` argument, a sidecar JSON file
-``Path(clip).with_suffix(".json")`` holding ``{"fps": ...}``, and last the container's
-rate, with a warning.
+``Path(clip).with_suffix(".json")`` holding ``{"fps": ...}``, a camera's header, a phone's
+slow-motion tag, and last the container's rate, with a warning (:mod:`vmic.io.rate`).
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ import numpy as np
 
 from vmic.errors import VmicError
 from vmic.io.convert import downsample_area, frame_runs, mean_of_batches, to_grey
+from vmic.io.formats import open_reader
 from vmic.io.prefetch import prefetch
-from vmic.io.readers import ArrayReader, ImageFolderReader, NpyFileReader, VideoReader
-from vmic.io.sidecar import capture_rate, read_sidecar, sidecar_path
+from vmic.io.rate import resolve_capture_rate
+from vmic.io.readers import ArrayReader
+from vmic.io.sidecar import read_sidecar, sidecar_path
 
 __all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area"]
-
-VIDEO_SUFFIXES = (".avi", ".mkv", ".mp4", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
 
 class Clip:
@@ -49,7 +49,8 @@ class Clip:
     capture_fps : float
         Capture rate in frames/s.
     fps_source : str
-        Where ``capture_fps`` came from: "argument", "sidecar", "container" or "array".
+        Where ``capture_fps`` came from: "argument", "sidecar", "header" (a camera's),
+        "metadata" (a phone's slow-motion tag) or "container" (:mod:`vmic.io.rate`).
     start : int
         First frame of the clip, counted in the source.
     n_frames : int
@@ -165,7 +166,10 @@ class Clip:
         - ``duration_s``: duration the container states (s), on the same playback clock;
         - ``rotation``: rotation the container asks for (degrees counter-clockwise),
           applied to the frames when it is a multiple of 90;
+        - ``bit_depth``: bits per stored sample (10 for ``gray10le``; None for floats);
+        - ``lossless``: whether the codec keeps every bit (None where it cannot be told);
         - ``n_frames``: frames in the whole source (the clip may select fewer).
+        Camera files add header fields (``record_fps``...), video segments ``segment``.
         """
         return {**self._reader.metadata, "n_frames": self._reader.n_frames}
 
@@ -334,7 +338,7 @@ class _PreparedBatches:
 
 def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = None,
               roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
-              start: int = 0, n_frames: int | None = None) -> Clip:
+              start: int = 0, n_frames: int | None = None, segment: int | None = None) -> Clip:
     """Open a clip for streaming.
 
     Parameters
@@ -342,10 +346,12 @@ def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = Non
     source : str, path-like or ndarray
         A video file (decoded by FFmpeg through PyAV; lossless FFV1 is what ``vmic synth``
         writes), a folder of PNG/TIFF frames (8 or 16 bit, or float), a ``.npy`` stack of
-        shape (T, H, W) or (T, H, W, C) (read batch by batch), or an array of that shape
-        (integer or float intensities; C = 1, 3 or 4, colour averaged to grey).
+        shape (T, H, W) or (T, H, W, C) (read batch by batch), a camera's file (Photron
+        ``.cih``/``.cihx``/``.mraw``, Phantom ``.cine``, a multi-page ``.tif`` stack;
+        :mod:`vmic.io.formats`), or an array of shape (T, H, W[, C]) (integer or float
+        intensities; C = 1, 3 or 4, colour averaged to grey).
     fps : float, optional
-        Capture rate in frames/s. Overrides the sidecar and the container.
+        Capture rate in frames/s. Overrides the sidecar, the header and the container.
     roi : (int, int, int, int), optional
         Crop ``(x, y, width, height)`` in px of the stored frame.
     downsample : int, default 1
@@ -354,6 +360,10 @@ def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = Non
         First frame of the range.
     n_frames : int, optional
         Number of frames of the range (default: to the end).
+    segment : int, optional
+        A video holding segments at different rates (a phone's slow motion): the one to
+        read, counted from 0; ``start`` and ``n_frames`` then count within it. Default the
+        longest constant-rate segment (:mod:`vmic.io.segments`).
 
     Returns
     -------
@@ -385,19 +395,9 @@ def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = Non
         path = Path(source)
         if not path.exists():
             raise VmicError(f"no such file or folder: {path}")
-        if path.is_dir():
-            reader = ImageFolderReader(path)
-        elif path.suffix.lower() == ".npy":
-            reader = NpyFileReader(path)
-        else:
-            try:
-                with open(path, "rb") as handle:
-                    handle.read(1)
-            except OSError as exc:
-                raise VmicError(f"cannot read {path}: {exc.strerror}") from None
-            reader = VideoReader(path)
+        reader = open_reader(path, segment=segment)
         sidecar = read_sidecar(path)
 
-    capture_fps, fps_source = capture_rate(fps, path, sidecar, reader.container_fps)
+    capture_fps, fps_source = resolve_capture_rate(fps, path, sidecar, reader)
     return Clip(reader, path=path, capture_fps=capture_fps, fps_source=fps_source, roi=roi,
                 downsample=int(downsample), start=int(start), n_frames=n_frames)

@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from vmic.errors import VmicError
+from vmic.io.videometa import bit_depth, capture_fps_tag, codec_lossless, is_deep_yuv, luma_plane
 
 __all__ = ["FrameReader", "ArrayReader", "NpyFileReader", "ImageFolderReader", "VideoReader",
            "IMAGE_SUFFIXES"]
@@ -57,10 +58,12 @@ class FrameReader(Protocol):
 
 
 def _metadata(kind: str, dtype, *, codec=None, pixel_format=None, container_fps=None,
-              duration_s=None, rotation=0) -> dict:
+              duration_s=None, rotation=0, lossless=None) -> dict:
+    dtype = np.dtype(dtype)
     return {"format": kind, "codec": codec, "pixel_format": pixel_format,
-            "dtype": np.dtype(dtype).name, "container_fps": container_fps,
-            "duration_s": duration_s, "rotation": rotation}
+            "dtype": dtype.name, "container_fps": container_fps,
+            "duration_s": duration_s, "rotation": rotation, "lossless": lossless,
+            "bit_depth": 8 * dtype.itemsize if dtype.kind in "ui" else None}
 
 
 class ArrayReader:
@@ -153,7 +156,7 @@ class ImageFolderReader:
         self.shape = tuple(first.shape[:2])
         self.bytes_per_pixel = first.nbytes // max(first.shape[0] * first.shape[1], 1)
         self.n_frames = len(self.files)
-        self.metadata = _metadata("images", first.dtype)
+        self.metadata = _metadata("images", first.dtype, lossless=True)  # PNG, TIFF
 
     def _read(self, path: Path) -> np.ndarray:
         image = self._cv2.imread(str(path), self._cv2.IMREAD_UNCHANGED)
@@ -229,8 +232,9 @@ class VideoReader:
 
     Grey streams (``gray``, ``gray10le``, ``gray16le``/``be``, ...: what monochrome
     high-speed cameras record) are read as stored, uint8 or uint16 in the file's own units:
-    the low bits of a 10- to 16-bit file hold sub-pixel motion. Other streams are converted
-    to 8-bit BGR (the grey mean does not depend on the order).
+    the low bits of a 10- to 16-bit file hold sub-pixel motion. So are the luma planes of
+    YUV streams of more than 8 bits (a phone's 10-bit HDR). Other streams are converted to
+    8-bit BGR (the grey mean does not depend on the order).
     A rotation the container asks for (multiples of 90 degrees) is applied.
 
     Seeking goes to the nearest earlier keyframe and drops the frames before the one asked
@@ -249,6 +253,7 @@ class VideoReader:
                 raise VmicError(f"{path}: video holds no decodable frames")
             self.pixel_format = first.format.name
             self.raw_grey = self.pixel_format in GREY_PIXEL_FORMATS
+            self.deep_yuv = is_deep_yuv(self.pixel_format)
             rotation = int(getattr(first, "rotation", 0) or 0)  # PyAV >= 14 reads it
             self._turns = (rotation // 90) % 4 if rotation % 90 == 0 else 0
             if rotation % 90:
@@ -256,12 +261,16 @@ class VideoReader:
                               "of 90; frames are read unrotated", stacklevel=3)
             frame = self._array(first, VideoReformatter())
             self.container_fps = _rate(stream)
-            self._time_base = stream.time_base
+            self.time_base = stream.time_base
             announced = int(stream.frames or 0)
             self.metadata = _metadata(
                 container.format.name, frame.dtype, codec=stream.codec_context.name,
                 pixel_format=self.pixel_format, container_fps=self.container_fps,
                 duration_s=_duration_s(container, stream), rotation=rotation)
+            self.metadata.update(
+                bit_depth=bit_depth(self.pixel_format) if frame.dtype == np.uint16 else 8,
+                lossless=codec_lossless(stream.codec_context.name, stream.profile))
+            self.stated_rate = capture_fps_tag(container, stream, path)
         finally:
             container.close()
         self.shape = tuple(frame.shape[:2])
@@ -275,6 +284,8 @@ class VideoReader:
     def _array(self, frame, reformatter) -> np.ndarray:
         if self.raw_grey and frame.format.name == self.pixel_format:
             array = frame.to_ndarray()  # uint8 or uint16 in native byte order
+        elif self.deep_yuv and frame.format.name == self.pixel_format:
+            array = luma_plane(frame)
         else:
             # One reformatter for all frames: frame.to_ndarray(format=...) would set up a
             # new conversion context per frame, which costs more than decoding H.264.
@@ -283,14 +294,29 @@ class VideoReader:
 
     def _index(self) -> tuple[np.ndarray | None, int]:
         """Sorted presentation timestamps of the packets (None if some lack one), and
-        their number; demuxed once, without decoding."""
+        their number; demuxed once, without decoding.
+
+        Raises
+        ------
+        VmicError
+            Decoding times that go backwards (a file spliced from two recordings?).
+        """
         if not self._indexed:
             container, stream = _open_container(self.path)
             try:
-                stamps = [packet.pts if packet.pts is not None else packet.dts
-                          for packet in container.demux(stream) if packet.size]
+                packets = [(packet.pts, packet.dts)
+                           for packet in container.demux(stream) if packet.size]
             finally:
                 container.close()
+            stamps = [pts if pts is not None else dts for pts, dts in packets]
+            decoding = np.array([dts for _, dts in packets if dts is not None], dtype=np.int64)
+            if decoding.size > 1 and (np.diff(decoding) < 0).any():
+                back = int(np.flatnonzero(np.diff(decoding) < 0)[0]) + 1
+                tick = float(self.time_base)
+                raise VmicError(f"{self.path}: timestamps go backwards at packet {back} "
+                                f"({decoding[back - 1] * tick:.6g} s, then "
+                                f"{decoding[back] * tick:.6g} s): frames cannot be placed in "
+                                "time (a file joined from two recordings? re-mux each part)")
             self._n_packets = len(stamps)
             if stamps and all(t is not None for t in stamps):
                 self._pts = np.sort(np.array(stamps, dtype=np.int64))
@@ -363,7 +389,7 @@ class VideoReader:
             return None
         out = np.full(count, np.nan)
         stored = pts[start : start + count]
-        out[: len(stored)] = stored * float(self._time_base)
+        out[: len(stored)] = stored * float(self.time_base)
         return out
 
     def close(self) -> None:

@@ -24,7 +24,8 @@ __all__ = ["opened_clip", "progress_bar"]
 @contextlib.contextmanager
 def opened_clip(source: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = None,
                 roi: tuple[int, int, int, int] | None = None, downsample: int = 1,
-                start: int = 0, n_frames: int | None = None) -> Iterator[Clip]:
+                start: int = 0, n_frames: int | None = None,
+                segment: int | None = None) -> Iterator[Clip]:
     """Context manager: ``source`` as an opened :class:`~vmic.io.clip.Clip`.
 
     A Clip is used as it is (and left open); a path or array is opened with
@@ -45,7 +46,7 @@ def opened_clip(source: str | os.PathLike | Clip | np.ndarray, *, fps: float | N
     if isinstance(source, np.ndarray) and fps is None:
         raise VmicError("frames given as an array need fps (the capture rate)")
     clip = open_clip(source, fps=fps, roi=roi, downsample=downsample, start=start,
-                     n_frames=n_frames)
+                     n_frames=n_frames, segment=segment)
     try:
         yield clip
     finally:
