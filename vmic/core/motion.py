@@ -272,8 +272,8 @@ class MotionTracker:
         Returns
         -------
         ndarray of float64, shape (2,)
-            The refined (dx, dy); ``shift`` itself where too little of the frame stays in
-            view to refine on.
+            The refined (dx, dy); the last estimate where too little of the frame stays in
+            view, or too little texture, to refine on.
         """
         h, w = self.frame_shape
         shift = np.array(shift, dtype=np.float64)
@@ -290,8 +290,15 @@ class MotionTracker:
             # The normal equations by numpy's own sums, not BLAS: the same frame gives the
             # same bits in any thread (a frame range tracked apart equals one pass).
             normal = np.array([[np.sum(a * b) for b in columns] for a in columns])
-            step = np.linalg.solve(normal, [np.sum(a * error) for a in columns])
-            shift -= step[:2]
+            try:
+                step = np.linalg.solve(normal, [np.sum(a * error) for a in columns])[:2]
+            except np.linalg.LinAlgError:
+                return shift  # featureless: nothing to refine on
+            if not np.isfinite(step).all() or np.abs(step).max() > 1:
+                # A refinement only corrects a fraction of a pixel; more means texture in
+                # one direction only (stripes), where the coarse estimate is the better one.
+                return shift
+            shift -= step
         return shift
 
     def _overlap_fit(self, frame: np.ndarray, shift: np.ndarray) -> np.ndarray:
