@@ -28,6 +28,7 @@ from vmic.core.pyramid import SteerablePyramid
 from vmic.errors import VmicError
 from vmic.io.clip import Clip
 from vmic.ranges import RangeSums, stream_sums
+from vmic.timeline import frame_slots
 
 __all__ = ["Extraction", "ExtractionPlan", "prepare_extraction", "extract_range",
            "check_reference"]
@@ -91,6 +92,10 @@ class Extraction:
     motion_region : (int, int, int, int) or None
         Where the analysed region follows the motion: ``(x, y, w, h)`` in the whole
         frames of ``source_shape`` (:class:`~vmic.core.compensation.MotionCompensator`).
+    frame_slots : ndarray of int64, shape (N,) or None
+        Where frames were dropped (their stored times leave slots empty): each frame's
+        slot on the uniform time grid (:func:`vmic.timeline.frame_slots`); the audio has a
+        sample per slot. None where the frames are evenly spaced or have no stored times.
     reference : ndarray of float32, shape (H, W)
         The reference image.
     align_reference : ndarray of float32, shape (H, W) or None
@@ -124,6 +129,7 @@ class Extraction:
     motion_keep: np.ndarray | None = field(default=None, repr=False)
     source_shape: tuple[int, int] | None = None
     motion_region: tuple[int, int, int, int] | None = None
+    frame_slots: np.ndarray | None = field(default=None, repr=False)
     key: str = field(init=False)
 
     def __post_init__(self):
@@ -318,7 +324,8 @@ class ExtractionPlan:
             motion=None if compensator is None else compensator.shifts,
             motion_keep=None if compensator is None else compensator.keep,
             source_shape=None if compensator is None else compensator.frame_shape,
-            motion_region=None if compensator is None else compensator.region)
+            motion_region=None if compensator is None else compensator.region,
+            frame_slots=frame_slots(clip.timestamps()))
         out.pyramid = self.pyramid  # already built (and validated) for this plan
         check_reference(out.reference_bands)
         return out

@@ -72,6 +72,14 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     sums = join_ranges(extraction, parts)
     if sums.n_frames < 2:
         raise VmicError(f"only {sums.n_frames} frame could be decoded; need at least 2")
+    frames, slots = sums, None
+    if extraction.frame_slots is not None:
+        # Dropped frames: each frame on its slot of the time grid (vmic.timeline).
+        from vmic.timeline import place_on_slots, place_sums
+
+        slots = extraction.frame_slots[sums.start:sums.stop]
+        slots = slots - slots[0]
+        sums = place_sums(sums, slots)
     combined = method.combine(extraction, sums, highpass_hz=highpass_hz, units=units)
     audio, gain = _finish(combined.audio, combined.gain_px, extraction.fps, bandpass_hz,
                           denoise)
@@ -79,23 +87,28 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         audio, gain = audio * gain, 1.0
     details = dict(combined.details)
     info = RecoveryInfo(
-        frames=int(sums.n_frames), frame_shape=extraction.frame_shape,
+        frames=int(frames.n_frames), frame_shape=extraction.frame_shape,
         scales=details.pop("scales", extraction.scales), orientations=extraction.orientations,
         tiles=details.pop("tiles", extraction.tiles),
         reference_average=details.pop("reference_average", extraction.reference_average),
         fps_source=extraction.fps_source, combine=extraction.combine, method=combined.method,
         weights_unit=combined.weights_unit if combined.weights is not None else None,
         gain_px=gain, units=units, **details)
-    if sums.motion is not None:
-        info.motion_px = smooth_track(sums.motion, extraction.fps)
+    if frames.motion is not None:
+        info.motion_px = smooth_track(frames.motion, extraction.fps)
     if extraction.motion is not None:
         # Frames whose reference left the view hold no recoverable motion: silence.
-        lost = ~extraction.motion_keep[sums.start:sums.stop]
+        lost = ~extraction.motion_keep[frames.start:frames.stop]
+        if slots is not None:  # a filled slot is lost where a neighbour is
+            lost = np.ceil(place_on_slots(lost.astype(np.float32), slots)).astype(bool)
         audio[lost] = 0.0
-        info.motion_px = extraction.motion[sums.start:sums.stop]
+        info.motion_px = extraction.motion[frames.start:frames.stop]
         info.motion_compensated = True
         info.motion_margin_px = extraction.compensator(extraction.source_shape).margin
         info.lost_frames = lost
+    if slots is not None:
+        info.filled_samples = np.ones(len(audio), bool)
+        info.filled_samples[slots] = False
     info.elapsed_s = time.perf_counter() - started
     return Recovery(audio=audio.astype(np.float32), sr=extraction.fps,
                     band_signals=combined.band_signals, weights=combined.weights, info=info)

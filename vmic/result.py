@@ -74,7 +74,12 @@ class RecoveryInfo:
     motion_margin_px : int or None
         Border cropped from the frames by the compensation (px).
     lost_frames : ndarray of bool, shape (T,) or None
-        Frames whose motion took the reference out of view: set to zero in the audio.
+        Frames whose motion took the reference out of view: set to zero in the audio
+        (one per audio sample).
+    filled_samples : ndarray of bool, shape (T,) or None
+        Where frames were dropped (their stored times leave gaps; :mod:`vmic.timeline`):
+        the audio samples of the missing frames, interpolated from their neighbours'
+        sums. ``frames`` counts the stored frames, the audio one sample per time slot.
     """
 
     frames: int
@@ -103,6 +108,7 @@ class RecoveryInfo:
     motion_compensated: bool = False
     motion_margin_px: int | None = None
     lost_frames: np.ndarray | None = field(default=None, repr=False)
+    filled_samples: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass

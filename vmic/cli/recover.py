@@ -83,8 +83,9 @@ def register(subparsers) -> None:
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
                         help="also save the per-band signals (S, K, T), the weights, the "
-                             "large motion found (motion_px, T x 2) and the frames silenced "
-                             "because the scene left the view (lost_frames)")
+                             "large motion found (motion_px, T x 2), the frames silenced "
+                             "because the scene left the view (lost_frames) and the samples "
+                             "of dropped frames, filled (filled_samples)")
     parser.set_defaults(func=run)
 
 
@@ -173,7 +174,10 @@ def _write_outputs(args, result) -> None:
                                     else info.motion_px),
                          motion_compensated=info.motion_compensated,
                          lost_frames=(np.zeros(len(result.audio), bool)
-                                      if info.lost_frames is None else info.lost_frames))
+                                      if info.lost_frames is None else info.lost_frames),
+                         filled_samples=(np.zeros(len(result.audio), bool)
+                                         if info.filled_samples is None
+                                         else info.filled_samples))
 
 
 def _warn_if_weak(info) -> None:

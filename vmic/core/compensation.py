@@ -155,6 +155,11 @@ class CompensatedClip:
     def read_frame(self, index: int) -> np.ndarray:
         return self.mean_frame(index, 1)
 
+    def timestamps(self, first: int = 0, count: int | None = None) -> np.ndarray | None:
+        """The clip's stored frame times (s), as :meth:`vmic.io.clip.Clip.timestamps`."""
+        times = getattr(self.clip, "timestamps", None)
+        return None if times is None else times(first, count)
+
     def close(self) -> None:
         self.clip.close()
 

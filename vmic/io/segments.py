@@ -34,7 +34,7 @@ class Segment:
         Their rate on the container's clock (frames/s); None for a ramp (varying rate).
     irregular : int
         Frame intervals in it off ``1 / fps`` by more than half of it (a dropped or late
-        frame): read as if on time, each shifts the later frames by that error.
+        frame): recovery places frames at their times (:mod:`vmic.timeline`).
     """
 
     first: int
@@ -166,8 +166,9 @@ def _warn_irregular(segment: Segment, name: str) -> None:
     if segment.irregular:
         warnings.warn(f"{name}: {segment.irregular} frame interval"
                       f"{'s are' if segment.irregular > 1 else ' is'} off the rate of "
-                      f"{segment.fps:g} fps by more than half (dropped or late frames); the "
-                      "frames are read as if evenly spaced", stacklevel=4)
+                      f"{segment.fps:g} fps by more than half (dropped or late frames); "
+                      "recovery places the frames at their times and fills the missing ones "
+                      "from their neighbours", stacklevel=4)
 
 
 class SegmentReader:
