@@ -12,6 +12,7 @@ import pytest
 
 from vmic.cli import main
 from vmic.errors import VmicError
+from vmic.io.audio import write_wav
 from vmic.io.clip import open_clip
 from vmic.io.segments import Segment, find_segments
 
@@ -84,6 +85,20 @@ def test_longest_constant_rate_segment_is_read_by_default(tmp_path):
                                atol=1)
     with pytest.raises(VmicError, match="--segment 3: slomo.mp4 holds 3 segments"):
         open_clip(path, fps=30, segment=3)
+
+
+@pytest.mark.parametrize("command", ["recover", "map", "loudness", "compare"])
+def test_every_clip_command_takes_segment(tmp_path, capsys, command):
+    path = _write_timed(tmp_path / "slomo.mp4", _slow_motion_times())
+    out = tmp_path / ("out.wav" if command == "recover" else "out.png")
+    extra = {"recover": ["-o", str(out)], "map": ["-o", str(out)],
+             "loudness": ["-o", str(tmp_path / "out.csv")],
+             "compare": ["--reference", str(tmp_path / "truth.wav")]}[command]
+    write_wav(tmp_path / "truth.wav", np.zeros(200, np.float32), 240)
+    assert main([command, str(path), "--fps", "240", "--segment", "3", *extra]) == 2
+    err = capsys.readouterr().err
+    assert "vmic: error: --segment 3: slomo.mp4 holds 3 segments" in err
+    assert not out.exists()
 
 
 def test_android_capture_fps_tag_is_the_rate(tmp_path):

@@ -71,7 +71,8 @@ def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
                     fps: float | None = None, roi: tuple[int, int, int, int] | None = None,
                     downsample: int = 1, start: int = 0, n_frames: int | None = None,
                     reference_frame: int = 0, model_path: str | os.PathLike | None = None,
-                    model: tuple | None = None, quiet: bool = True) -> list[dict]:
+                    model: tuple | None = None, quiet: bool = True,
+                    segment: int | None = None) -> list[dict]:
     """Recover ``clip`` with each method and score it.
 
     Parameters
@@ -86,6 +87,8 @@ def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
     model : (SiameseRegressor, MapSpec), optional
         A loaded model (saves reloading in loops).
     quiet : bool
+    segment : int, optional
+        The segment of a variable-rate video (:func:`vmic.io.clip.open_clip`).
 
     Returns
     -------
@@ -98,7 +101,7 @@ def compare_methods(clip: str | os.PathLike | np.ndarray, truth: np.ndarray, *,
     from vmic.recovery import DEFAULT_COMBINE, recover
 
     common = dict(fps=fps, roi=roi, downsample=downsample, start=start, n_frames=n_frames,
-                  reference_frame=reference_frame, quiet=quiet)
+                  reference_frame=reference_frame, quiet=quiet, segment=segment)
     rows = []
     for name, combine in (("align", "align"), (DEFAULT_COMBINE, DEFAULT_COMBINE)):
         t0 = time.perf_counter()

@@ -219,7 +219,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
                   n_frames: int | None = None, reference_frame: int = 0,
                   highpass_hz: float | None = None, max_freq_hz: float | None = None,
                   motion: str = "auto", batch_size: int = 32,
-                  quiet: bool = True) -> VibrationMap:
+                  quiet: bool = True, segment: int | None = None) -> VibrationMap:
     """Map vibration strength and dominant frequency over the frame.
 
     Parameters
@@ -249,6 +249,8 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         Frames per batch.
     quiet : bool, default True
         No progress bar.
+    segment : int, optional
+        The segment of a variable-rate video (:func:`vmic.io.clip.open_clip`).
 
     Returns
     -------
@@ -265,7 +267,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
     if motion not in ("auto", "off"):
         raise VmicError(f"unknown motion mode {motion!r}; choose from auto, off")
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
-                     n_frames=n_frames) as source:
+                     n_frames=n_frames, segment=segment) as source:
         view = source
         if motion == "auto":
             from vmic.core.compensation import compensated_clip

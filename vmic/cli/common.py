@@ -81,6 +81,9 @@ def add_clip_options(parser: argparse.ArgumentParser) -> None:
                         help="number of frames to use (default: to the end)")
     parser.add_argument("--reference-frame", type=nonnegative_int, default=0, metavar="N",
                         help="reference frame, counted from --start (default 0)")
+    parser.add_argument("--segment", type=nonnegative_int, default=None, metavar="N",
+                        help="segment of a variable-rate video (phone slow motion) to read; "
+                             "default the longest at a constant rate (see vmic info)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

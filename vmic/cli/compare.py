@@ -41,14 +41,14 @@ def run(args) -> int:
     if not Path(args.reference).is_file():
         raise VmicError(f"no such reference file: {args.reference}")
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
-                   start=args.start, n_frames=args.frames) as clip:
+                   start=args.start, n_frames=args.frames, segment=args.segment) as clip:
         fps = clip.capture_fps
     truth = read_truth(args.reference, sr=fps)  # the audio rate is the capture rate
     truth = truth[args.start:] if args.start else truth
     rows = compare_methods(args.clip, truth, fps=fps, roi=args.roi, downsample=args.downsample,
                            start=args.start, n_frames=args.frames,
                            reference_frame=args.reference_frame, model_path=args.model,
-                           quiet=args.quiet)
+                           quiet=args.quiet, segment=args.segment)
     print(format_comparison(rows, markdown=args.markdown))
     if args.plot:
         plot_comparison(args.plot, rows, truth, title=Path(args.clip).name)

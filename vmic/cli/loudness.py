@@ -106,7 +106,8 @@ def _recovered_db(args, rate: float) -> tuple[np.ndarray, float]:
         options["combine"] = args.combine
     result = recover(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
                      start=args.start, n_frames=args.frames,
-                     reference_frame=args.reference_frame, quiet=args.quiet, **options)
+                     reference_frame=args.reference_frame, quiet=args.quiet,
+                     segment=args.segment, **options)
     sr = float(result.sr)
     if rate > sr:
         raise VmicError(f"--rate {rate:g} exceeds the capture rate {sr:g} fps")
@@ -122,7 +123,7 @@ def _read_frames(args) -> tuple[np.ndarray, float]:
     from vmic.io.clip import open_clip
 
     with open_clip(args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
-                   start=args.start, n_frames=args.frames) as clip:
+                   start=args.start, n_frames=args.frames, segment=args.segment) as clip:
         frames = np.empty((clip.n_frames, *clip.frame_shape), dtype=np.float32)
         with tqdm(total=clip.n_frames, desc="reading frames", disable=args.quiet,
                   file=sys.stderr, leave=False, unit="frame") as bar:

@@ -62,6 +62,7 @@ def run(args) -> int:
         tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,
         n_frames=args.frames, reference_frame=args.reference_frame, motion=args.motion,
         highpass_hz=args.highpass, max_freq_hz=args.max_freq, quiet=args.quiet,
+        segment=args.segment,
     )
     save_vibration_map(args.output, vmap)
     if args.data:

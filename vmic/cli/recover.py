@@ -13,7 +13,6 @@ from vmic.cli.common import (
     check_distinct,
     check_output,
     clip_inputs,
-    nonnegative_int,
     positive_float,
     positive_int,
 )
@@ -37,9 +36,6 @@ def register(subparsers) -> None:
     )
     add_clip_options(parser)
     parser.add_argument("-o", "--output", required=True, help="output WAV file")
-    parser.add_argument("--segment", type=nonnegative_int, default=None, metavar="N",
-                        help="segment of a variable-rate video (phone slow motion) to read; "
-                             "default the longest at a constant rate (see vmic info)")
     parser.add_argument("--method", choices=["classical", "learned"], default="classical",
                         help="classical (pyramid phase) or learned (Siamese regressor; needs "
                              "the learn extra) (default %(default)s)")
@@ -102,8 +98,6 @@ def run(args) -> int:
     if args.track and (args.roi is None or args.motion == "off"):
         raise VmicError("--track needs --roi (the region that follows the motion) and motion "
                         "that is followed (not --motion off)")
-    if args.segment is not None and args.method == "learned":
-        raise VmicError("--segment works with --method classical")
     from vmic.post import parse_band
 
     band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
@@ -117,7 +111,7 @@ def run(args) -> int:
         result = recover_learned(
             args.clip, model_path=args.model, fps=args.fps, roi=args.roi,
             downsample=args.downsample, start=args.start, n_frames=args.frames,
-            reference_frame=args.reference_frame, quiet=args.quiet,
+            reference_frame=args.reference_frame, quiet=args.quiet, segment=args.segment,
         )
         result.audio = post.finish(result.audio, result.sr, bandpass_hz=band,
                                    denoise=args.denoise).astype(np.float32)

@@ -147,7 +147,7 @@ def recover_learned(clip: str | os.PathLike | Clip | np.ndarray,
                     downsample: int = 1, start: int = 0, n_frames: int | None = None,
                     reference_frame: int = 0, quiet: bool = True,
                     model: tuple[SiameseRegressor, MapSpec] | None = None,
-                    batch_size: int = 64) -> Recovery:
+                    batch_size: int = 64, segment: int | None = None) -> Recovery:
     """Recover sound with the learned Siamese regressor.
 
     Parameters
@@ -164,6 +164,8 @@ def recover_learned(clip: str | os.PathLike | Clip | np.ndarray,
         An already loaded model (skips loading ``model_path``).
     batch_size : int
         Frames per pyramid batch.
+    segment : int, optional
+        The segment of a variable-rate video (:func:`vmic.io.clip.open_clip`).
 
     Returns
     -------
@@ -174,7 +176,7 @@ def recover_learned(clip: str | os.PathLike | Clip | np.ndarray,
     started = time.perf_counter()
     net, spec = load_model(model_path) if model is None else model
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
-                     n_frames=n_frames) as source:
+                     n_frames=n_frames, segment=segment) as source:
         bar = progress_bar(source.n_frames, "recover (learned)", quiet)
         try:
             maps = clip_maps(source, spec, reference_frame=reference_frame,
