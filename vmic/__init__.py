@@ -33,5 +33,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "metrics": ["score"],
         "errors": ["VmicError"],
         "io.audio": ["read_wav", "write_wav"],
+        "calibration": ["calibrate"],
+        "response": ["Response", "load_response"],
     },
 )

@@ -1,0 +1,405 @@
+"""An object's response: from a played sound to the motion recovered from a clip of it.
+
+An object is not a flat microphone: a bag, a leaf or a membrane moves with its own
+resonances. Played a known broadband sound (a sweep, white or pink noise, MLS), the recovered
+motion ``y`` and the played sound ``x`` give the object's response (Davis et al. 2014, sec. 5):
+
+- the **lag** between them, the peak of their cross-correlation (:func:`find_lag`), refused
+  where no lag stands out of the correlation's spread;
+- the **H1 estimate** ``H(f) = S_xy(f) / S_xx(f)`` and the **coherence**
+  ``|S_xy|^2 / (S_xx S_yy)`` from Welch averages (:func:`scipy.signal.csd`), with ``x``
+  shifted by the lag, so the phase is the object's own, less that delay;
+- the **valid band**: where the coherence is at least :data:`COHERENCE_MIN` (and above what
+  chance gives with that many averages), as one or several intervals.
+
+:class:`Response` holds them and reads and writes the calibration JSON (``vmic calibrate``);
+:mod:`vmic.equalize` turns it into the equaliser of later recoveries.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+from numpy.typing import ArrayLike
+
+from vmic.errors import VmicError
+
+__all__ = ["Response", "Lag", "find_lag", "estimate_response", "load_response",
+           "COHERENCE_MIN", "LAG_Z_MIN", "FORMAT", "MIN_BAND_BINS"]
+
+FORMAT = "vmic-response"
+FORMAT_VERSION = 1
+COHERENCE_MIN = 0.5
+"""The valid band is where the coherence reaches this (the issue's and Davis's criterion)."""
+CHANCE_LEVEL = 0.01
+"""Coherence that unrelated signals exceed with this probability is not taken as valid."""
+MIN_BAND_BINS = 3
+# A run of fewer bins over the threshold is chance or the edge of a notch; the equaliser's
+# finite filter would spread a boost there into a ringing tone.
+LAG_Z_MIN = 8.0
+"""The cross-correlation's peak must stand this many robust deviations over its spread."""
+SEGMENT_MAX_S = 0.25
+MIN_AVERAGES_RATIO = 8
+# Welch segments: the longest power of two within SEGMENT_MAX_S (512 samples, 4.3 Hz bins at
+# 2200 fps) and within an eighth of the overlap (at least 15 half-overlapping averages):
+# a compromise between resolving sharp modes (Q 30 at 100 Hz is 3.3 Hz wide) and the
+# estimate's spread, which the equaliser passes on (docs/equalize.md).
+
+
+@dataclass
+class Lag:
+    """The delay of the recovered motion after the played sound.
+
+    Attributes
+    ----------
+    samples : int
+        ``y[t]`` follows ``x[t - samples]`` (samples at the capture rate).
+    seconds : float
+        The same (s).
+    correlation : float
+        Normalised cross-correlation at the peak (-1..1; the sign is the object's).
+    z : float
+        The peak over the robust spread (1.4826 MAD) of the correlation over all lags.
+    """
+
+    samples: int
+    seconds: float
+    correlation: float
+    z: float
+
+
+@dataclass
+class Response:
+    """An object's measured response on a grid of frequencies.
+
+    Attributes
+    ----------
+    rate_hz : float
+        Capture rate of the calibration clip (Hz); only recoveries at this rate are equalised.
+    frequencies_hz : ndarray of float64, shape (F,)
+        Welch bins, 0 to ``rate_hz / 2`` (Hz).
+    magnitude : ndarray of float64, shape (F,)
+        ``|H|``, in :attr:`units`.
+    phase_rad : ndarray of float64, shape (F,)
+        Phase of ``H`` (rad, wrapped), relative to :attr:`lag`.
+    coherence : ndarray of float64, shape (F,)
+        Magnitude-squared coherence (0..1).
+    valid_band_hz : list of (float, float)
+        Intervals (Hz, edges included) where the coherence is valid.
+    n_averages : int
+        Welch segments averaged (sets the estimate's spread).
+    units : str
+        Of :attr:`magnitude`: "px per unit of the played sound", or the recovery's own units
+        where its scale in px is unknown (``align``).
+    lag : Lag or None
+        The delay the played sound was shifted by.
+    recovery : dict
+        Recovery settings of the calibration clip (``combine``, ``method``, ``scales``,
+        ``orientations``, ``roi``, ``downsample``, ``highpass_hz``).
+    sources : dict
+        Names of the clip and the played file (for people; not checked).
+    vmic_version : str
+    """
+
+    rate_hz: float
+    frequencies_hz: np.ndarray
+    magnitude: np.ndarray
+    phase_rad: np.ndarray
+    coherence: np.ndarray
+    valid_band_hz: list
+    n_averages: int
+    units: str = "recovered units per unit of the played sound"
+    lag: Lag | None = None
+    recovery: dict = field(default_factory=dict)
+    sources: dict = field(default_factory=dict)
+    vmic_version: str = ""
+
+    @property
+    def h(self) -> np.ndarray:
+        """The complex response ``|H| exp(i phase)``, complex128 (F,)."""
+        return self.magnitude * np.exp(1j * self.phase_rad)
+
+    def valid_mask(self) -> np.ndarray:
+        """bool (F,): the bins inside :attr:`valid_band_hz`."""
+        f = self.frequencies_hz
+        mask = np.zeros(f.shape, dtype=bool)
+        for lo, hi in self.valid_band_hz:
+            mask |= (f >= lo - 1e-9) & (f <= hi + 1e-9)
+        return mask
+
+    def reference_magnitude(self) -> float:
+        """The object's sensitivity: the median ``|H|`` over the valid band (its units).
+
+        The equaliser brings the valid band to this level, as a measurement microphone's
+        calibration states its deviation from its nominal sensitivity.
+        """
+        mask = self.valid_mask() & (self.magnitude > 0)
+        if not mask.any():
+            raise VmicError("the response has no valid band (coherence under "
+                            f"{COHERENCE_MIN:g} everywhere)")
+        return float(np.median(self.magnitude[mask]))
+
+    def phase_std_rad(self) -> np.ndarray:
+        """Standard deviation of the H1 phase estimate (rad), float64 (F,).
+
+        ``sqrt(1 - g^2) / (|g| sqrt(2 n))`` for coherence ``g^2`` and ``n`` averages
+        (Bendat and Piersol); infinite where the coherence is zero.
+        """
+        g2 = np.clip(self.coherence, 0.0, 1.0)
+        with np.errstate(divide="ignore"):
+            return np.sqrt(1.0 - g2) / (np.sqrt(g2) * math.sqrt(2.0 * self.n_averages))
+
+    def with_h(self, h: ArrayLike, *, units: str | None = None) -> Response:
+        """The same response (coherence, band, settings) with ``H`` replaced by ``h``.
+
+        Parameters
+        ----------
+        h : array_like of complex, shape (F,)
+            A response at :attr:`frequencies_hz`, e.g. a rendered object's true one
+            (:func:`vmic.synth.true_response`).
+        units : str, optional
+            Of ``h`` (default: :attr:`units`).
+        """
+        h = np.asarray(h, dtype=np.complex128)
+        if h.shape != self.frequencies_hz.shape:
+            raise VmicError(f"h must have shape {self.frequencies_hz.shape}, got {h.shape}")
+        return dataclasses.replace(self, magnitude=np.abs(h), phase_rad=np.angle(h),
+                                   units=self.units if units is None else units)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (the calibration file's content)."""
+        from vmic import __version__
+
+        lag = None if self.lag is None else dataclasses.asdict(self.lag)
+        return {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "vmic_version": self.vmic_version or __version__,
+            "rate_hz": float(self.rate_hz),
+            "estimator": {"name": "H1", "window": "hann", "overlap": 0.5,
+                          "n_averages": int(self.n_averages),
+                          "coherence_min": COHERENCE_MIN},
+            "units": self.units,
+            "lag": lag,
+            "recovery": self.recovery,
+            "sources": self.sources,
+            "valid_band_hz": [[float(lo), float(hi)] for lo, hi in self.valid_band_hz],
+            "reference_magnitude": self.reference_magnitude(),
+            "frequencies_hz": [round(float(v), 6) for v in self.frequencies_hz],
+            "magnitude": [float(f"{v:.8g}") for v in self.magnitude],
+            "phase_rad": [round(float(v), 6) for v in self.phase_rad],
+            "coherence": [round(float(v), 6) for v in self.coherence],
+        }
+
+    def to_json(self) -> str:
+        """The calibration file's text (indented; the per-bin lists on one line each)."""
+        data = self.to_dict()
+        arrays = {key: data.pop(key) for key in ("frequencies_hz", "magnitude", "phase_rad",
+                                                 "coherence")}
+        text = json.dumps(data, indent=2)[:-2]
+        for key, values in arrays.items():
+            text += f',\n  "{key}": {json.dumps(values)}'
+        return text + "\n}\n"
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the calibration JSON atomically."""
+        from vmic.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            tmp.write_text(self.to_json())
+
+    @classmethod
+    def from_dict(cls, data: dict, *, name: str = "calibration") -> Response:
+        """Read a :meth:`to_dict` dict, checking it; a :class:`VmicError` names the fault."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise VmicError(f"{name} is not a vmic calibration (no \"format\": \"{FORMAT}\")")
+        try:
+            rate = float(data["rate_hz"])
+            arrays = [np.asarray(data[key], dtype=np.float64) for key in
+                      ("frequencies_hz", "magnitude", "phase_rad", "coherence")]
+            band = [(float(lo), float(hi)) for lo, hi in data["valid_band_hz"]]
+            n_averages = int(data["estimator"]["n_averages"])
+            lag = None if data.get("lag") is None else Lag(**data["lag"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VmicError(f"{name} is malformed: {type(exc).__name__}: {exc}") from None
+        freqs, magnitude, phase, coherence = arrays
+        n = freqs.size
+        if (not math.isfinite(rate) or rate <= 0 or n < 2
+                or any(a.shape != (n,) for a in arrays)
+                or not all(np.isfinite(a).all() for a in arrays)
+                or np.any(np.diff(freqs) <= 0) or freqs[-1] > rate / 2 + 1e-6
+                or np.any(magnitude < 0) or np.any((coherence < 0) | (coherence > 1))):
+            raise VmicError(f"{name} is malformed: its rate, frequencies, magnitude, phase "
+                            "and coherence must be finite lists of one length, frequencies "
+                            "increasing to at most half the rate, coherence within 0..1")
+        if not band or any(not lo <= hi for lo, hi in band):
+            raise VmicError(f"{name} has no valid band (coherence under {COHERENCE_MIN:g} "
+                            "everywhere)")
+        return cls(rate_hz=rate, frequencies_hz=freqs, magnitude=magnitude, phase_rad=phase,
+                   coherence=coherence, valid_band_hz=band, n_averages=max(n_averages, 1),
+                   units=str(data.get("units", cls.units)), lag=lag,
+                   recovery=dict(data.get("recovery") or {}),
+                   sources=dict(data.get("sources") or {}),
+                   vmic_version=str(data.get("vmic_version", "")))
+
+
+def load_response(path: str | os.PathLike) -> Response:
+    """Read a calibration JSON written by ``vmic calibrate`` (:meth:`Response.save`).
+
+    Raises
+    ------
+    VmicError
+        A missing, unreadable or malformed file, or one with no valid band.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VmicError(f"no such calibration file: {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise VmicError(f"calibration {path} is malformed: not JSON ({exc})") from None
+    return Response.from_dict(data, name=f"calibration {path}")
+
+
+def find_lag(played: ArrayLike, recovered: ArrayLike, rate: float, *,
+             min_overlap: int | None = None) -> Lag:
+    """The lag of ``recovered`` after ``played`` at the peak of their cross-correlation.
+
+    Parameters
+    ----------
+    played : array_like of float, shape (M,)
+        The played sound at the capture rate.
+    recovered : array_like of float, shape (N,)
+        The recovered motion (any units).
+    rate : float
+        Capture rate (Hz).
+    min_overlap : int, optional
+        Lags where the two overlap by fewer samples are not searched (default half the
+        shorter signal).
+
+    Returns
+    -------
+    Lag
+
+    Raises
+    ------
+    VmicError
+        Where no lag stands :data:`LAG_Z_MIN` robust deviations over the correlation's
+        spread: the clip does not follow the played sound.
+    """
+    x = np.asarray(played, dtype=np.float64)
+    y = np.asarray(recovered, dtype=np.float64)
+    x, y = x - x.mean(), y - y.mean()
+    norm = float(np.linalg.norm(x) * np.linalg.norm(y))
+    if norm == 0:
+        raise VmicError("the played sound or the recovered motion is silent: no lag to find")
+    corr = scipy.signal.correlate(y, x, mode="full", method="fft") / norm
+    lags = scipy.signal.correlation_lags(y.size, x.size, mode="full")
+    overlap = np.minimum(y.size, lags + x.size) - np.maximum(0, lags)
+    need = min(x.size, y.size) // 2 if min_overlap is None else int(min_overlap)
+    keep = overlap >= max(need, 1)
+    corr, lags = corr[keep], lags[keep]
+    best = int(np.argmax(np.abs(corr)))
+    spread = 1.4826 * float(np.median(np.abs(corr - np.median(corr))))
+    z = abs(float(corr[best])) / spread if spread > 0 else math.inf
+    if not z >= LAG_Z_MIN:
+        raise VmicError(f"no lag gives a significant correlation between the played sound "
+                        f"and the clip's motion (best {corr[best]:+.3f} at {lags[best] / rate:+.4f}"
+                        f" s, {z:.1f} robust deviations, under {LAG_Z_MIN:g}): is it the clip "
+                        "of this sound?")
+    return Lag(samples=int(lags[best]), seconds=float(lags[best] / rate),
+               correlation=float(corr[best]), z=float(z))
+
+
+def segment_length(n: int, rate: float) -> int:
+    """Welch segment (samples) for ``n`` samples at ``rate`` Hz (see :data:`SEGMENT_MAX_S`)."""
+    longest = min(n // MIN_AVERAGES_RATIO, int(rate * SEGMENT_MAX_S))
+    if longest < 16:
+        raise VmicError(f"{n} overlapping samples are too few to estimate a response "
+                        f"(at least {16 * MIN_AVERAGES_RATIO})")
+    return 1 << int(math.floor(math.log2(longest)))
+
+
+def estimate_response(played: ArrayLike, recovered: ArrayLike, rate: float, *,
+                      lag: Lag | None = None, nperseg: int | None = None,
+                      units: str = Response.units, recovery: dict | None = None,
+                      sources: dict | None = None) -> Response:
+    """H1 estimate of the response from ``played`` to ``recovered``, with its coherence.
+
+    Parameters
+    ----------
+    played : array_like of float, shape (M,)
+        The played sound at the capture rate, filtered as the recovery filtered the motion
+        (its high-pass), so that ``H`` is the object's alone.
+    recovered : array_like of float, shape (N,)
+        The recovered motion.
+    rate : float
+        Capture rate (Hz).
+    lag : Lag, optional
+        Default :func:`find_lag`'s.
+    nperseg : int, optional
+        Welch segment (samples); default :func:`segment_length`.
+    units, recovery, sources
+        Stored in the :class:`Response`.
+
+    Returns
+    -------
+    Response
+
+    Raises
+    ------
+    VmicError
+        No significant lag, too short an overlap, or no valid band.
+    """
+    x = np.asarray(played, dtype=np.float64)
+    y = np.asarray(recovered, dtype=np.float64)
+    lag = find_lag(x, y, rate) if lag is None else lag
+    start, stop = max(0, lag.samples), min(y.size, x.size + lag.samples)
+    xs, ys = x[start - lag.samples:stop - lag.samples], y[start:stop]
+    nperseg = segment_length(xs.size, rate) if nperseg is None else int(nperseg)
+    welch = dict(fs=rate, window="hann", nperseg=nperseg, noverlap=nperseg // 2)
+    freqs, pxy = scipy.signal.csd(xs, ys, **welch)
+    _, pxx = scipy.signal.welch(xs, **welch)
+    _, pyy = scipy.signal.welch(ys, **welch)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(pxx > 0, pxy / pxx, 0.0)
+        coherence = np.where((pxx > 0) & (pyy > 0), np.abs(pxy) ** 2 / (pxx * pyy), 0.0)
+    coherence = np.clip(coherence, 0.0, 1.0)
+    n_averages = (xs.size - nperseg) // (nperseg - nperseg // 2) + 1
+    band = valid_band(freqs, coherence, n_averages)
+    if not band:
+        raise VmicError(f"no valid band: the coherence between the played sound and the "
+                        f"clip's motion stays under {COHERENCE_MIN:g} (at most "
+                        f"{coherence[1:].max():.2f}; a louder sound, a longer clip or a "
+                        "--roi on the object may help)")
+    return Response(rate_hz=float(rate), frequencies_hz=freqs, magnitude=np.abs(h),
+                    phase_rad=np.angle(h), coherence=coherence, valid_band_hz=band,
+                    n_averages=int(n_averages), units=units, lag=lag,
+                    recovery=dict(recovery or {}), sources=dict(sources or {}))
+
+
+def coherence_threshold(n_averages: int) -> float:
+    """The coherence a valid bin needs: :data:`COHERENCE_MIN`, or what unrelated signals
+    exceed with probability :data:`CHANCE_LEVEL` with ``n_averages`` averages, if higher."""
+    chance = 1.0 - CHANCE_LEVEL ** (1.0 / max(n_averages - 1, 1))
+    return max(COHERENCE_MIN, chance)
+
+
+def valid_band(freqs: np.ndarray, coherence: np.ndarray,
+               n_averages: int) -> list[tuple[float, float]]:
+    """Intervals (Hz) of at least :data:`MIN_BAND_BINS` bins (DC excluded) where the
+    coherence reaches :func:`coherence_threshold`."""
+    ok = coherence >= coherence_threshold(n_averages)
+    ok[0] = False
+    band = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], ok.astype(np.int8), [0]])))
+    for first, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - first >= MIN_BAND_BINS:
+            band.append((float(freqs[first]), float(freqs[stop - 1])))
+    return band
