@@ -88,7 +88,7 @@ class Response:
     magnitude : ndarray of float64, shape (F,)
         ``|H|``, in :attr:`units`.
     phase_rad : ndarray of float64, shape (F,)
-        Phase of ``H`` (rad, wrapped), relative to :attr:`lag`.
+        Phase of ``H`` (rad, wrapped), relative to :attr:`lag` and :attr:`polarity`.
     coherence : ndarray of float64, shape (F,)
         Magnitude-squared coherence (0..1).
     valid_band_hz : list of (float, float)
@@ -100,6 +100,9 @@ class Response:
         where its scale in px is unknown (``align``).
     lag : Lag or None
         The delay the played sound was shifted by.
+    polarity : int
+        +1 or -1, the sign of the correlation at the lag: the recovery's sign convention
+        (its motion direction), not the object's; ``H`` is stored without it.
     recovery : dict
         Recovery settings of the calibration clip (``combine``, ``method``, ``scales``,
         ``orientations``, ``roi``, ``downsample``, ``highpass_hz``).
@@ -117,6 +120,7 @@ class Response:
     n_averages: int
     units: str = "recovered units per unit of the played sound"
     lag: Lag | None = None
+    polarity: int = 1
     recovery: dict = field(default_factory=dict)
     sources: dict = field(default_factory=dict)
     vmic_version: str = ""
@@ -157,7 +161,8 @@ class Response:
             return np.sqrt(1.0 - g2) / (np.sqrt(g2) * math.sqrt(2.0 * self.n_averages))
 
     def with_h(self, h: ArrayLike, *, units: str | None = None) -> Response:
-        """The same response (coherence, band, settings) with ``H`` replaced by ``h``.
+        """The same response (coherence, band, lag, polarity, settings) with ``H`` replaced
+        by ``h``.
 
         Parameters
         ----------
@@ -187,6 +192,7 @@ class Response:
                           "coherence_min": COHERENCE_MIN},
             "units": self.units,
             "lag": lag,
+            "polarity": int(self.polarity),
             "recovery": self.recovery,
             "sources": self.sources,
             "valid_band_hz": [[float(lo), float(hi)] for lo, hi in self.valid_band_hz],
@@ -226,6 +232,7 @@ class Response:
             band = [(float(lo), float(hi)) for lo, hi in data["valid_band_hz"]]
             n_averages = int(data["estimator"]["n_averages"])
             lag = None if data.get("lag") is None else Lag(**data["lag"])
+            polarity = int(data.get("polarity", 1))
         except (KeyError, TypeError, ValueError) as exc:
             raise VmicError(f"{name} is malformed: {type(exc).__name__}: {exc}") from None
         freqs, magnitude, phase, coherence = arrays
@@ -244,6 +251,7 @@ class Response:
         return cls(rate_hz=rate, frequencies_hz=freqs, magnitude=magnitude, phase_rad=phase,
                    coherence=coherence, valid_band_hz=band, n_averages=max(n_averages, 1),
                    units=str(data.get("units", cls.units)), lag=lag,
+                   polarity=-1 if polarity < 0 else 1,
                    recovery=dict(data.get("recovery") or {}),
                    sources=dict(data.get("sources") or {}),
                    vmic_version=str(data.get("vmic_version", "")))
@@ -372,6 +380,8 @@ def estimate_response(played: ArrayLike, recovered: ArrayLike, rate: float, *,
         coherence = np.where((pxx > 0) & (pyy > 0), np.abs(pxy) ** 2 / (pxx * pyy), 0.0)
     coherence = np.clip(coherence, 0.0, 1.0)
     n_averages = (xs.size - nperseg) // (nperseg - nperseg // 2) + 1
+    polarity = -1 if lag.correlation < 0 else 1
+    h = polarity * h
     band = valid_band(freqs, coherence, n_averages)
     if not band:
         raise VmicError(f"no valid band: the coherence between the played sound and the "
@@ -380,7 +390,7 @@ def estimate_response(played: ArrayLike, recovered: ArrayLike, rate: float, *,
                         "--roi on the object may help)")
     return Response(rate_hz=float(rate), frequencies_hz=freqs, magnitude=np.abs(h),
                     phase_rad=np.angle(h), coherence=coherence, valid_band_hz=band,
-                    n_averages=int(n_averages), units=units, lag=lag,
+                    n_averages=int(n_averages), units=units, lag=lag, polarity=polarity,
                     recovery=dict(recovery or {}), sources=dict(sources or {}))
 
 
