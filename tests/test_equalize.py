@@ -10,6 +10,7 @@ import soundfile
 
 import vmic
 from vmic import metrics
+from vmic.calibration import calibrate
 from vmic.cli import main
 from vmic.equalize import equalize, equalizer_gain
 from vmic.errors import VmicError
@@ -164,7 +165,7 @@ def test_calibrate_then_recover_equalised(capsys, scene, tmp_path):
 def test_recover_warns_on_other_settings(scene, tmp_path):
     frames = np.load(scene / "cal.npy")
     played, _ = soundfile.read(str(scene / "white.wav"))
-    response = vmic.calibrate(frames, played, fps=FPS)
+    response = calibrate(frames, played, fps=FPS)
     with pytest.warns(UserWarning, match="scales: calibration"):
         vmic.recover(np.load(scene / "test.npy"), fps=FPS, scales=1, equalize=response)
     with warnings.catch_warnings():

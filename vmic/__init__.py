@@ -33,7 +33,5 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "metrics": ["score"],
         "errors": ["VmicError"],
         "io.audio": ["read_wav", "write_wav"],
-        "calibration": ["calibrate"],
-        "response": ["Response", "load_response"],
     },
 )
