@@ -10,11 +10,11 @@ import soundfile
 
 import vmic
 from vmic import metrics
-from vmic.calibration import calibrate
+from vmic.calibration import calibrate, estimate_response, find_lag
 from vmic.cli import main
 from vmic.equalize import equalize, equalizer_gain
 from vmic.errors import VmicError
-from vmic.response import Lag, estimate_response, find_lag, load_response
+from vmic.response import Lag, load_response
 from vmic.synth import SynthConfig, render, sources, synthesize, true_response
 
 FPS = 2200.0
