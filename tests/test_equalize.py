@@ -222,3 +222,19 @@ def test_stereo_played_is_mixed_with_a_warning(capsys, scene, tmp_path):
     assert main(["calibrate", str(scene / "cal.npy"), "--played", str(tmp_path / "stereo.wav"),
                  "-o", str(tmp_path / "o.json"), "--quiet"]) == 0
     assert "vmic: warning: the played file stereo.wav has 2 channels" in capsys.readouterr().err
+
+
+def test_synth_command_takes_several_modes_and_writes_the_played_sound(capsys, tmp_path):
+    out, played = tmp_path / "c.npy", tmp_path / "played.wav"
+    assert main(["synth", str(out), "--size", "16x16", "--duration", "0.2", "--source", "pink",
+                 "--resonance", "200,600", "--q", "10", "--resonance-gain", "1,-0.5",
+                 "--played", str(played), "--quiet"]) == 0
+    sidecar = json.loads((tmp_path / "c.json").read_text())
+    assert [(m["hz"], m["q"], m["gain"]) for m in sidecar["response"]["modes"]] == [
+        (200.0, 10.0, 1.0), (600.0, 10.0, -0.5)]
+    assert sidecar["played"]["file"] == "played.wav" and "--played" in sidecar["command"]
+    sound, rate = soundfile.read(str(played))
+    assert rate == 2200 and sound.size == 440 and np.abs(sound).max() == pytest.approx(1.0)
+    capsys.readouterr()
+    _refuse(capsys, tmp_path, ["synth", tmp_path / "d.npy", "--resonance", "200,600", "--q",
+                               "10,5,3"], "--q")
