@@ -13,7 +13,9 @@ with :func:`vmic.recover` (defaults) and equalises that recovery with
   pink and chirp ones; ``eq_0.5s``...: by the other lengths);
 - ``true``: the same filter, regulariser (the calibration's coherence), gain bound and band,
   with the sidecar's true response in place of the estimate
-  (:meth:`vmic.response.Response.with_h`).
+  (:meth:`vmic.response.Response.with_h`);
+- ``plain+wiener``, ``eq+wiener``: then denoised (``denoise="wiener"``), as ``recover``
+  denoises after equalising.
 
 Every score is :func:`vmic.metrics.score` against the played sound (one lag and gain
 alignment, 20-990 Hz): ``snr_db`` and ``lsd_db``, and :func:`active_lsd_db`, the same
@@ -39,7 +41,7 @@ import numpy as np
 import vmic
 from vmic import metrics
 from vmic.calibration import calibrate
-from vmic.post import equalize
+from vmic.post import band_and_denoise, equalize
 from vmic.synth import SynthConfig, synthesize, true_response
 
 FPS = 2200.0
@@ -119,6 +121,9 @@ def run_object(job: tuple) -> dict:
         for name, response in calibrations.items():
             if name != "2s":
                 outputs[f"eq_{name}"] = equalize(plain, FPS, response)
+        # Denoising after equalising, as recover orders them, against denoising alone.
+        outputs["plain+wiener"] = band_and_denoise(plain, FPS, denoise="wiener")
+        outputs["eq+wiener"] = band_and_denoise(outputs["eq"], FPS, denoise="wiener")
         scores = {name: metrics.score(audio, clip.played, FPS)
                   for name, audio in outputs.items()}
         rows.append({"object": obj, "noise": noise, "test": test,
@@ -160,6 +165,17 @@ def _length_table(rows: list[dict]) -> str:
         gains = [f"{s[n] - s['plain']:+.1f}" for n in names]
         lines.append(f"| {r['object']} | {r['noise']} | {r['test']} | " + " | ".join(gains)
                      + " |")
+    return "\n".join(lines)
+
+
+def _denoise_table(rows: list[dict]) -> str:
+    lines = ["| object | noise | test | plain | eq | plain + wiener | eq + wiener | "
+             "eq + wiener - plain |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        s = r["snr_db"]
+        lines.append(f"| {r['object']} | {r['noise']} | {r['test']} | {s['plain']:.1f} | "
+                     f"{s['eq']:.1f} | {s['plain+wiener']:.1f} | {s['eq+wiener']:.1f} | "
+                     f"{s['eq+wiener'] - s['plain']:+.1f} |")
     return "\n".join(lines)
 
 
@@ -218,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\nSNR gain over plain (dB) by calibration (white noise of each length; pink, "
           "chirp of 2 s)\n")
     print(_length_table(rows))
+    print("\nSNR (dB) with the Wiener denoiser of vmic.denoise after equalising\n")
+    print(_denoise_table(rows))
     print("\nTargets\n")
     print(_targets(rows))
     if args.json:
