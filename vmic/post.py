@@ -8,12 +8,17 @@ zero phase.
 from __future__ import annotations
 
 import math
+import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.signal
 from numpy.typing import ArrayLike
 
 from vmic.errors import VmicError
+
+if TYPE_CHECKING:
+    from vmic.response import Response
 
 __all__ = [
     "highpass",
@@ -282,7 +287,7 @@ def band_and_denoise(audio: ArrayLike, sr: float, *,
     return out
 
 
-def equalize(audio: ArrayLike, rate: float, response, *,
+def equalize(audio: ArrayLike, rate: float, response: Response | str | os.PathLike, *,
              max_gain_db: float = 20.0) -> np.ndarray:
     """Equalise recovered audio by an object's measured response (``vmic calibrate``).
 

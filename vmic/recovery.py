@@ -23,6 +23,7 @@ from vmic.result import Recovery, RecoveryInfo
 if TYPE_CHECKING:
     from vmic.extraction import Extraction, ExtractionPlan
     from vmic.ranges import RangeSums
+    from vmic.response import Response
 
 # The pyramid, phase and combination modules (numba, scipy.signal) are imported inside
 # recover() once the clip is decoding, so that decoding overlaps their import.
@@ -39,7 +40,8 @@ HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) 
 def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
                         highpass_hz: float | None = None,
                         bandpass_hz: tuple[float, float] | None = None,
-                        denoise: str = "none", units: str = "scaled", equalize=None,
+                        denoise: str = "none", units: str = "scaled",
+                        equalize: Response | str | os.PathLike | None = None,
                         equalize_max_gain_db: float = 20.0) -> Recovery:
     """Join the sums of consecutive frame ranges and recover their sound.
 
@@ -150,7 +152,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
             units: str = "scaled", motion: str | None = None, track_roi: bool = False,
-            equalize=None, equalize_max_gain_db: float = 20.0, batch_size: int = 8,
+            equalize: Response | str | os.PathLike | None = None,
+            equalize_max_gain_db: float = 20.0, batch_size: int = 8,
             quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
     """Recover sound from a clip, in one pass over its frames (two where it moves).
 
