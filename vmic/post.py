@@ -8,12 +8,17 @@ zero phase.
 from __future__ import annotations
 
 import math
+import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.signal
 from numpy.typing import ArrayLike
 
 from vmic.errors import VmicError
+
+if TYPE_CHECKING:
+    from vmic.response import Response
 
 __all__ = [
     "highpass",
@@ -28,6 +33,7 @@ __all__ = [
     "audible_highpass_hz",
     "finish",
     "band_and_denoise",
+    "equalize",
 ]
 
 
@@ -279,3 +285,31 @@ def band_and_denoise(audio: ArrayLike, sr: float, *,
 
         out = run_denoise(out, sr, method=denoise)
     return out
+
+
+def equalize(audio: ArrayLike, rate: float, response: Response | str | os.PathLike, *,
+             max_gain_db: float = 20.0) -> np.ndarray:
+    """Equalise recovered audio by an object's measured response (``vmic calibrate``).
+
+    A regularised inverse of the response within its valid band, bounded to ``max_gain_db``
+    of boost, unity outside it (:func:`vmic.equalize.equalize`, whose notes give the filter).
+
+    Parameters
+    ----------
+    audio : array_like of float, shape (T,)
+        Recovered audio, high-passed as the calibration's recovery was.
+    rate : float
+        Sample rate (Hz): the capture rate, which must be the calibration's.
+    response : vmic.response.Response or path-like
+        The response, or its calibration JSON.
+    max_gain_db : float, default 20
+        Largest boost (dB over the object's sensitivity).
+
+    Returns
+    -------
+    ndarray of float64, shape (T,)
+        Not rescaled.
+    """
+    from vmic.equalize import equalize as run_equalize
+
+    return run_equalize(audio, rate, response, max_gain_db=max_gain_db)

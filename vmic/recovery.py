@@ -23,6 +23,7 @@ from vmic.result import Recovery, RecoveryInfo
 if TYPE_CHECKING:
     from vmic.extraction import Extraction, ExtractionPlan
     from vmic.ranges import RangeSums
+    from vmic.response import Response
 
 # The pyramid, phase and combination modules (numba, scipy.signal) are imported inside
 # recover() once the clip is decoding, so that decoding overlaps their import.
@@ -39,7 +40,9 @@ HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) 
 def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
                         highpass_hz: float | None = None,
                         bandpass_hz: tuple[float, float] | None = None,
-                        denoise: str = "none", units: str = "scaled") -> Recovery:
+                        denoise: str = "none", units: str = "scaled",
+                        equalize: Response | str | os.PathLike | None = None,
+                        equalize_max_gain_db: float = 20.0) -> Recovery:
     """Join the sums of consecutive frame ranges and recover their sound.
 
     Parameters
@@ -49,7 +52,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     parts : list of RangeSums
         From :func:`vmic.extraction.extract_range` with ``extraction``, consecutive and in
         order.
-    highpass_hz, bandpass_hz, denoise, units
+    highpass_hz, bandpass_hz, denoise, units, equalize, equalize_max_gain_db
         As :func:`recover`.
 
     Returns
@@ -81,8 +84,13 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         slots = slots - slots[0]
         sums = place_sums(sums, slots)
     combined = method.combine(extraction, sums, highpass_hz=highpass_hz, units=units)
-    audio, gain = _finish(combined.audio, combined.gain_px, extraction.fps, bandpass_hz,
-                          denoise)
+    audio, gain = combined.audio, combined.gain_px
+    if equalize is not None:  # after the high-pass (in combine), before denoising
+        from vmic.equalize import equalize_extraction
+
+        audio, gain = equalize_extraction(audio, gain, equalize, extraction, combined,
+                                          highpass_hz, equalize_max_gain_db)
+    audio, gain = _finish(audio, gain, extraction.fps, bandpass_hz, denoise)
     if units == "px":
         audio, gain = audio * gain, 1.0
     details = dict(combined.details)
@@ -157,7 +165,9 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             start: int = 0, n_frames: int | None = None,
             bandpass_hz: tuple[float, float] | None = None, denoise: str = "none",
             units: str = "scaled", motion: str | None = None, track_roi: bool = False,
-            batch_size: int = 8, segment: int | None = None,
+            equalize: Response | str | os.PathLike | None = None,
+            equalize_max_gain_db: float = 20.0, batch_size: int = 8,
+            segment: int | None = None,
             quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
     """Recover sound from a clip, in one pass over its frames (two where it moves).
 
@@ -209,6 +219,10 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         With ``roi``: the ROI follows the large motion instead, cut from the whole frames
         with their motion removed, so no border is lost while the region stays in view
         (frames that take it out of view are silenced, with a warning).
+    equalize : Response or path-like, optional
+        Equalise by the object's response (``vmic calibrate``'s JSON; :mod:`vmic.equalize`)
+        after the high-pass, before band-pass and denoising; boosts at most
+        ``equalize_max_gain_db`` (dB, default 20). Another capture rate is refused.
     batch_size : int, default 8
         Frames per batch; memory is O(batch_size), not O(clip length).
     segment : int, optional
@@ -243,6 +257,11 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             method = get_method(combine)
             check_options(method, source.capture_fps, highpass_hz, bandpass_hz, denoise,
                           units)
+            if equalize is not None:
+                from vmic.equalize import checked_response
+
+                equalize = checked_response(equalize, source.capture_fps,
+                                            equalize_max_gain_db)
         except BaseException:
             batches.close()
             raise
@@ -251,7 +270,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         extraction, sums, track = _extract(clip, source, batches, method, settings, follow,
                                            track_roi, roi, batch_size, quiet)
     result = recover_from_ranges(extraction, [sums], highpass_hz=highpass_hz,
-                                 bandpass_hz=bandpass_hz, denoise=denoise, units=units)
+                                 bandpass_hz=bandpass_hz, denoise=denoise, units=units,
+                                 equalize=equalize, equalize_max_gain_db=equalize_max_gain_db)
     if track is not None and result.info.motion_px is None:
         result.info.motion_px = track.smooth
     result.info.elapsed_s = time.perf_counter() - started

@@ -18,7 +18,8 @@ from vmic import __version__
 from vmic.errors import VmicError
 
 # Subcommand modules, in the order `vmic --help` lists them.
-COMMANDS = ["recover", "info", "synth", "score", "demo", "map", "compare", "train", "loudness"]
+COMMANDS = ["recover", "info", "synth", "score", "demo", "map", "compare", "train", "loudness",
+            "calibrate"]
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ from vmic.cli.common import (
     check_distinct,
     check_output,
     clip_inputs,
+    finite_float,
     positive_float,
     positive_int,
 )
@@ -75,6 +78,11 @@ def register(subparsers) -> None:
                         choices=["none", "spectral-subtraction", "wiener", "gate"],
                         help="denoise the recovered audio (spectral subtraction as the "
                              "original offered, Wiener, or spectral gating) (default %(default)s)")
+    parser.add_argument("--equalize", default=None, metavar="OBJECT.json",
+                        help="equalise by the object's response (from vmic calibrate; same "
+                             "capture rate), after the high-pass and before --denoise")
+    parser.add_argument("--equalize-max-gain", type=_gain_db, default=20.0,
+                        metavar="DB", help="largest boost of --equalize (default 20 dB)")
     parser.add_argument("--spectrogram", default=None, metavar="PNG",
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
@@ -86,7 +94,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    inputs = [*clip_inputs(args.clip), args.model]
+    inputs = [*clip_inputs(args.clip), args.model, args.equalize]
     check_output(args.output, (".wav",), "-o", inputs)
     if args.spectrogram:
         check_output(args.spectrogram, (".png", ".pdf", ".svg"), "--spectrogram", inputs)
@@ -101,6 +109,12 @@ def run(args) -> int:
     from vmic.post import parse_band
 
     band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
+    equalize = None
+    if args.equalize:
+        from vmic.equalize import checked_response
+
+        equalize = checked_response(args.equalize, args.fps or _clip_rate(args),
+                                    args.equalize_max_gain)
     if args.method == "learned":
         from vmic import post
         from vmic.learn import require_torch
@@ -113,7 +127,11 @@ def run(args) -> int:
             downsample=args.downsample, start=args.start, n_frames=args.frames,
             reference_frame=args.reference_frame, quiet=args.quiet, segment=args.segment,
         )
-        result.audio = post.finish(result.audio, result.sr, bandpass_hz=band,
+        audio = result.audio
+        if equalize is not None:
+            audio = post.scale_peak(post.equalize(audio, result.sr, equalize,
+                                                  max_gain_db=args.equalize_max_gain))
+        result.audio = post.finish(audio, result.sr, bandpass_hz=band,
                                    denoise=args.denoise).astype(np.float32)
     else:
         from vmic.recovery import recover
@@ -124,8 +142,9 @@ def run(args) -> int:
             orientations=args.orientations, combine=args.combine, highpass_hz=args.highpass,
             reference_frame=args.reference_frame, reference_average=args.reference_average,
             bandpass_hz=band, denoise=args.denoise, motion=args.motion,
-            track_roi=args.track, quiet=args.quiet,
-            batch_size=BATCH_SIZE, segment=args.segment,
+            track_roi=args.track, quiet=args.quiet, equalize=equalize,
+            equalize_max_gain_db=args.equalize_max_gain, batch_size=BATCH_SIZE,
+            segment=args.segment,
         )
     info = result.info
     _warn_if_weak(info)
@@ -142,6 +161,24 @@ def run(args) -> int:
           f"the {info.fps_source} ({n / result.sr:.3f} s, combine={used}, "
           f"{info.elapsed_s:.1f} s)", file=sys.stderr)
     return 0
+
+
+def _gain_db(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a gain >= 0 dB: {text!r}")
+    return value
+
+
+def _clip_rate(args) -> float:
+    # The capture rate, read before any work so that a calibration made at another rate is
+    # refused at once (the recovery warns about a rate taken from the container itself).
+    from vmic.io.clip import open_clip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with contextlib.closing(open_clip(args.clip, fps=args.fps, segment=args.segment)) as clip:
+            return clip.capture_fps
 
 
 def _write_outputs(args, result) -> None:

@@ -97,9 +97,17 @@ def register(subparsers) -> None:
                    help="audio file as source, resampled to the capture rate")
     g.add_argument("--wav-offset", type=_nonneg, default=0.0, metavar="S",
                    help="start in the audio file (s)")
-    g.add_argument("--resonance", type=positive_float, default=None, metavar="HZ",
-                   help="surface resonance (2nd-order response) between sound and motion")
-    g.add_argument("--q", type=positive_float, default=10.0, help="resonance quality factor")
+    g.add_argument("--resonance", type=_floats, default=None, metavar="HZ,HZ,...",
+                   help="the object's modes between sound and motion: each a 2nd-order "
+                        "response peaking at HZ; the displacement is the sound filtered by "
+                        "their sum")
+    g.add_argument("--q", type=_floats, default=10.0, metavar="Q,Q,...",
+                   help="quality factor of the modes: one for all, or one per mode (default 10)")
+    g.add_argument("--resonance-gain", type=_floats, default=None, metavar="G,G,...",
+                   help="gain of each mode in the sum (unitless, nonzero; default 1 each)")
+    p.add_argument("--played", default=None, metavar="WAV",
+                   help="also write the played sound (the source before the object, peak 1, "
+                        "float32 at the capture rate): the input of vmic calibrate --played")
     g = p.add_argument_group("motion")
     g.add_argument("--motion", choices=("global", "membrane", "two_regions"), default="global",
                    help="global translation, a membrane mode (sin.sin), or two halves moving "
@@ -196,7 +204,8 @@ def config_from_args(args: argparse.Namespace):
     w, h = args.size
     cfg = SynthConfig(
         fps=args.fps, duration_s=duration, height=h, width=w, source=source, wav=args.wav,
-        wav_offset_s=args.wav_offset, resonance_hz=args.resonance, resonance_q=args.q,
+        wav_offset_s=args.wav_offset, resonance_hz=_one_or_all(args.resonance),
+        resonance_q=_one_or_all(args.q), resonance_gain=args.resonance_gain,
         motion=args.motion, amplitude_px=args.amplitude, direction_deg=args.direction,
         mode=args.mode, drift_kind=args.drift_kind, drift_px=args.drift,
         drift_hz=args.drift_hz, drift_speed_px_s=args.drift_speed,
@@ -217,6 +226,13 @@ def config_from_args(args: argparse.Namespace):
             raise VmicError("--chirp needs F0,F1")
         cfg.chirp_hz = args.chirp
     return cfg
+
+
+def _one_or_all(values):
+    # One value stays a number, so a single mode's sidecar reads as it always has.
+    if isinstance(values, tuple) and len(values) == 1:
+        return values[0]
+    return values
 
 
 def command_line(out, truth, args: argparse.Namespace) -> str:
@@ -249,10 +265,13 @@ def check_synth_outputs(args: argparse.Namespace) -> None:
     out = Path(args.out)
     truth = args.truth or str(out.with_name(out.stem + "_truth.wav"))
     sidecar = str(sidecar_path(out))
-    check_distinct({"OUT": args.out, "--truth": truth, "the sidecar": sidecar})
+    check_distinct({"OUT": args.out, "--truth": truth, "the sidecar": sidecar,
+                    "--played": args.played})
     inputs = [args.wav, args.image]
     for what, path in (("--truth", truth), ("the sidecar", sidecar)):
         check_output(path, None, what, inputs)
+    if args.played:
+        check_output(args.played, (".wav",), "--played", inputs)
     if out.suffix:
         check_output(args.out, None, "OUT", inputs)
     else:  # a folder of PNG frames
@@ -268,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
     check_synth_outputs(args)
     cfg = config_from_args(args)
     sidecar = render(args.out, args.truth, cfg, quiet=args.quiet,
-                     command=command_line(args.out, args.truth, args))
+                     command=command_line(args.out, args.truth, args), played_path=args.played)
     crb = sidecar["crb"]
     bound = ("noiseless (no bound)" if crb["snr_db"] is None else
              f"per-frame std >= {crb['std_px']:.2e} px, SNR <= {crb['snr_db']:.1f} dB "

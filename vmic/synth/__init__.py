@@ -43,8 +43,10 @@ from vmic.io.atomic import atomic_path
 from vmic.synth import drift as _drift
 from vmic.synth import engine as _render
 from vmic.synth.config import SynthConfig, validate
+from vmic.synth.response import response_sidecar, true_response
 
-__all__ = ["SynthConfig", "Synthesis", "synthesize", "render", "PLAYBACK_FPS", "sidecar_path"]
+__all__ = ["SynthConfig", "Synthesis", "synthesize", "render", "PLAYBACK_FPS", "sidecar_path",
+           "true_response"]
 
 PLAYBACK_FPS = 30.0
 """Nominal playback rate written in video containers (they cannot hold kHz rates)."""
@@ -61,6 +63,7 @@ class Synthesis:
     sidecar: dict
     drift: np.ndarray | None = None  # float64 (T, 2) camera drift (dx, dy) px, None if still
     regions: np.ndarray | None = None  # float64 (2, T, 2) regions A, B's own translation, px
+    played: np.ndarray | None = None  # float64 (T,) the played sound, peak 1 (unitless)
 
 
 def _streams(seed: int):
@@ -116,7 +119,7 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
     lo_hz = metrics.DEFAULT_LO_HZ if lo_hz is None else lo_hz
     n = cfg.n_frames()
     rngs = _streams(cfg.seed)
-    truth = _render.truth_signal(cfg, n, rngs["source"])
+    played, truth, scale = _render.played_and_truth(cfg, n, rngs["source"])
     drift = _drift.camera_track(cfg, n, rngs["drift"])
     regions = _drift.region_tracks(cfg, n, rngs["regions"])
     canvas_shape, origin = _canvas(cfg, drift, regions)
@@ -139,30 +142,31 @@ def _prepare(cfg: SynthConfig, lo_hz: float | None):
         },
         "params": cfg.to_dict(),
         "crb": _render.cramer_rao(cfg, sc, truth, lo_hz),
+        "response": response_sidecar(cfg.modes(), scale, cfg.fps),
         "vmic_version": __version__,
     }
     if sc.on_canvas:
         sidecar["drift"] = _drift_sidecar(cfg, drift, regions, sc)
         sidecar["crb"]["drift"] = "computed on the undrifted scene (the frame at zero drift)"
-    return n, truth, sc, drift, regions, rngs["camera"], sidecar
+    return n, truth, sc, drift, regions, rngs["camera"], sidecar, played
 
 
 def iter_frames(cfg: SynthConfig, *, lo_hz: float | None = None,
-                tracks: bool = False) -> tuple:
+                tracks: bool = False, played: bool = False) -> tuple:
     """Set up a clip: returns ``(sidecar, truth, frames)`` where ``frames`` is a generator.
 
     With ``tracks``, returns ``(sidecar, truth, frames, drift, regions)``: the camera drift
     float64 (T, 2) px (zeros when still) and the regions' own translations (2, T, 2) or None.
+    With ``played``, the played sound (float64 (T,), peak 1) is appended to either tuple.
     """
-    n, truth, sc, drift, regions, rng_cam, sidecar = _prepare(cfg, lo_hz)
+    n, truth, sc, drift, regions, rng_cam, sidecar, sound = _prepare(cfg, lo_hz)
 
     def frames():
         for frame in _render.render_layers(cfg, sc, truth, drift, regions):
             yield _render.expose(frame, cfg, rng_cam)
 
-    if tracks:
-        return sidecar, truth, frames(), drift, regions
-    return sidecar, truth, frames()
+    out = (sidecar, truth, frames(), drift, regions) if tracks else (sidecar, truth, frames())
+    return (*out, sound) if played else out
 
 
 def synthesize(cfg: SynthConfig, *, lo_hz: float | None = None,
@@ -183,7 +187,8 @@ def synthesize(cfg: SynthConfig, *, lo_hz: float | None = None,
     Synthesis
         ``frames`` (T, H, W), ``truth`` float64 (T,) in px, ``sidecar`` dict.
     """
-    sidecar, truth, frames, drift, regions = iter_frames(cfg, lo_hz=lo_hz, tracks=True)
+    sidecar, truth, frames, drift, regions, played = iter_frames(cfg, lo_hz=lo_hz,
+                                                                  tracks=True, played=True)
     out = np.empty((sidecar["n_frames"], cfg.height, cfg.width), _render.output_dtype(cfg.bits))
     with tqdm(total=len(out), desc="rendering", disable=quiet,
               file=sys.stderr, leave=False) as bar:
@@ -191,7 +196,7 @@ def synthesize(cfg: SynthConfig, *, lo_hz: float | None = None,
             out[i] = frame
             bar.update(1)
     still = not np.any(drift) and regions is None
-    return Synthesis(out, truth, sidecar, None if still else drift, regions)
+    return Synthesis(out, truth, sidecar, None if still else drift, regions, played)
 
 
 def sidecar_path(out: str | os.PathLike) -> Path:
@@ -251,7 +256,8 @@ def write_truth(path: str | os.PathLike, truth: np.ndarray, fps: float) -> None:
 
 
 def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: SynthConfig, *,
-           quiet: bool = True, command: str | None = None, lo_hz: float | None = None) -> dict:
+           quiet: bool = True, command: str | None = None, lo_hz: float | None = None,
+           played_path: str | os.PathLike | None = None) -> dict:
     """Render a clip to ``out``, its truth WAV to ``truth_path`` and the sidecar JSON.
 
     Parameters
@@ -269,6 +275,9 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
         The command line that made the clip, stored in the sidecar.
     lo_hz : float, optional
         Low edge (Hz) of the band of the Cramér-Rao SNR bound.
+    played_path : path-like, optional
+        Also write the played sound here (float32 WAV at the capture rate, peak 1), the
+        input of ``vmic calibrate --played``.
 
     Returns
     -------
@@ -287,10 +296,13 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
     if not out.parent.is_dir():
         raise VmicError(f"output folder does not exist: {out.parent}")
     truth_path = Path(truth_path) if truth_path else out.with_name(out.stem + "_truth.wav")
-    sidecar, truth, frames = iter_frames(cfg, lo_hz=lo_hz)
+    sidecar, truth, frames, played = iter_frames(cfg, lo_hz=lo_hz, played=True)
     if command:
         sidecar["command"] = command
     sidecar["truth"]["file"] = truth_path.name
+    if played_path is not None:
+        sidecar["played"] = {"file": Path(played_path).name,
+                             "units": "unitless, peak 1 (the source before the object)"}
     n = sidecar["n_frames"]
     shape = (cfg.height, cfg.width)
     with tqdm(total=n, desc="rendering", disable=quiet,
@@ -304,6 +316,8 @@ def render(out: str | os.PathLike, truth_path: str | os.PathLike | None, cfg: Sy
         else:
             _atomic_folder(out, lambda tmp: _write_folder(tmp, frames, bar))
     write_truth(truth_path, truth, cfg.fps)
+    if played_path is not None:
+        write_truth(played_path, played, cfg.fps)
     with atomic_path(sidecar_path(out)) as tmp:
         tmp.write_text(sidecar_json(sidecar))
     return sidecar

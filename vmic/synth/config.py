@@ -44,8 +44,10 @@ class SynthConfig:
     chirp_hz: tuple = (100.0, None)
     wav: str | None = None
     wav_offset_s: float = 0.0
-    resonance_hz: float | None = None
-    resonance_q: float = 10.0
+    # modes of the object between sound and motion: one value or one per mode (see modes())
+    resonance_hz: float | tuple | None = None
+    resonance_q: float | tuple = 10.0
+    resonance_gain: tuple | None = None
     # motion
     motion: str = "global"
     amplitude_px: float = 0.05
@@ -94,12 +96,39 @@ class SynthConfig:
             raise VmicError(f"the clip would have {n} frame(s); give a longer duration")
         return n
 
+    def modes(self) -> list[tuple[float, float, float]]:
+        """The object's modes ``(freq_hz, q, gain)``, none for a flat object.
+
+        ``resonance_hz`` holds one frequency or several; ``resonance_q`` one Q for all or one
+        per mode; ``resonance_gain`` one unitless gain per mode (default 1 each).
+        """
+        if not self.resonance_hz:
+            return []
+        freqs = _as_tuple(self.resonance_hz)
+        qs = _as_tuple(self.resonance_q)
+        gains = (1.0,) * len(freqs) if self.resonance_gain is None else _as_tuple(
+            self.resonance_gain)
+        if len(qs) == 1:
+            qs = qs * len(freqs)
+        if len(qs) != len(freqs) or len(gains) != len(freqs):
+            raise VmicError(f"{len(freqs)} resonance(s) (--resonance) need one Q (--q) or one "
+                            f"per mode, and one gain (--resonance-gain) per mode; got "
+                            f"{len(qs)} Q and {len(gains)} gain(s)")
+        return [(float(f), float(q), float(g)) for f, q, g in zip(freqs, qs, gains,
+                                                                  strict=True)]
+
     def to_dict(self) -> dict:
         """JSON-ready dict of all parameters."""
         out = dataclasses.asdict(self)
-        for key in ("tones_hz", "chirp_hz", "mode"):
-            out[key] = list(out[key])
+        for key in ("tones_hz", "chirp_hz", "mode", "resonance_hz", "resonance_q",
+                    "resonance_gain"):
+            if isinstance(out[key], tuple | list):
+                out[key] = list(out[key])
         return out
+
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, tuple | list | np.ndarray) else (value,)
 
 
 def validate(cfg: SynthConfig) -> None:
@@ -125,12 +154,26 @@ def validate(cfg: SynthConfig) -> None:
         raise VmicError("read noise must be >= 0 e- and the full well > 0 e-")
     if cfg.line_delay_s < 0:
         raise VmicError(f"line delay must be >= 0 s, got {cfg.line_delay_s:g}")
+    _validate_modes(cfg)
     _validate_drift(cfg)
     low, high = cfg.mean_level - cfg.contrast, cfg.mean_level + cfg.contrast
     blow = cfg.mean_level - cfg.background_contrast
     bhigh = cfg.mean_level + cfg.background_contrast
     if min(low, blow) < 0 or max(high, bhigh) > 1:
         raise VmicError("mean level +- contrast must stay within [0, 1] of the full well")
+
+
+def _validate_modes(cfg: SynthConfig) -> None:
+    """The object's modes: frequencies under Nyquist, Q > 0, finite nonzero gains."""
+    for freq_hz, q, gain in cfg.modes():
+        if not (math.isfinite(freq_hz) and 0 < freq_hz < cfg.fps / 2):
+            raise VmicError(f"resonance (--resonance) {freq_hz:g} Hz must be in (0, "
+                            f"{cfg.fps / 2:g}) Hz (half the capture rate)")
+        if not (math.isfinite(q) and q > 0):
+            raise VmicError(f"resonance Q (--q) must be > 0, got {q:g}")
+        if not (math.isfinite(gain) and gain != 0):
+            raise VmicError(f"resonance gain (--resonance-gain) must be finite and nonzero, "
+                            f"got {gain:g}")
 
 
 def _finite_nonneg(value: float) -> bool:

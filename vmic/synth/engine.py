@@ -41,11 +41,30 @@ from vmic.synth.config import SynthConfig
 
 def truth_signal(cfg: SynthConfig, n: int, rng: np.random.Generator) -> np.ndarray:
     """The displacement ``s(t)`` (px) of the reference point at the capture rate, float64 (n,)."""
+    return played_and_truth(cfg, n, rng)[1]
+
+
+def played_and_truth(cfg: SynthConfig, n: int, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The played sound, the displacement it causes and the response's scale.
+
+    Returns
+    -------
+    played : numpy.ndarray
+        float64 (n,), the source at the capture rate, peak 1 (unitless, full scale).
+    truth : numpy.ndarray
+        float64 (n,), the displacement ``s(t)`` (px) of the reference point.
+    scale : float
+        px per unit of ``played``: the true response is ``scale * sum_k g_k H_k(f)`` over the
+        modes of :meth:`SynthConfig.modes` (``scale`` alone, flat, where there are none).
+    """
     src = sources.make_source(cfg.source, n, cfg.fps, rng, tones_hz=cfg.tones_hz,
                               chirp_hz=cfg.chirp_hz, wav=cfg.wav, wav_offset_s=cfg.wav_offset_s)
-    if cfg.resonance_hz:
-        src = sources.resonate(src, cfg.fps, cfg.resonance_hz, cfg.resonance_q)
-    return cfg.amplitude_px * src
+    modes = cfg.modes()
+    if not modes:
+        return src, cfg.amplitude_px * src, float(cfg.amplitude_px)
+    moved, scale = sources.resonate_modes(src, cfg.fps, modes)
+    return src, cfg.amplitude_px * moved, float(cfg.amplitude_px * scale)
 
 
 def fractional_delays(s: np.ndarray, delays: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import signal
 
 from vmic.errors import VmicError
@@ -250,12 +251,40 @@ def make_source(kind: str, n: int, fs: float, rng: np.random.Generator, *,
     raise VmicError(f"unknown source {kind!r}; choose from {', '.join(SOURCE_KINDS)}")
 
 
+def mode_filter(fs: float, freq_hz: float, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """The digital filter ``(b, a)`` of one mode, ``H(s) = w0^2 / (s^2 + (w0/Q) s + w0^2)``.
+
+    The second-order low-pass with a peak of about ``Q`` at ``freq_hz`` (unit gain at DC),
+    discretised by the bilinear transform with pre-warping at ``freq_hz``.
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate, Hz.
+    freq_hz : float
+        Resonance frequency (Hz), below ``fs / 2``.
+    q : float
+        Quality factor (> 0).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Numerator and denominator coefficients, float64 (3,) each.
+    """
+    _check_band([freq_hz], fs, "resonance")
+    if not q > 0:
+        raise VmicError(f"resonance Q must be > 0, got {q:g}")
+    w0 = 2 * np.pi * freq_hz
+    # pre-warp: design at the warped frequency so the digital peak lands on freq_hz
+    wp = 2 * fs * np.tan(w0 / (2 * fs))
+    return signal.bilinear([wp ** 2], [1.0, wp / q, wp ** 2], fs=fs)
+
+
 def resonate(x: np.ndarray, fs: float, freq_hz: float, q: float) -> np.ndarray:
     """Drive a mass-spring-damper with ``x``: ``H(s) = w0^2 / (s^2 + (w0/Q) s + w0^2)``.
 
     A real surface responds to sound through its own resonance; this is the second-order
-    low-pass with a peak of about ``Q`` at ``freq_hz`` (unit gain at DC), discretised by the
-    bilinear transform with pre-warping at ``freq_hz`` and run causally.
+    low-pass of :func:`mode_filter`, run causally.
 
     Parameters
     ----------
@@ -273,11 +302,72 @@ def resonate(x: np.ndarray, fs: float, freq_hz: float, q: float) -> np.ndarray:
     numpy.ndarray
         float64 (T,), the response, rescaled to peak 1.
     """
-    _check_band([freq_hz], fs, "resonance")
-    if not q > 0:
-        raise VmicError(f"resonance Q must be > 0, got {q:g}")
-    w0 = 2 * np.pi * freq_hz
-    # pre-warp: design at the warped frequency so the digital peak lands on freq_hz
-    wp = 2 * fs * np.tan(w0 / (2 * fs))
-    b, a = signal.bilinear([wp ** 2], [1.0, wp / q, wp ** 2], fs=fs)
+    b, a = mode_filter(fs, freq_hz, q)
     return _normalise(signal.lfilter(b, a, x))
+
+
+def modal_response(x: np.ndarray, fs: float, modes: Sequence[tuple[float, float, float]]
+                   ) -> np.ndarray:
+    """Drive a sum of damped modes with ``x``: ``sum_k g_k H_k`` (:func:`mode_filter`).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Driving signal, float64 (T,).
+    fs : float
+        Sample rate, Hz.
+    modes : sequence of (float, float, float)
+        ``(freq_hz, q, gain)`` of each mode; the gain is unitless (the sign flips a mode).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (T,), the response, not rescaled (unit gain at DC for one mode of gain 1).
+    """
+    out = None
+    for freq_hz, q, gain in modes:
+        b, a = mode_filter(fs, freq_hz, q)
+        y = signal.lfilter(b, a, x)
+        y = y if gain == 1 else gain * y
+        out = y if out is None else out + y
+    if out is None:
+        raise VmicError("a modal response needs at least one mode")
+    return out
+
+
+def modal_frequency_response(freqs_hz: ArrayLike, fs: float,
+                             modes: Sequence[tuple[float, float, float]]) -> np.ndarray:
+    """The complex response of :func:`modal_response` at ``freqs_hz`` (Hz), complex128 (F,)."""
+    f = np.asarray(freqs_hz, dtype=np.float64)
+    out = np.zeros(f.shape, dtype=np.complex128)
+    for freq_hz, q, gain in modes:
+        b, a = mode_filter(fs, freq_hz, q)
+        out += gain * signal.freqz(b, a, worN=f, fs=fs)[1]
+    return out
+
+
+def resonate_modes(x: np.ndarray, fs: float, modes: Sequence[tuple[float, float, float]]
+                   ) -> tuple[np.ndarray, float]:
+    """:func:`modal_response`, rescaled to peak 1 as :func:`resonate` does, and that scale.
+
+    One mode of gain 1 gives the very samples of :func:`resonate`.
+
+    Returns
+    -------
+    response : numpy.ndarray
+        float64 (T,), peak 1.
+    scale : float
+        The factor applied to the modes' output (after removing its mean): the response is
+        ``scale * sum_k g_k H_k`` applied to ``x``.
+    """
+    y = modal_response(x, fs, modes)
+    return _normalise(y), peak_scale(y)
+
+
+def peak_scale(x: np.ndarray) -> float:
+    """The factor by which :func:`make_source`'s generators scale ``x`` to peak 1 (after
+    removing its mean)."""
+    peak = float(np.max(np.abs(x - x.mean())))
+    if peak == 0.0:
+        raise VmicError("the source signal is silent")
+    return 1.0 / peak
