@@ -88,6 +88,8 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         gain_px=gain, units=units, **details)
     if sums.motion is not None:
         info.motion_px = smooth_track(sums.motion, extraction.fps)
+        if sums.tile_motion is not None:
+            report_tiles(info, measured_track(sums, extraction.fps), extraction.frame_shape)
     if extraction.motion is not None:
         # Frames whose reference left the view hold no recoverable motion: silence.
         lost = ~extraction.motion_keep[sums.start:sums.stop]
@@ -96,9 +98,32 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         info.motion_compensated = True
         info.motion_margin_px = extraction.compensator(extraction.source_shape).margin
         info.lost_frames = lost
+        if extraction.tile_motion is not None:
+            from vmic.core.regional import tile_edges
+
+            field = extraction.tile_motion[sums.start:sums.stop]
+            info.tile_motion_px = field
+            info.regional_tiles = ~np.all(field == info.motion_px[:, None, None, :],
+                                          axis=(0, 3))
+            info.motion_regional = True
+            info.tile_edges_px = tuple(tile_edges(side, count) for side, count in
+                                       zip(extraction.source_shape, field.shape[1:3],
+                                           strict=True))
     info.elapsed_s = time.perf_counter() - started
     return Recovery(audio=audio.astype(np.float32), sr=extraction.fps,
                     band_signals=combined.band_signals, weights=combined.weights, info=info)
+
+
+def report_tiles(info: RecoveryInfo, track, frame_shape: tuple[int, int]) -> None:
+    """Fill ``info``'s tile fields from a measured track (its tiles not removed)."""
+    from vmic.core.regional import tile_edges
+
+    if track.tiles is None:
+        return
+    info.tile_motion_px = track.tiles.field
+    info.regional_tiles = np.zeros(track.tiles.grid, bool)
+    info.tile_edges_px = tuple(tile_edges(side, count) for side, count in
+                               zip(frame_shape, track.tiles.grid, strict=True))
 
 
 def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoise: str):
@@ -239,6 +264,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
                                  bandpass_hz=bandpass_hz, denoise=denoise, units=units)
     if track is not None and result.info.motion_px is None:
         result.info.motion_px = track.smooth
+    if track is not None and result.info.tile_motion_px is None:
+        report_tiles(result.info, track, source.frame_shape)
     result.info.elapsed_s = time.perf_counter() - started
     return result
 
@@ -276,10 +303,8 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
     extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
     if not follow:
         return extraction, sums, None
-    from vmic.core.motion import MotionTrack
-
-    track = MotionTrack.from_raw(sums.motion, source.capture_fps)
-    if track.moving():
+    track = measured_track(sums, source.capture_fps)
+    if track.compensated():
         # A second pass over the frames with the motion removed; the first pass's sums are
         # dropped. (Its blind split-sample estimate is no guide between the two: the
         # motion's artefacts are common to all tiles and pass for signal.)
@@ -287,6 +312,18 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
         extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
                                             False, quiet)
     return extraction, sums, track
+
+
+def measured_track(sums: RangeSums, fps: float):
+    """The :class:`~vmic.core.motion.MotionTrack` of a first pass's sums (``motion`` and,
+    where measured, ``tile_motion``: :mod:`vmic.core.regional`)."""
+    from vmic.core.motion import MotionTrack
+    from vmic.core.regional import TileTracks
+
+    track = MotionTrack.from_raw(sums.motion, fps)
+    if sums.tile_motion is not None:
+        track.tiles = TileTracks.from_raw(sums.tile_motion, sums.motion, track.smooth, fps)
+    return track
 
 
 def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
@@ -318,7 +355,13 @@ def _compensated(source, track, whole=None):
         if lost.all():
             raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
                             "follow in these frames")
-        compensator = MotionCompensator(source.frame_shape, track.smooth, keep=~lost)
+        if track.regional:
+            from vmic.core.regional import RegionalCompensator
+
+            compensator = RegionalCompensator(source.frame_shape, track.smooth,
+                                              track.tiles.field, keep=~lost)
+        else:
+            compensator = MotionCompensator(source.frame_shape, track.smooth, keep=~lost)
         view = source
     else:
         x, y, _, _ = source.roi

@@ -74,6 +74,18 @@ class RecoveryInfo:
         Border cropped from the frames by the compensation (px).
     lost_frames : ndarray of bool, shape (T,) or None
         Frames whose motion took the reference out of view: set to zero in the audio.
+    tile_motion_px : ndarray of float64, shape (T, GY, GX, 2) or None
+        The large motion of each tile of a coarse grid (dx, dy per frame and tile, px of the
+        frame, smoothed; :mod:`vmic.core.regional`): the tile's own where its track is
+        trusted, else ``motion_px``; None where not measured (as ``motion_px``, or frames
+        too small for two tiles).
+    tile_edges_px : (ndarray, ndarray) or None
+        The tiles' edges (GY + 1,) and (GX + 1,) in px of the frame the motion was measured
+        on (the clip's, before any crop by the compensation).
+    regional_tiles : ndarray of bool, shape (GY, GX) or None
+        Tiles whose own motion was removed instead of ``motion_px``.
+    motion_regional : bool
+        Whether parts of the scene moved apart and were compensated tile by tile.
     """
 
     frames: int
@@ -102,6 +114,10 @@ class RecoveryInfo:
     motion_compensated: bool = False
     motion_margin_px: int | None = None
     lost_frames: np.ndarray | None = field(default=None, repr=False)
+    tile_motion_px: np.ndarray | None = field(default=None, repr=False)
+    tile_edges_px: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    regional_tiles: np.ndarray | None = field(default=None, repr=False)
+    motion_regional: bool = False
 
 
 @dataclass

@@ -32,7 +32,7 @@ def follow_motion(clip, motion, combine, reference_frame, reference_average):
         average = method.reference_average if reference_average is None else reference_average
         motion = track_motion(clip, reference_frame=reference_frame,
                               reference_average=average)
-        if not motion.moving():
+        if not motion.compensated():
             return clip
     return compensated_clip(clip, motion)
 
@@ -57,10 +57,15 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     -------
     vmic.core.motion.MotionTrack
         The tracked frames' displacements (:func:`vmic.core.motion.tracked_frames`) and the
-        smoothed large motion (px).
+        smoothed large motion (px); its ``tiles``, the tracks of a grid of tiles
+        (:class:`vmic.core.regional.TileTracks`; None for frames too small to hold two).
     """
-    from vmic.core.motion import MotionTrack, MotionTracker, tracked_frames
+    from types import SimpleNamespace
+
+    from vmic.core.motion import MotionTrack, MotionTracker
+    from vmic.core.regional import TileTracker, TileTracks, tile_grid
     from vmic.io.stream import progress_bar
+    from vmic.ranges import track_batch
 
     if not isinstance(clip, Clip):
         raise VmicError(f"clip must be an opened Clip (vmic.open_clip), got "
@@ -68,18 +73,28 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     if not 0 <= reference_frame < clip.n_frames:
         raise VmicError(f"reference frame {reference_frame} is outside the clip's "
                         f"{clip.n_frames} frames (0..{clip.n_frames - 1})")
-    tracker = MotionTracker(clip.mean_frame(reference_frame, max(1, int(reference_average))))
-    raw = np.full((clip.n_frames, 2), np.nan)
+    reference = clip.mean_frame(reference_frame, max(1, int(reference_average)))
+    # What track_batch reads of an extraction: the trackers, the clip's length and rate.
+    trackers = SimpleNamespace(
+        tracker=MotionTracker(reference), n_frames=clip.n_frames, fps=clip.capture_fps,
+        tile_tracker=(TileTracker(reference) if tile_grid(reference.shape) is not None
+                      else None))
+    raw, tiles = np.full((clip.n_frames, 2), np.nan), None
     bar = progress_bar(clip.n_frames, "motion", quiet)
     batches = clip.iter_batches(batch_size)
     try:
         for index, frames in batches:
-            at = index + np.arange(frames.shape[0])
-            tracked = tracked_frames(at, clip.n_frames, clip.capture_fps)
-            if tracked.any():
-                raw[at[tracked]] = tracker.track(frames[tracked])
+            motion, tile_motion = track_batch(trackers, frames, index)
+            raw[index:index + len(frames)] = motion
+            if tile_motion is not None:
+                if tiles is None:
+                    tiles = np.full((clip.n_frames,) + tile_motion.shape[1:], np.nan)
+                tiles[index:index + len(frames)] = tile_motion
             bar.update(frames.shape[0])
     finally:
         batches.close()
         bar.close()
-    return MotionTrack.from_raw(raw, clip.capture_fps)
+    track = MotionTrack.from_raw(raw, clip.capture_fps)
+    if tiles is not None:
+        track.tiles = TileTracks.from_raw(tiles, raw, track.smooth, clip.capture_fps)
+    return track

@@ -92,21 +92,27 @@ class MotionCompensator:
         """
         frames = np.asarray(frames, dtype=np.float32)
         count = frames.shape[0]
-        shifts = self.shifts[first:first + count]
         keep = self.keep[first:first + count]
-        h, w = self.frame_shape
         mean = frames.mean(axis=(1, 2), keepdims=True)
         spectra = scipy.fft.rfft2((frames - mean) * self.window, workers=1)
-        # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
-        spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
-                                        + self.fy[None] * shifts[:, 1, None, None]))
-        moved = scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
-        out = np.ascontiguousarray(moved[(slice(None),) + self.slices], dtype=np.float32)
+        out = np.ascontiguousarray(self.moved_back(spectra, first) + mean, dtype=np.float32)
         if not keep.all():
             stand_in = (out[keep][0] if reference is None and keep.any() else
                         self.crop(reference) if reference is not None else out.mean(axis=0))
             out[~keep] = stand_in
         return out
+
+    def moved_back(self, spectra: np.ndarray, first: int) -> np.ndarray:
+        """Frames ``first`` on, as tapered spectra (B, H, W//2+1) of their mean-removed
+        grey levels (modified), shifted back and cropped: (B,) + :attr:`output_shape`."""
+        count = spectra.shape[0]
+        shifts = self.shifts[first:first + count]
+        # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)).
+        # In place: the spectra are the caller's temporary, in their own precision.
+        spectra *= np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
+                                        + self.fy[None] * shifts[:, 1, None, None]))
+        moved = scipy.fft.irfft2(spectra, s=self.frame_shape, workers=1)
+        return moved[(slice(None),) + self.slices]
 
     def crop(self, image: np.ndarray) -> np.ndarray:
         """The compensated frame's region of an image already still (e.g. a reference)."""
@@ -192,10 +198,16 @@ class _CompensatedBatches:
 
 
 def compensated_clip(clip, motion) -> CompensatedClip:
-    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track; frames
-    beyond :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
+    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track, or its
+    tiles' where they move apart: :mod:`vmic.core.regional`; frames beyond
+    :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
     if isinstance(motion, MotionTrack):
         shifts, keep = motion.smooth, ~motion.lost(clip.frame_shape)
+        if motion.regional:
+            from vmic.core.regional import RegionalCompensator
+
+            return CompensatedClip(clip, RegionalCompensator(clip.frame_shape, shifts,
+                                                             motion.tiles.field, keep))
     else:
         shifts = np.asarray(motion, dtype=np.float64)
         keep = None

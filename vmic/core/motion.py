@@ -40,10 +40,10 @@ import scipy.signal
 
 from vmic.errors import VmicError
 
-__all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracked_frames",
-           "lost_ranges", "raised_cosine_window", "TRACK_CUTOFF_HZ", "TRACK_ORDER",
-           "MOTION_THRESHOLD_PX",
-           "MAX_SHIFT_FRACTION", "TAPER_PX"]
+__all__ = ["MotionTracker", "SlopeFit", "area_downsample", "smooth_track", "MotionTrack",
+           "track_step", "tracked_frames", "lost_ranges", "raised_cosine_window",
+           "TRACK_CUTOFF_HZ", "TRACK_ORDER", "MOTION_THRESHOLD_PX", "MAX_SHIFT_FRACTION",
+           "TAPER_PX"]
 
 TRACK_CUTOFF_HZ = 15.0
 """Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
@@ -93,7 +93,9 @@ def raised_cosine_window(shape: tuple[int, int], border: int) -> np.ndarray:
     return (axis(shape[0])[:, None] * axis(shape[1])[None, :]).astype(np.float32)
 
 
-def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
+def area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Frames (B, H, W) averaged over ``factor`` x ``factor`` blocks: float32 (B, H // factor,
+    W // factor) (the last rows and columns that make no whole block are dropped)."""
     if factor == 1:
         return np.asarray(frames, dtype=np.float32)
     b, h, w = frames.shape
@@ -102,8 +104,9 @@ def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
     return cut.mean(axis=(2, 4), dtype=np.float32)
 
 
-class _SlopeFit:
-    """Weighted least-squares fit of a shift to the phase of cross-power spectra."""
+class SlopeFit:
+    """Weighted least-squares fit of a shift to the phase of cross-power spectra of frames
+    of ``shape`` (h, w) px, over their frequencies under 0.25 cycles/px."""
 
     def __init__(self, shape: tuple[int, int]):
         h, w = shape
@@ -155,13 +158,13 @@ class MotionTracker:
             raise VmicError(f"reference must be one frame (H, W), got shape {reference.shape}")
         self.frame_shape = reference.shape
         self.factor = max(1, min(reference.shape) // TRACK_SIDE_PX)
-        small = _area_downsample(reference[None], self.factor)[0]
+        small = area_downsample(reference[None], self.factor)[0]
         self.shape = small.shape
         self.window = raised_cosine_window(self.shape, TAPER_PX)
         self.reference = small
         self.reference_spectrum = scipy.fft.fft2((small - small.mean()) * self.window,
                                                  workers=1)
-        self.fit = _SlopeFit(self.shape)
+        self.fit = SlopeFit(self.shape)
 
     def track(self, frames: np.ndarray) -> np.ndarray:
         """Displacement of each frame against the reference.
@@ -178,7 +181,7 @@ class MotionTracker:
         frames = np.asarray(frames)
         if frames.ndim == 2:
             frames = frames[None]
-        small = _area_downsample(frames, self.factor)
+        small = area_downsample(frames, self.factor)
         centred = small - small.mean(axis=(1, 2), keepdims=True)
         spectra = scipy.fft.fft2(centred * self.window, workers=1)
         cross = spectra * np.conj(self.reference_spectrum)
@@ -204,7 +207,7 @@ class MotionTracker:
         ref = self.reference[max(0, -iy): h - max(0, iy), max(0, -ix): w - max(0, ix)]
         cur = frame[max(0, iy): h - max(0, -iy), max(0, ix): w - max(0, -ix)]
         window = raised_cosine_window(ref.shape, TAPER_PX)
-        fit = _SlopeFit(ref.shape)
+        fit = SlopeFit(ref.shape)
         cross = (scipy.fft.fft2((cur - cur.mean()) * window, workers=1)
                  * np.conj(scipy.fft.fft2((ref - ref.mean()) * window, workers=1)))
         return np.array([ix, iy]) + fit.fit(cross[None], np.zeros((1, 2)))[0]
@@ -293,11 +296,15 @@ class MotionTrack:
         Its large motion (:func:`smooth_track`), relative to the reference frames (px).
     fps : float
         Capture rate (frames/s).
+    tiles : vmic.core.regional.TileTracks or None
+        The tracks of a grid of tiles, where measured: parts of the scene that move apart
+        (:mod:`vmic.core.regional`).
     """
 
     raw: np.ndarray
     smooth: np.ndarray
     fps: float
+    tiles: object | None = None
 
     @classmethod
     def from_raw(cls, raw: np.ndarray, fps: float) -> MotionTrack:
@@ -314,6 +321,17 @@ class MotionTrack:
         from the sound's)."""
         long_enough = len(self.smooth) >= MIN_TRACK_S * self.fps
         return long_enough and self.peak_px >= threshold_px
+
+    @property
+    def regional(self) -> bool:
+        """Whether parts of the scene move apart from the whole frame's motion (tiles whose
+        own motion is removed: :attr:`vmic.core.regional.TileTracks.detected`)."""
+        return self.tiles is not None and bool(self.tiles.detected)
+
+    def compensated(self) -> bool:
+        """Whether the clip is read with its motion removed: :meth:`moving` or
+        :attr:`regional`."""
+        return self.moving() or self.regional
 
     def lost(self, frame_shape: tuple[int, int],
              fraction: float = MAX_SHIFT_FRACTION) -> np.ndarray:

@@ -1,0 +1,453 @@
+"""Regional motion: parts of the scene that move apart from the whole frame's motion.
+
+An object whose two halves slide opposite ways by pixels, a part that swings on its own, a
+foreground that moves against its background: one global track (:mod:`vmic.core.motion`)
+cannot hold them still, and every band's phase wraps where they move. Their motion is
+measured and removed tile by tile, in the same steps as the global motion's:
+
+1. **Track.** The frame is cut into a coarse grid of tiles (:func:`tile_grid`: tiles of at
+   least :data:`TILE_MIN_PX` px, at most :data:`MAX_TILES` a side). Each tile is tracked
+   by phase correlation of a window twice its side, centred on it, against the same window
+   of the reference image (:class:`TileTracker`), starting from the frame's global
+   displacement; then refined on the window re-centred on the whole pixels found (or, at the
+   frame's border, on the part of the window that stays in view). It runs on the frames the
+   global tracker runs on, with the global track of the same frame: per-frame state only,
+   so a clip's frame ranges are tracked independently.
+2. **Judge and smooth.** Each tile's track relative to the global one (:class:`TileTracks`):
+   its jitter (a robust deviation of successive tracked frames) and its outliers (samples
+   far from their running median: a wrong peak on a tile with little texture) tell whether
+   it can be trusted; outliers are dropped, and the rest smoothed like the global track.
+   Regional motion is *detected* where a trusted tile's smoothed track departs from the
+   global one by :data:`REGIONAL_THRESHOLD_PX` or more; then every trusted tile follows its
+   own track and the others the global one. Without it the clip is compensated exactly as
+   before (globally, or not at all).
+3. **Remove.** Each frame's tapered spectrum is shifted back by each tile's displacement
+   (one inverse FFT per tile, exact for any sub-pixel amount), and the shifted frames are
+   blended by a partition of unity of the tiles with :data:`TRANSITION_PX` px raised-cosine
+   seams (:class:`RegionalCompensator`), then cropped by a margin that covers the largest
+   displacement of any tile. Where tiles move alike the result is the global compensation;
+   where a region boundary crosses a tile, that tile's part of the other region keeps a
+   residual motion (the grid is coarse by design: a tile needs texture to be tracked).
+
+Displacements are (dx, dy) in px of the frame, as in :mod:`vmic.core.motion`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+
+from vmic.core.compensation import MotionCompensator
+from vmic.core.motion import (
+    EDGE_FIT_S,
+    MIN_TRACK_S,
+    TAPER_PX,
+    SlopeFit,
+    area_downsample,
+    raised_cosine_window,
+    smooth_track,
+    track_step,
+    tracked_frames,
+)
+from vmic.errors import VmicError
+
+__all__ = ["TileTracker", "TileTracks", "RegionalCompensator", "tile_grid", "tile_edges",
+           "tile_tracked", "tile_weights", "TILE_MIN_PX", "MAX_TILES", "REGIONAL_THRESHOLD_PX",
+           "JITTER_MAX_PX", "OUTLIER_MAX_FRACTION", "GROUP_PX", "TRANSITION_PX"]
+
+TILE_MIN_PX = 24
+"""Smallest tile side (px): its tracking window (twice the side) still holds the texture
+of a 10 px regional shift."""
+
+WINDOW_SIDE_PX = 24
+"""Side (px) to which the tracker area-downsamples each tile's window, at least."""
+
+MAX_TILES = 8
+"""Most tiles along either axis."""
+
+REGIONAL_THRESHOLD_PX = 0.5
+"""Smoothed departure (px) of a trusted tile from the global track from which regional
+motion is removed (see ``docs/motion.md``)."""
+
+JITTER_MAX_PX = 0.3
+"""Largest jitter (px) of a trusted tile's relative track between tracked frames."""
+
+OUTLIER_MAX_FRACTION = 0.05
+"""Largest fraction of a trusted tile's tracked frames that are outliers."""
+
+OUTLIER_PX = 1.0
+"""Least distance (px) of an outlier from the running median of its tile's track."""
+
+GROUP_PX = REGIONAL_THRESHOLD_PX
+"""Tiles whose smoothed relative tracks agree within it (px, at every frame) follow one
+track, their mean: tiles are told apart from each other by the margin that tells them apart
+from the global track (fewer shifts to apply; the mean of a region's tiles also averages
+their noise and the bias of the neighbouring regions in their windows)."""
+
+TRANSITION_PX = 4
+"""Width (px) of the raised-cosine seams between the tiles of the compensation."""
+
+
+def tile_edges(size: int, count: int) -> np.ndarray:
+    """Edges (count + 1,) in px of ``count`` near-equal tiles over ``size`` px: int."""
+    return np.round(np.linspace(0, size, count + 1)).astype(int)
+
+
+def tile_tracked(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+    """Which of the frames ``at`` (indices in a clip of ``n_frames``) have their tiles
+    tracked: bool. Half of :func:`~vmic.core.motion.tracked_frames`'s (every other
+    :func:`~vmic.core.motion.track_step`, every half step near the ends, and the last
+    frame): the tiles' motion is judged on its slow part alone, and the tiles cost more
+    to track than the whole frame. The same frames however the clip is split into ranges."""
+    at = np.asarray(at)
+    step = track_step(fps)
+    edge = int(np.ceil(2 * EDGE_FIT_S * fps))
+    near_end = (at < edge) | (at >= n_frames - edge)
+    return (tracked_frames(at, n_frames, fps)
+            & ((at % (2 * step) == 0) | (near_end & (at % max(1, step // 2) == 0))
+               | (at == n_frames - 1)))
+
+
+def tile_grid(frame_shape: tuple[int, int]) -> tuple[int, int] | None:
+    """Tiles (down, across) of the regional tracking, or None for frames too small to hold
+    two tiles of :data:`TILE_MIN_PX` px."""
+    grid = tuple(int(np.clip(side // TILE_MIN_PX, 1, MAX_TILES)) for side in frame_shape)
+    return grid if grid[0] * grid[1] >= 2 else None
+
+
+class TileTracker:
+    """Displacement (px) of each tile of a grid against a reference image, frame by frame.
+
+    Parameters
+    ----------
+    reference : ndarray, shape (H, W)
+        The reference image (grey levels).
+    grid : (int, int), optional
+        Tiles (down, across); default :func:`tile_grid`.
+    """
+
+    def __init__(self, reference: np.ndarray, grid: tuple[int, int] | None = None):
+        reference = np.asarray(reference, dtype=np.float32)
+        height, width = reference.shape
+        grid = tile_grid(reference.shape) if grid is None else tuple(grid)
+        if grid is None:
+            raise VmicError(f"a {width}x{height} px frame is too small for regional tracking")
+        self.grid = grid
+        edges = (tile_edges(height, grid[0]), tile_edges(width, grid[1]))
+        span = [min(side, 2 * int(np.diff(e).max())) for side, e in zip(reference.shape, edges,
+                                                                        strict=True)]
+        self.factor = max(1, min(span) // WINDOW_SIDE_PX)
+        small = area_downsample(reference[None], self.factor)[0]
+        self.small_shape = small.shape
+        self.shape = (min(small.shape[0], span[0] // self.factor),
+                      min(small.shape[1], span[1] // self.factor))
+        h, w = self.shape
+        # Window origins (y0, x0) in downsampled px: centred on each tile, inside the frame.
+        cy = (edges[0][:-1] + edges[0][1:]) / 2 / self.factor
+        cx = (edges[1][:-1] + edges[1][1:]) / 2 / self.factor
+        oy = np.clip(np.round(cy - h / 2), 0, small.shape[0] - h).astype(int)
+        ox = np.clip(np.round(cx - w / 2), 0, small.shape[1] - w).astype(int)
+        self.origins = np.stack(np.broadcast_arrays(oy[:, None], ox[None, :]), -1).reshape(-1, 2)
+        self.window = raised_cosine_window(self.shape, TAPER_PX)
+        self.reference = small
+        self.windows = self._gather(small[None], np.zeros((1, len(self.origins), 2), int))[0]
+        self.reference_spectra = self._spectra(self.windows)
+        self.fit = SlopeFit(self.shape)
+        self._mask_cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def _gather(self, small: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        # Windows (B, N, h, w) of frames (B, hs, ws) at origins + offsets (B, N, 2) (dx, dy).
+        h, w = self.shape
+        out = np.empty(offsets.shape[:2] + self.shape, dtype=np.float32)
+        for b in range(offsets.shape[0]):
+            for n, (y0, x0) in enumerate(self.origins):
+                y, x = y0 + offsets[b, n, 1], x0 + offsets[b, n, 0]
+                out[b, n] = small[b, y:y + h, x:x + w]
+        return out
+
+    def _spectra(self, windows: np.ndarray) -> np.ndarray:
+        centred = windows - windows.mean(axis=(-2, -1), keepdims=True)
+        return scipy.fft.fft2(centred * self.window, workers=1)
+
+    def _clamp(self, offsets: np.ndarray) -> np.ndarray:
+        # Offsets (B, N, 2) that keep each window inside the frame.
+        h, w = self.shape
+        hs, ws = self.small_shape
+        lo = -self.origins[:, ::-1]
+        hi = np.array([ws - w, hs - h]) - self.origins[:, ::-1]
+        return np.clip(offsets, lo, hi)
+
+    def track(self, frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+        """Displacement of each tile of each frame against the reference.
+
+        Parameters
+        ----------
+        frames : ndarray, shape (B, H, W)
+        shifts : ndarray, shape (B, 2)
+            The frames' global displacement (px; :class:`~vmic.core.motion.MotionTracker`),
+            where the search starts.
+
+        Returns
+        -------
+        ndarray of float64, shape (B, GY, GX, 2)
+            (dx, dy) in px of the frame: the tile shows the reference's tile moved by them.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim == 2:
+            frames = frames[None]
+        small = area_downsample(frames, self.factor)
+        count, n_tiles = len(frames), len(self.origins)
+        base = np.round(np.asarray(shifts, dtype=np.float64) / self.factor).astype(int)
+        first = self._clamp(np.broadcast_to(base[:, None, :], (count, n_tiles, 2)))
+        cross = (self._spectra(self._gather(small, first)) * np.conj(self.reference_spectra))
+        cross = cross.reshape((-1,) + self.shape)
+        # Whole pixels: the peak of each phase correlation surface.
+        surface = scipy.fft.ifft2(cross / (np.abs(cross) + 1e-30), workers=1).real
+        h, w = self.shape
+        iy, ix = np.divmod(surface.reshape(len(cross), -1).argmax(axis=1), w)
+        peak = np.stack([np.where(ix < w // 2, ix, ix - w), np.where(iy < h // 2, iy, iy - h)],
+                        axis=1)
+        found = first + peak.reshape(count, n_tiles, 2)
+        # Refined on the window re-centred on the whole pixels found: what entered or left
+        # the window no longer biases the fit. A window that would leave the frame stays at
+        # its border; the fit then sees, in both windows, only the part of the reference's
+        # window whose content is in view (masks with a tapered border).
+        wanted = found
+        second = self._clamp(wanted)
+        rest = (wanted - second).reshape(-1, 2)
+        cur = self._gather(small, second).reshape((-1,) + self.shape)
+        cross = self._spectra(cur) * np.conj(np.tile(self.reference_spectra, (count, 1, 1)))
+        edge = np.flatnonzero(rest.any(axis=1))
+        if edge.size:
+            ref = np.tile(self.windows, (count, 1, 1))[edge]
+            masks = np.stack([self._mask(kx, ky) for kx, ky in rest[edge]])
+            cur_masks = np.stack([np.roll(m, (ky, kx), axis=(0, 1))
+                                  for m, (kx, ky) in zip(masks, rest[edge], strict=True)])
+            cross[edge] = (self._masked_spectra(cur[edge], cur_masks)
+                           * np.conj(self._masked_spectra(ref, masks)))
+        out = second.reshape(-1, 2) + self.fit.fit(cross, found.reshape(-1, 2)
+                                                   - second.reshape(-1, 2))
+        return (out * self.factor).reshape(count, *self.grid, 2)
+
+    def _mask(self, kx: int, ky: int) -> np.ndarray:
+        # Tapered mask (h, w) of the reference window's rows and columns that stay in the
+        # frame's window when its content is moved on by (kx, ky) whole px.
+        key = (int(kx), int(ky))
+        if key not in self._mask_cache:
+            h, w = self.shape
+            top, bottom = max(0, -ky), min(h, h - ky)
+            left, right = max(0, -kx), min(w, w - kx)
+            mask = np.zeros(self.shape, dtype=np.float32)
+            if bottom - top > 2 * TAPER_PX and right - left > 2 * TAPER_PX:
+                mask[top:bottom, left:right] = raised_cosine_window((bottom - top, right - left),
+                                                                    TAPER_PX)
+            self._mask_cache[key] = mask
+        return self._mask_cache[key]
+
+    @staticmethod
+    def _masked_spectra(windows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        weight = masks.sum(axis=(-2, -1), keepdims=True)
+        mean = (windows * masks).sum(axis=(-2, -1), keepdims=True) / np.maximum(weight, 1e-9)
+        return scipy.fft.fft2((windows - mean) * masks, workers=1)
+
+
+@dataclass
+class TileTracks:
+    """The tracks of a grid of tiles, judged against the global track (module notes).
+
+    Attributes
+    ----------
+    raw : ndarray of float64, shape (T, GY, GX, 2)
+        Each tile's displacement per frame (px; NaN where not tracked).
+    relative : ndarray of float64, shape (T, GY, GX, 2)
+        Each tile's smoothed displacement (outliers dropped) less the global one (px).
+    jitter_px : ndarray of float64, shape (GY, GX)
+        Robust deviation of each tile's track between tracked frames (px).
+    outliers : ndarray of float64, shape (GY, GX)
+        Fraction of each tile's tracked frames dropped as outliers.
+    trusted : ndarray of bool, shape (GY, GX)
+        Tiles whose track is trusted (:data:`JITTER_MAX_PX`, :data:`OUTLIER_MAX_FRACTION`).
+    moving : ndarray of bool, shape (GY, GX)
+        Trusted tiles that depart from the global track by :data:`REGIONAL_THRESHOLD_PX`.
+    field : ndarray of float64, shape (T, GY, GX, 2)
+        The large motion of each tile (px): the global smoothed track plus, for trusted
+        tiles, their own relative track, shared by tiles that agree within
+        :data:`GROUP_PX`; what :class:`RegionalCompensator` removes.
+    fps : float
+        Capture rate (frames/s).
+    """
+
+    raw: np.ndarray
+    relative: np.ndarray
+    jitter_px: np.ndarray
+    outliers: np.ndarray
+    trusted: np.ndarray
+    moving: np.ndarray
+    field: np.ndarray
+    fps: float
+
+    @property
+    def detected(self) -> bool:
+        """Whether regional motion is found: a trusted tile moves apart, on a clip of at
+        least :data:`~vmic.core.motion.MIN_TRACK_S`."""
+        return bool(self.moving.any()) and len(self.field) >= MIN_TRACK_S * self.fps
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return self.raw.shape[1:3]
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray, global_raw: np.ndarray, global_smooth: np.ndarray,
+                 fps: float) -> TileTracks:
+        """Judge and smooth the tile tracks ``raw`` (T, GY, GX, 2) px against the global
+        track ``global_raw`` (T, 2) px (NaN where not tracked) and its smoothing (T, 2)."""
+        raw = np.asarray(raw, dtype=np.float64)
+        global_raw = np.asarray(global_raw, dtype=np.float64)
+        n, gy, gx, _ = raw.shape
+        known = np.isfinite(global_raw).all(axis=1) & np.isfinite(raw).all(axis=(1, 2, 3))
+        relative = np.zeros_like(raw)
+        jitter = np.full((gy, gx), np.inf)
+        outliers = np.ones((gy, gx))
+        global_smooth = np.asarray(global_smooth, dtype=np.float64)
+        for i in range(gy):
+            for j in range(gx):
+                # Judged on its own track: the global one may jump where regions part.
+                track = np.full((n, 2), np.nan)
+                own = raw[known, i, j].copy()
+                if len(own) >= 8:
+                    jitter[i, j], bad = _judge(own)
+                    outliers[i, j] = bad.mean()
+                    own[bad] = np.nan
+                    track[np.flatnonzero(known)] = own
+                relative[:, i, j] = smooth_track(track, fps) - global_smooth
+        trusted = (jitter <= JITTER_MAX_PX) & (outliers <= OUTLIER_MAX_FRACTION)
+        apart = np.abs(relative).max(axis=(0, 3)) if n else np.zeros((gy, gx))
+        moving = trusted & (apart >= REGIONAL_THRESHOLD_PX)
+        field = global_smooth[:, None, None, :] + _grouped(relative, trusted, apart)
+        return cls(raw, relative, jitter, outliers, trusted, moving, field, float(fps))
+
+
+def _grouped(relative: np.ndarray, trusted: np.ndarray, apart: np.ndarray) -> np.ndarray:
+    # The relative tracks (T, GY, GX, 2) px that the tiles follow: trusted tiles whose tracks
+    # agree within GROUP_PX (greedily, the farthest-moving first) share their mean track, and
+    # a group that agrees with the global track follows it (zero); untrusted tiles too.
+    # Fewer distinct tracks, fewer shifts for the compensation; the mean of a region's tiles
+    # is also the better estimate of its motion.
+    out = np.zeros_like(relative)
+    groups: list[list[tuple[int, int]]] = []
+    for flat in np.argsort(-np.where(trusted, apart, -1.0), axis=None):
+        tile = tuple(int(v) for v in np.unravel_index(flat, trusted.shape))
+        if not trusted[tile]:
+            break
+        for members in groups:
+            if np.abs(relative[:, tile[0], tile[1]]
+                      - relative[:, members[0][0], members[0][1]]).max() <= GROUP_PX:
+                members.append(tile)
+                break
+        else:
+            groups.append([tile])
+    for members in groups:
+        rows, cols = np.array(members).T
+        mean = relative[:, rows, cols].mean(axis=1)
+        if np.abs(mean).max() > GROUP_PX:
+            out[:, rows, cols] = mean[:, None, :]
+    return out
+
+
+def _judge(rel: np.ndarray) -> tuple[float, np.ndarray]:
+    # A tile's track on its tracked frames (n, 2): its jitter (px; the robust
+    # deviation of successive samples, which the slow motion hardly changes) and its
+    # outliers (far from the running median of 5 samples).
+    step = np.abs(np.diff(rel, axis=0))
+    jitter = float((1.4826 * np.median(step, axis=0) / np.sqrt(2)).max())
+    median = np.stack([scipy.signal.medfilt(rel[:, a], 5) for a in range(2)], axis=1)
+    bad = (np.abs(rel - median) > max(OUTLIER_PX, 6 * jitter)).any(axis=1)
+    return jitter, bad
+
+
+def tile_weights(size: int, edges: np.ndarray, transition_px: float = TRANSITION_PX):
+    """Weights (count, size) of the tiles between ``edges`` (count + 1,) px along one axis:
+    ones inside each tile, raised-cosine seams ``transition_px`` wide centred on the inner
+    edges; they add up to one at every px (a partition of unity)."""
+    x = np.arange(size) + 0.5
+    # past[k]: how far x is past edge k (0 before its seam, 1 after), past[0] = 1, past[-1] = 0.
+    past = [np.ones(size)]
+    for edge in edges[1:-1]:
+        lin = np.clip((x - edge) / max(transition_px, 1e-9) + 0.5, 0.0, 1.0)
+        past.append(0.5 - 0.5 * np.cos(np.pi * lin))
+    past.append(np.zeros(size))
+    return np.stack([past[k] - past[k + 1] for k in range(len(edges) - 1)])
+
+
+class RegionalCompensator(MotionCompensator):
+    """Undo each tile's smoothed motion on frames: taper, shift back per tile, blend, crop.
+
+    Parameters
+    ----------
+    frame_shape : (int, int)
+        (H, W) of the frames (px).
+    shifts : ndarray, shape (T, 2)
+        The global smoothed displacement of each frame (px): tiles whose field equals it
+        share one shift.
+    field : ndarray, shape (T, GY, GX, 2)
+        Each tile's smoothed displacement (px; :attr:`TileTracks.field`).
+    keep : ndarray of bool, shape (T,), optional
+        Frames that are followed, as :class:`~vmic.core.compensation.MotionCompensator`.
+    transition_px : float, default :data:`TRANSITION_PX`
+        Width of the seams between tiles (px).
+    """
+
+    def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray, field: np.ndarray,
+                 keep: np.ndarray | None = None, *, transition_px: float = TRANSITION_PX):
+        super().__init__(frame_shape, shifts, keep)
+        self.field = np.asarray(field, dtype=np.float64)
+        n, gy, gx, _ = self.field.shape
+        if n != len(self.shifts) or not np.isfinite(self.field).all():
+            raise VmicError(f"the tile field must hold a finite (dx, dy) per frame and tile, "
+                            f"shape ({len(self.shifts)}, GY, GX, 2), got {self.field.shape}")
+        h, w = self.frame_shape
+        followed = self.field[self.keep] if self.keep.any() else np.zeros((1, 1, 1, 2))
+        reach = max(float(np.abs(followed).max()), self.margin - TAPER_PX - 3)
+        self.margin = int(TAPER_PX + np.ceil(reach) + 3)
+        if min(h, w) - 2 * self.margin < 16:
+            raise VmicError(f"parts of the scene move by up to {reach:.1f} px: too much to "
+                            f"follow in {w}x{h} px frames")
+        m = self.margin
+        self.output_shape = (h - 2 * m, w - 2 * m)
+        self.slices = (slice(m, h - m), slice(m, w - m))
+        wy = tile_weights(h, tile_edges(h, gy), transition_px)[:, self.slices[0]]
+        wx = tile_weights(w, tile_edges(w, gx), transition_px)[:, self.slices[1]]
+        # One group per distinct track: the tiles that follow the global one, then each
+        # track that tiles share (TileTracks.field gives the tiles of a region one track).
+        self.groups: list[tuple[tuple[int, int] | None, np.ndarray]] = []
+        seen: dict[bytes, int] = {self.shifts.tobytes(): 0}
+        weights = [np.zeros(self.output_shape)]
+        tiles: list[tuple[int, int] | None] = [None]
+        for i in range(gy):
+            for j in range(gx):
+                key = np.ascontiguousarray(self.field[:, i, j]).tobytes()
+                if key not in seen:
+                    seen[key] = len(weights)
+                    weights.append(np.zeros(self.output_shape))
+                    tiles.append((i, j))
+                weights[seen[key]] += wy[i][:, None] * wx[j][None, :]
+        self.groups = [(tile, weight) for tile, weight in zip(tiles, weights, strict=True)
+                       if weight.any()]
+
+    def moved_back(self, spectra: np.ndarray, first: int) -> np.ndarray:
+        """The frames of spectra (B, H, W//2+1) moved back tile by tile, blended and cropped:
+        float64 (B,) + :attr:`output_shape`."""
+        count = spectra.shape[0]
+        h, w = self.frame_shape
+        out = np.zeros((count,) + self.output_shape)
+        for tile, weight in self.groups:
+            shifts = (self.shifts[first:first + count] if tile is None
+                      else self.field[first:first + count, tile[0], tile[1]])
+            ramp = np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
+                                        + self.fy[None] * shifts[:, 1, None, None]))
+            moved = scipy.fft.irfft2(spectra * ramp, s=(h, w), workers=1)
+            out += weight * moved[(slice(None),) + self.slices]
+        return out
