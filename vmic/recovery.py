@@ -65,6 +65,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     from vmic.combine import get_method
     from vmic.core.motion import smooth_track
     from vmic.ranges import join_ranges
+    from vmic.tracking import measured_track, report_tiles
 
     started = time.perf_counter()
     method = get_method(extraction.combine)
@@ -89,7 +90,8 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     if sums.motion is not None:
         info.motion_px = smooth_track(sums.motion, extraction.fps)
         if sums.tile_motion is not None:
-            report_tiles(info, measured_track(sums, extraction.fps), extraction.frame_shape)
+            tiles = measured_track(sums, extraction.fps).tiles
+            report_tiles(info, tiles.field, extraction.frame_shape)
     if extraction.motion is not None:
         # Frames whose reference left the view hold no recoverable motion: silence.
         lost = ~extraction.motion_keep[sums.start:sums.stop]
@@ -99,31 +101,11 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         info.motion_margin_px = extraction.compensator(extraction.source_shape).margin
         info.lost_frames = lost
         if extraction.tile_motion is not None:
-            from vmic.core.regional import tile_edges
-
-            field = extraction.tile_motion[sums.start:sums.stop]
-            info.tile_motion_px = field
-            info.regional_tiles = ~np.all(field == info.motion_px[:, None, None, :],
-                                          axis=(0, 3))
-            info.motion_regional = True
-            info.tile_edges_px = tuple(tile_edges(side, count) for side, count in
-                                       zip(extraction.source_shape, field.shape[1:3],
-                                           strict=True))
+            report_tiles(info, extraction.tile_motion[sums.start:sums.stop],
+                         extraction.source_shape, removed=True)
     info.elapsed_s = time.perf_counter() - started
     return Recovery(audio=audio.astype(np.float32), sr=extraction.fps,
                     band_signals=combined.band_signals, weights=combined.weights, info=info)
-
-
-def report_tiles(info: RecoveryInfo, track, frame_shape: tuple[int, int]) -> None:
-    """Fill ``info``'s tile fields from a measured track (its tiles not removed)."""
-    from vmic.core.regional import tile_edges
-
-    if track.tiles is None:
-        return
-    info.tile_motion_px = track.tiles.field
-    info.regional_tiles = np.zeros(track.tiles.grid, bool)
-    info.tile_edges_px = tuple(tile_edges(side, count) for side, count in
-                               zip(frame_shape, track.tiles.grid, strict=True))
 
 
 def _finish(audio: np.ndarray, gain: float | None, sr: float, bandpass_hz, denoise: str):
@@ -214,8 +196,12 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         Large motion of the camera (drift, pans, shake; :mod:`vmic.core.motion`): "auto"
         measures each frame's displacement in the pass and, where the smoothed track
         reaches :data:`~vmic.core.motion.MOTION_THRESHOLD_PX`, reads the clip again with
-        that motion removed (``info.motion_compensated``); "off" does neither. Default
-        "auto", except for ``align`` (the original method, "off"). The ROI stays fixed:
+        that motion removed (``info.motion_compensated``); where parts of the scene move
+        apart (a tile of a coarse grid departs from the global track by
+        :data:`~vmic.core.regional.REGIONAL_THRESHOLD_PX`), their motion is removed tile by
+        tile (``info.motion_regional``, ``info.tile_motion_px``; :mod:`vmic.core.regional`);
+        "off" does none of it. Default "auto", except for ``align`` (the original method,
+        "off"). The ROI stays fixed:
         the scene moves through it, and the compensation crops the border it sweeps.
     track_roi : bool, default False
         With ``roi``: the ROI follows the large motion instead, cut from the whole frames
@@ -264,8 +250,10 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
                                  bandpass_hz=bandpass_hz, denoise=denoise, units=units)
     if track is not None and result.info.motion_px is None:
         result.info.motion_px = track.smooth
-    if track is not None and result.info.tile_motion_px is None:
-        report_tiles(result.info, track, source.frame_shape)
+    if track is not None and track.tiles is not None and result.info.tile_motion_px is None:
+        from vmic.tracking import report_tiles
+
+        report_tiles(result.info, track.tiles.field, source.frame_shape)
     result.info.elapsed_s = time.perf_counter() - started
     return result
 
@@ -300,6 +288,8 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
             raise VmicError("track_roi needs an roi, the clip's path or frames (it reads "
                             "the whole frame) and motion that is followed")
         return _tracked_roi_pass(clip, source, method, settings, batch_size, quiet)
+    from vmic.tracking import measured_track
+
     extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
     if not follow:
         return extraction, sums, None
@@ -314,18 +304,6 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
     return extraction, sums, track
 
 
-def measured_track(sums: RangeSums, fps: float):
-    """The :class:`~vmic.core.motion.MotionTrack` of a first pass's sums (``motion`` and,
-    where measured, ``tile_motion``: :mod:`vmic.core.regional`)."""
-    from vmic.core.motion import MotionTrack
-    from vmic.core.regional import TileTracks
-
-    track = MotionTrack.from_raw(sums.motion, fps)
-    if sums.tile_motion is not None:
-        track.tiles = TileTracks.from_raw(sums.tile_motion, sums.motion, track.smooth, fps)
-    return track
-
-
 def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
     # The ROI following the motion: the track is measured on the whole frames (more texture
     # than the ROI alone: a better track), and the ROI is cut from them with it removed.
@@ -337,6 +315,7 @@ def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
                      start=source.start, n_frames=source.n_frames) as whole:
         track = track_motion(whole, reference_frame=reference_frame,
                              reference_average=average, quiet=quiet)
+        track.tiles = None  # the ROI follows the global motion only
         view = _compensated(source, track, whole) if track.moving() else source
         extraction, sums = _extraction_pass(view, view.iter_batches(batch_size), settings,
                                             False, quiet)

@@ -1,4 +1,5 @@
-"""The cheap first pass over a clip: its large motion (:mod:`vmic.core.motion`).
+"""The cheap first pass over a clip: its large motion (:mod:`vmic.core.motion`,
+:mod:`vmic.core.regional`).
 
 :func:`track_motion` measures a clip's motion frame by frame without the pyramid;
 :func:`follow_motion` gives the clip that an extraction analyses, with that motion removed.
@@ -11,7 +12,7 @@ import numpy as np
 from vmic.errors import VmicError
 from vmic.io.clip import Clip
 
-__all__ = ["track_motion", "follow_motion"]
+__all__ = ["track_motion", "follow_motion", "measured_track", "report_tiles"]
 
 
 def follow_motion(clip, motion, combine, reference_frame, reference_average):
@@ -98,3 +99,31 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     if tiles is not None:
         track.tiles = TileTracks.from_raw(tiles, raw, track.smooth, clip.capture_fps)
     return track
+
+
+def measured_track(sums, fps: float):
+    """The :class:`~vmic.core.motion.MotionTrack` of a first pass's sums (``motion`` and,
+    where measured, ``tile_motion``: :mod:`vmic.core.regional`)."""
+    from vmic.core.motion import MotionTrack
+    from vmic.core.regional import TileTracks
+
+    track = MotionTrack.from_raw(sums.motion, fps)
+    if sums.tile_motion is not None:
+        track.tiles = TileTracks.from_raw(sums.tile_motion, sums.motion, track.smooth, fps)
+    return track
+
+
+def report_tiles(info, field: np.ndarray, frame_shape: tuple[int, int], *,
+                 removed: bool = False) -> None:
+    """Fill a :class:`~vmic.result.RecoveryInfo`'s tile fields: ``field`` (T, GY, GX, 2),
+    each tile's large motion (px) in frames of ``frame_shape`` (H, W) px, ``removed`` or
+    only measured (its ``motion_px`` must be set)."""
+    from vmic.core.regional import tile_edges
+
+    info.tile_motion_px = field
+    info.tile_edges_px = tuple(tile_edges(side, count) for side, count in
+                               zip(frame_shape, field.shape[1:3], strict=True))
+    info.regional_tiles = np.zeros(field.shape[1:3], bool)
+    if removed:
+        info.regional_tiles = ~np.all(field == info.motion_px[:, None, None, :], axis=(0, 3))
+        info.motion_regional = True

@@ -118,8 +118,103 @@ def tile_grid(frame_shape: tuple[int, int]) -> tuple[int, int] | None:
     return grid if grid[0] * grid[1] >= 2 else None
 
 
+class _Windows:
+    # One window per tile on frames area-downsampled by `factor`: the reference's windows,
+    # their tapered spectra, and the windows of frames at offsets from them.
+
+    def __init__(self, reference: np.ndarray, boxes: np.ndarray, factor: int):
+        self.factor = factor
+        small = area_downsample(reference[None], factor)[0]
+        self.small_shape = small.shape
+        # boxes (N, 4): y0, y1, x0, x1 in px; the windows' common shape, inside the frame.
+        self.shape = (min(small.shape[0], int(np.max(boxes[:, 1] - boxes[:, 0])) // factor),
+                      min(small.shape[1], int(np.max(boxes[:, 3] - boxes[:, 2])) // factor))
+        h, w = self.shape
+        cy = (boxes[:, 0] + boxes[:, 1]) / 2 / factor
+        cx = (boxes[:, 2] + boxes[:, 3]) / 2 / factor
+        self.origins = np.stack([np.clip(np.round(cy - h / 2), 0, small.shape[0] - h),
+                                 np.clip(np.round(cx - w / 2), 0, small.shape[1] - w)],
+                                axis=1).astype(int)
+        self.window = raised_cosine_window(self.shape, TAPER_PX)
+        self.reference = small
+        self.windows = self.gather(small[None], np.zeros((1, len(boxes), 2), int))[0]
+        self.spectra = self.tapered(self.windows)
+        self.fit = SlopeFit(self.shape)
+        self.masks: dict[tuple[int, int], np.ndarray] = {}
+
+    def gather(self, small: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        # Windows (B, N, h, w) of frames (B, hs, ws) at origins + offsets (B, N, 2) (dx, dy).
+        h, w = self.shape
+        out = np.empty(offsets.shape[:2] + self.shape, dtype=np.float32)
+        for b in range(offsets.shape[0]):
+            for n, (y0, x0) in enumerate(self.origins):
+                y, x = y0 + offsets[b, n, 1], x0 + offsets[b, n, 0]
+                out[b, n] = small[b, y:y + h, x:x + w]
+        return out
+
+    def tapered(self, windows: np.ndarray) -> np.ndarray:
+        centred = windows - windows.mean(axis=(-2, -1), keepdims=True)
+        return scipy.fft.fft2(centred * self.window, workers=1)
+
+    def clamp(self, offsets: np.ndarray) -> np.ndarray:
+        # Offsets (B, N, 2) that keep each window inside the frame.
+        h, w = self.shape
+        hs, ws = self.small_shape
+        return np.clip(offsets, -self.origins[:, ::-1],
+                       np.array([ws - w, hs - h]) - self.origins[:, ::-1])
+
+    def refine(self, small: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """Shifts (B, N, 2) of frames (B, hs, ws), refined from ``found`` (B, N, 2), all in
+        downsampled px: the slope fit on the windows re-centred on the whole pixels found.
+        A window that would leave the frame stays at its border; the fit then sees, in both
+        windows, only the part of the reference's window whose content is in view (masks
+        with a tapered border)."""
+        count, n_tiles = found.shape[:2]
+        wanted = np.round(found).astype(int)
+        at = self.clamp(wanted)
+        rest = (wanted - at).reshape(-1, 2)
+        cur = self.gather(small, at).reshape((-1,) + self.shape)
+        cross = self.tapered(cur) * np.conj(np.tile(self.spectra, (count, 1, 1)))
+        edge = np.flatnonzero(rest.any(axis=1))
+        if edge.size:
+            ref = np.tile(self.windows, (count, 1, 1))[edge]
+            masks = np.stack([self.mask(kx, ky) for kx, ky in rest[edge]])
+            moved = np.stack([np.roll(m, (ky, kx), axis=(0, 1))
+                              for m, (kx, ky) in zip(masks, rest[edge], strict=True)])
+            cross[edge] = _masked_spectra(cur[edge], moved) * np.conj(_masked_spectra(ref, masks))
+        start = (found - at).reshape(-1, 2)
+        return at + self.fit.fit(cross, start).reshape(count, n_tiles, 2)
+
+    def mask(self, kx: int, ky: int) -> np.ndarray:
+        # Tapered mask (h, w) of the reference window's rows and columns that stay in the
+        # frame's window when its content is moved on by (kx, ky) whole px.
+        key = (int(kx), int(ky))
+        if key not in self.masks:
+            h, w = self.shape
+            top, bottom = max(0, -ky), min(h, h - ky)
+            left, right = max(0, -kx), min(w, w - kx)
+            mask = np.zeros(self.shape, dtype=np.float32)
+            if bottom - top > 2 * TAPER_PX and right - left > 2 * TAPER_PX:
+                mask[top:bottom, left:right] = raised_cosine_window((bottom - top, right - left),
+                                                                    TAPER_PX)
+            self.masks[key] = mask
+        return self.masks[key]
+
+
+def _masked_spectra(windows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    weight = masks.sum(axis=(-2, -1), keepdims=True)
+    mean = (windows * masks).sum(axis=(-2, -1), keepdims=True) / np.maximum(weight, 1e-9)
+    return scipy.fft.fft2((windows - mean) * masks, workers=1)
+
+
 class TileTracker:
     """Displacement (px) of each tile of a grid against a reference image, frame by frame.
+
+    Two windows per tile: a *search* window twice the tile's side, centred on it, whose
+    phase correlation peak gives the whole pixels; then a *fit* window, the tile and its
+    taper, re-centred on them, whose cross-power phase gives the fraction (the search
+    window holds neighbouring regions, which would bias a fit on it). Both are
+    area-downsampled to about :data:`WINDOW_SIDE_PX` px.
 
     Parameters
     ----------
@@ -136,49 +231,16 @@ class TileTracker:
         if grid is None:
             raise VmicError(f"a {width}x{height} px frame is too small for regional tracking")
         self.grid = grid
-        edges = (tile_edges(height, grid[0]), tile_edges(width, grid[1]))
-        span = [min(side, 2 * int(np.diff(e).max())) for side, e in zip(reference.shape, edges,
-                                                                        strict=True)]
-        self.factor = max(1, min(span) // WINDOW_SIDE_PX)
-        small = area_downsample(reference[None], self.factor)[0]
-        self.small_shape = small.shape
-        self.shape = (min(small.shape[0], span[0] // self.factor),
-                      min(small.shape[1], span[1] // self.factor))
-        h, w = self.shape
-        # Window origins (y0, x0) in downsampled px: centred on each tile, inside the frame.
-        cy = (edges[0][:-1] + edges[0][1:]) / 2 / self.factor
-        cx = (edges[1][:-1] + edges[1][1:]) / 2 / self.factor
-        oy = np.clip(np.round(cy - h / 2), 0, small.shape[0] - h).astype(int)
-        ox = np.clip(np.round(cx - w / 2), 0, small.shape[1] - w).astype(int)
-        self.origins = np.stack(np.broadcast_arrays(oy[:, None], ox[None, :]), -1).reshape(-1, 2)
-        self.window = raised_cosine_window(self.shape, TAPER_PX)
-        self.reference = small
-        self.windows = self._gather(small[None], np.zeros((1, len(self.origins), 2), int))[0]
-        self.reference_spectra = self._spectra(self.windows)
-        self.fit = SlopeFit(self.shape)
-        self._mask_cache: dict[tuple[int, int], np.ndarray] = {}
-
-    def _gather(self, small: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        # Windows (B, N, h, w) of frames (B, hs, ws) at origins + offsets (B, N, 2) (dx, dy).
-        h, w = self.shape
-        out = np.empty(offsets.shape[:2] + self.shape, dtype=np.float32)
-        for b in range(offsets.shape[0]):
-            for n, (y0, x0) in enumerate(self.origins):
-                y, x = y0 + offsets[b, n, 1], x0 + offsets[b, n, 0]
-                out[b, n] = small[b, y:y + h, x:x + w]
-        return out
-
-    def _spectra(self, windows: np.ndarray) -> np.ndarray:
-        centred = windows - windows.mean(axis=(-2, -1), keepdims=True)
-        return scipy.fft.fft2(centred * self.window, workers=1)
-
-    def _clamp(self, offsets: np.ndarray) -> np.ndarray:
-        # Offsets (B, N, 2) that keep each window inside the frame.
-        h, w = self.shape
-        hs, ws = self.small_shape
-        lo = -self.origins[:, ::-1]
-        hi = np.array([ws - w, hs - h]) - self.origins[:, ::-1]
-        return np.clip(offsets, lo, hi)
+        ey, ex = tile_edges(height, grid[0]), tile_edges(width, grid[1])
+        tiles = np.array([(ey[i], ey[i + 1], ex[j], ex[j + 1])
+                          for i in range(grid[0]) for j in range(grid[1])])
+        side = np.stack([tiles[:, 1] - tiles[:, 0], tiles[:, 3] - tiles[:, 2]], axis=1)
+        half = np.repeat(side // 2, 2, axis=1) * np.array([-1, 1, -1, 1])
+        search = tiles + half
+        fit = tiles + TAPER_PX * np.array([-1, 1, -1, 1])  # the taper lies outside the tile
+        self.search = _Windows(reference, search, max(1, int(side.min()) // WINDOW_SIDE_PX))
+        fit_side = int((fit[:, 1] - fit[:, 0]).min())
+        self.fit = _Windows(reference, fit, max(1, fit_side // (WINDOW_SIDE_PX + 2 * TAPER_PX)))
 
     def track(self, frames: np.ndarray, shifts: np.ndarray) -> np.ndarray:
         """Displacement of each tile of each frame against the reference.
@@ -198,60 +260,25 @@ class TileTracker:
         frames = np.asarray(frames)
         if frames.ndim == 2:
             frames = frames[None]
-        small = area_downsample(frames, self.factor)
-        count, n_tiles = len(frames), len(self.origins)
-        base = np.round(np.asarray(shifts, dtype=np.float64) / self.factor).astype(int)
-        first = self._clamp(np.broadcast_to(base[:, None, :], (count, n_tiles, 2)))
-        cross = (self._spectra(self._gather(small, first)) * np.conj(self.reference_spectra))
-        cross = cross.reshape((-1,) + self.shape)
+        count, n_tiles = len(frames), len(self.search.origins)
+        coarse = self.search
+        small = area_downsample(frames, coarse.factor)
+        base = np.round(np.asarray(shifts, dtype=np.float64) / coarse.factor).astype(int)
+        first = coarse.clamp(np.broadcast_to(base[:, None, :], (count, n_tiles, 2)))
+        cross = coarse.tapered(coarse.gather(small, first)) * np.conj(coarse.spectra)
+        cross = cross.reshape((-1,) + coarse.shape)
         # Whole pixels: the peak of each phase correlation surface.
         surface = scipy.fft.ifft2(cross / (np.abs(cross) + 1e-30), workers=1).real
-        h, w = self.shape
+        h, w = coarse.shape
         iy, ix = np.divmod(surface.reshape(len(cross), -1).argmax(axis=1), w)
         peak = np.stack([np.where(ix < w // 2, ix, ix - w), np.where(iy < h // 2, iy, iy - h)],
                         axis=1)
-        found = first + peak.reshape(count, n_tiles, 2)
-        # Refined on the window re-centred on the whole pixels found: what entered or left
-        # the window no longer biases the fit. A window that would leave the frame stays at
-        # its border; the fit then sees, in both windows, only the part of the reference's
-        # window whose content is in view (masks with a tapered border).
-        wanted = found
-        second = self._clamp(wanted)
-        rest = (wanted - second).reshape(-1, 2)
-        cur = self._gather(small, second).reshape((-1,) + self.shape)
-        cross = self._spectra(cur) * np.conj(np.tile(self.reference_spectra, (count, 1, 1)))
-        edge = np.flatnonzero(rest.any(axis=1))
-        if edge.size:
-            ref = np.tile(self.windows, (count, 1, 1))[edge]
-            masks = np.stack([self._mask(kx, ky) for kx, ky in rest[edge]])
-            cur_masks = np.stack([np.roll(m, (ky, kx), axis=(0, 1))
-                                  for m, (kx, ky) in zip(masks, rest[edge], strict=True)])
-            cross[edge] = (self._masked_spectra(cur[edge], cur_masks)
-                           * np.conj(self._masked_spectra(ref, masks)))
-        out = second.reshape(-1, 2) + self.fit.fit(cross, found.reshape(-1, 2)
-                                                   - second.reshape(-1, 2))
-        return (out * self.factor).reshape(count, *self.grid, 2)
-
-    def _mask(self, kx: int, ky: int) -> np.ndarray:
-        # Tapered mask (h, w) of the reference window's rows and columns that stay in the
-        # frame's window when its content is moved on by (kx, ky) whole px.
-        key = (int(kx), int(ky))
-        if key not in self._mask_cache:
-            h, w = self.shape
-            top, bottom = max(0, -ky), min(h, h - ky)
-            left, right = max(0, -kx), min(w, w - kx)
-            mask = np.zeros(self.shape, dtype=np.float32)
-            if bottom - top > 2 * TAPER_PX and right - left > 2 * TAPER_PX:
-                mask[top:bottom, left:right] = raised_cosine_window((bottom - top, right - left),
-                                                                    TAPER_PX)
-            self._mask_cache[key] = mask
-        return self._mask_cache[key]
-
-    @staticmethod
-    def _masked_spectra(windows: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        weight = masks.sum(axis=(-2, -1), keepdims=True)
-        mean = (windows * masks).sum(axis=(-2, -1), keepdims=True) / np.maximum(weight, 1e-9)
-        return scipy.fft.fft2((windows - mean) * masks, workers=1)
+        found = (first + peak.reshape(count, n_tiles, 2)) * coarse.factor  # px
+        fine = self.fit
+        if fine.factor != coarse.factor:
+            small = area_downsample(frames, fine.factor)
+        out = fine.refine(small, found / fine.factor) * fine.factor
+        return out.reshape(count, *self.grid, 2)
 
 
 @dataclass
