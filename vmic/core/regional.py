@@ -56,7 +56,8 @@ from vmic.errors import VmicError
 
 __all__ = ["TileTracker", "TileTracks", "RegionalCompensator", "tile_grid", "tile_edges",
            "tile_tracked", "tile_weights", "TILE_MIN_PX", "MAX_TILES", "REGIONAL_THRESHOLD_PX",
-           "JITTER_MAX_PX", "OUTLIER_MAX_FRACTION", "GROUP_PX", "TRANSITION_PX"]
+           "JITTER_MAX_PX", "OUTLIER_MAX_FRACTION", "GROUP_PX", "MIN_COHERENCE",
+           "TRANSITION_PX"]
 
 TILE_MIN_PX = 24
 """Smallest tile side (px): its tracking window (twice the side) still holds the texture
@@ -86,6 +87,11 @@ GROUP_PX = REGIONAL_THRESHOLD_PX
 track, their mean: tiles are told apart from each other by the margin that tells them apart
 from the global track (fewer shifts to apply; the mean of a region's tiles also averages
 their noise and the bias of the neighbouring regions in their windows)."""
+
+MIN_COHERENCE = 0.5
+"""Least coherence of a tile's fit (the weighted mean of the unit phasors of its cross-power
+spectrum's residual phase: about 1 on a match, under 0.3 on a window locked on a
+neighbouring region's texture) for the frame's estimate to be kept."""
 
 TRANSITION_PX = 4
 """Width (px) of the raised-cosine seams between the tiles of the compensation."""
@@ -140,7 +146,6 @@ class _Windows:
         self.windows = self.gather(small[None], np.zeros((1, len(boxes), 2), int))[0]
         self.spectra = self.tapered(self.windows)
         self.fit = SlopeFit(self.shape)
-        self.masks: dict[tuple[int, int], np.ndarray] = {}
 
     def gather(self, small: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         # Windows (B, N, h, w) of frames (B, hs, ws) at origins + offsets (B, N, 2) (dx, dy).
@@ -166,39 +171,51 @@ class _Windows:
     def refine(self, small: np.ndarray, found: np.ndarray) -> np.ndarray:
         """Shifts (B, N, 2) of frames (B, hs, ws), refined from ``found`` (B, N, 2), all in
         downsampled px: the slope fit on the windows re-centred on the whole pixels found.
-        A window that would leave the frame stays at its border; the fit then sees, in both
-        windows, only the part of the reference's window whose content is in view (masks
-        with a tapered border)."""
+
+        Each window is tapered; the frame's taper follows the content, moved by the shift
+        found so far (a fixed taper biases the fit towards whole pixels: an error that
+        would jump each time the motion crosses one). A window that would leave the frame
+        stays at its border, and both tapers then cover only the part of the reference's
+        window whose content is in view.
+        """
         count, n_tiles = found.shape[:2]
         wanted = np.round(found).astype(int)
         at = self.clamp(wanted)
         rest = (wanted - at).reshape(-1, 2)
         cur = self.gather(small, at).reshape((-1,) + self.shape)
-        cross = self.tapered(cur) * np.conj(np.tile(self.spectra, (count, 1, 1)))
-        edge = np.flatnonzero(rest.any(axis=1))
-        if edge.size:
-            ref = np.tile(self.windows, (count, 1, 1))[edge]
-            masks = np.stack([self.mask(kx, ky) for kx, ky in rest[edge]])
-            moved = np.stack([np.roll(m, (ky, kx), axis=(0, 1))
-                              for m, (kx, ky) in zip(masks, rest[edge], strict=True)])
-            cross[edge] = _masked_spectra(cur[edge], moved) * np.conj(_masked_spectra(ref, masks))
-        start = (found - at).reshape(-1, 2)
-        return at + self.fit.fit(cross, start).reshape(count, n_tiles, 2)
+        ref = np.tile(self.windows, (count, 1, 1))
+        h, w = self.shape
+        # The reference window's rows and columns whose content stays in the frame's window.
+        box = np.stack([np.maximum(0, -rest[:, 1]), np.minimum(h, h - rest[:, 1]),
+                        np.maximum(0, -rest[:, 0]), np.minimum(w, w - rest[:, 0])], axis=1)
+        ref_spectra = _masked_spectra(ref, _tapers(self.shape, box))
+        shifts = (found - at).reshape(-1, 2).astype(np.float64)
+        for _ in range(2):
+            moved = box + np.repeat(shifts[:, ::-1], 2, axis=1)
+            cross = _masked_spectra(cur, _tapers(self.shape, moved)) * np.conj(ref_spectra)
+            shifts = self.fit.fit(cross, shifts)
+        # How well the shift explains the cross-power phase: 1 for a perfect match, about 0
+        # for a window locked on other texture (a neighbouring region's).
+        spectra = cross.reshape(len(cross), -1)[:, self.fit.low]
+        residual = spectra * np.exp(-1j * (shifts @ self.fit.design.T))
+        coherence = (np.abs(residual.sum(axis=1))
+                     / np.maximum(np.abs(spectra).sum(axis=1), 1e-30))
+        return (at + shifts.reshape(count, n_tiles, 2), coherence.reshape(count, n_tiles))
 
-    def mask(self, kx: int, ky: int) -> np.ndarray:
-        # Tapered mask (h, w) of the reference window's rows and columns that stay in the
-        # frame's window when its content is moved on by (kx, ky) whole px.
-        key = (int(kx), int(ky))
-        if key not in self.masks:
-            h, w = self.shape
-            top, bottom = max(0, -ky), min(h, h - ky)
-            left, right = max(0, -kx), min(w, w - kx)
-            mask = np.zeros(self.shape, dtype=np.float32)
-            if bottom - top > 2 * TAPER_PX and right - left > 2 * TAPER_PX:
-                mask[top:bottom, left:right] = raised_cosine_window((bottom - top, right - left),
-                                                                    TAPER_PX)
-            self.masks[key] = mask
-        return self.masks[key]
+
+def _tapers(shape: tuple[int, int], box: np.ndarray) -> np.ndarray:
+    # Raised-cosine windows (M, h, w), TAPER_PX wide at the borders of boxes (M, 4): top,
+    # bottom, left, right in px (fractions allowed), zero outside; raised_cosine_window's
+    # values for the box (0, h, 0, w).
+    def axis(n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        x = np.arange(n) + 0.5
+        rise = np.clip((x[None] - lo[:, None]) / TAPER_PX, 0.0, 1.0)
+        fall = np.clip((hi[:, None] - x[None]) / TAPER_PX, 0.0, 1.0)
+        return (0.5 - 0.5 * np.cos(np.pi * rise)) * (0.5 - 0.5 * np.cos(np.pi * fall))
+
+    rows = axis(shape[0], box[:, 0], box[:, 1])
+    cols = axis(shape[1], box[:, 2], box[:, 3])
+    return (rows[:, :, None] * cols[:, None, :]).astype(np.float32)
 
 
 def _masked_spectra(windows: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -255,7 +272,8 @@ class TileTracker:
         Returns
         -------
         ndarray of float64, shape (B, GY, GX, 2)
-            (dx, dy) in px of the frame: the tile shows the reference's tile moved by them.
+            (dx, dy) in px of the frame: the tile shows the reference's tile moved by them;
+            NaN where the fit explains too little of the tile (:data:`MIN_COHERENCE`).
         """
         frames = np.asarray(frames)
         if frames.ndim == 2:
@@ -277,7 +295,9 @@ class TileTracker:
         fine = self.fit
         if fine.factor != coarse.factor:
             small = area_downsample(frames, fine.factor)
-        out = fine.refine(small, found / fine.factor) * fine.factor
+        out, coherence = fine.refine(small, found / fine.factor)
+        out = out * fine.factor
+        out[coherence < MIN_COHERENCE] = np.nan
         return out.reshape(count, *self.grid, 2)
 
 
@@ -294,7 +314,7 @@ class TileTracks:
     jitter_px : ndarray of float64, shape (GY, GX)
         Robust deviation of each tile's track between tracked frames (px).
     outliers : ndarray of float64, shape (GY, GX)
-        Fraction of each tile's tracked frames dropped as outliers.
+        Fraction of each tile's tracked frames dropped as outliers or missing.
     trusted : ndarray of bool, shape (GY, GX)
         Tiles whose track is trusted (:data:`JITTER_MAX_PX`, :data:`OUTLIER_MAX_FRACTION`).
     moving : ndarray of bool, shape (GY, GX)
@@ -302,7 +322,8 @@ class TileTracks:
     field : ndarray of float64, shape (T, GY, GX, 2)
         The large motion of each tile (px): the global smoothed track plus, for trusted
         tiles, their own relative track, shared by tiles that agree within
-        :data:`GROUP_PX`; what :class:`RegionalCompensator` removes.
+        :data:`GROUP_PX`; untrusted tiles follow the nearest trusted one where the trusted
+        tiles part (else the global track). What :class:`RegionalCompensator` removes.
     fps : float
         Capture rate (frames/s).
     """
@@ -334,7 +355,8 @@ class TileTracks:
         raw = np.asarray(raw, dtype=np.float64)
         global_raw = np.asarray(global_raw, dtype=np.float64)
         n, gy, gx, _ = raw.shape
-        known = np.isfinite(global_raw).all(axis=1) & np.isfinite(raw).all(axis=(1, 2, 3))
+        # The frames whose tiles were tracked; a tile's estimate may be missing on some.
+        known = np.isfinite(global_raw).all(axis=1) & np.isfinite(raw).all(axis=3).any(axis=(1, 2))
         relative = np.zeros_like(raw)
         jitter = np.full((gy, gx), np.inf)
         outliers = np.ones((gy, gx))
@@ -343,12 +365,13 @@ class TileTracks:
             for j in range(gx):
                 # Judged on its own track: the global one may jump where regions part.
                 track = np.full((n, 2), np.nan)
-                own = raw[known, i, j].copy()
+                valid = np.flatnonzero(known & np.isfinite(raw[:, i, j]).all(axis=1))
+                own = raw[valid, i, j]
                 if len(own) >= 8:
                     jitter[i, j], bad = _judge(own)
-                    outliers[i, j] = bad.mean()
-                    own[bad] = np.nan
-                    track[np.flatnonzero(known)] = own
+                    # Missing estimates count as outliers.
+                    outliers[i, j] = 1 - (len(own) - bad.sum()) / known.sum()
+                    track[valid[~bad]] = own[~bad]
                 relative[:, i, j] = smooth_track(track, fps) - global_smooth
         trusted = (jitter <= JITTER_MAX_PX) & (outliers <= OUTLIER_MAX_FRACTION)
         apart = np.abs(relative).max(axis=(0, 3)) if n else np.zeros((gy, gx))
@@ -360,7 +383,7 @@ class TileTracks:
 def _grouped(relative: np.ndarray, trusted: np.ndarray, apart: np.ndarray) -> np.ndarray:
     # The relative tracks (T, GY, GX, 2) px that the tiles follow: trusted tiles whose tracks
     # agree within GROUP_PX (greedily, the farthest-moving first) share their mean track, and
-    # a group that agrees with the global track follows it (zero); untrusted tiles too.
+    # a group that agrees with the global track follows it (zero).
     # Fewer distinct tracks, fewer shifts for the compensation; the mean of a region's tiles
     # is also the better estimate of its motion.
     out = np.zeros_like(relative)
@@ -381,6 +404,13 @@ def _grouped(relative: np.ndarray, trusted: np.ndarray, apart: np.ndarray) -> np
         mean = relative[:, rows, cols].mean(axis=1)
         if np.abs(mean).max() > GROUP_PX:
             out[:, rows, cols] = mean[:, None, :]
+    # An untrusted tile (little texture, or a window torn between regions) follows its
+    # nearest trusted tile: where regions part, the global track may jump between them.
+    near = np.argwhere(trusted)
+    if len(near) and len(groups) > 1:
+        for i, j in np.argwhere(~trusted):
+            k, m = near[np.argmin(np.hypot(near[:, 0] - i, near[:, 1] - j))]
+            out[:, i, j] = out[:, k, m]
     return out
 
 
