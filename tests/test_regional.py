@@ -132,7 +132,7 @@ def test_regional_motion_is_removed_tile_by_tile(parting):
 
 def test_still_and_globally_drifting_clips_are_recovered_as_without_tiles(monkeypatch):
     common = dict(duration_s=0.3, height=96, width=96, source="tones", amplitude_px=0.05,
-                  motion="two_regions", bits=8, seed=6, drift_margin_px=8)
+                  bits=8, seed=6, drift_margin_px=8)
     clips = [synthesize(SynthConfig(**common)),
              synthesize(SynthConfig(**common, drift_px=4.0, drift_hz=1.5))]
     fps = 2200.0
