@@ -241,7 +241,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         High-pass cutoff and lowest frequency searched (Hz); default 0.05 of Nyquist.
     motion : {"auto", "off"}, default "auto"
         As :func:`vmic.recover`: a moving camera's large motion is measured first and, where
-        it reaches 0.2 px (or where parts of the scene move apart by 0.5 px: removed tile by
+        it reaches 0.2 px (or where parts of the scene move apart by 1 px: removed tile by
         tile, :mod:`vmic.core.regional`), removed before the map is made (the map then
         covers the frame less the border the motion sweeps).
     max_freq_hz : float, optional

@@ -69,7 +69,7 @@ WINDOW_SIDE_PX = 24
 MAX_TILES = 8
 """Most tiles along either axis."""
 
-REGIONAL_THRESHOLD_PX = 0.5
+REGIONAL_THRESHOLD_PX = 1.0
 """Smoothed departure (px) of a trusted tile from the global track from which regional
 motion is removed (see ``docs/motion.md``)."""
 
