@@ -9,8 +9,8 @@ import vmic
 import vmic.core.regional as regional
 from vmic import metrics
 from vmic.cli import main
-from vmic.core.compensation import MotionCompensator
-from vmic.core.regional import RegionalCompensator, TileTracker, tile_edges, tile_grid, tile_weights
+from vmic.core.compensation import MotionCompensator, RegionalCompensator, tile_edges, tile_weights
+from vmic.core.regional import TileTracker, tile_grid
 from vmic.synth import SynthConfig, synthesize
 from vmic.vibmap import vibration_map
 

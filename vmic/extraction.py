@@ -195,7 +195,7 @@ class Extraction:
         if self.motion is None:
             return None
         if self.tile_motion is not None:
-            from vmic.core.regional import RegionalCompensator
+            from vmic.core.compensation import RegionalCompensator
 
             return RegionalCompensator(source_shape, self.motion, self.tile_motion,
                                        self.motion_keep)

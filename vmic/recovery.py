@@ -335,7 +335,7 @@ def _compensated(source, track, whole=None):
             raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
                             "follow in these frames")
         if track.regional:
-            from vmic.core.regional import RegionalCompensator
+            from vmic.core.compensation import RegionalCompensator
 
             compensator = RegionalCompensator(source.frame_shape, track.smooth,
                                               track.tiles.field, keep=~lost)

@@ -118,7 +118,7 @@ def report_tiles(info, field: np.ndarray, frame_shape: tuple[int, int], *,
     """Fill a :class:`~vmic.result.RecoveryInfo`'s tile fields: ``field`` (T, GY, GX, 2),
     each tile's large motion (px) in frames of ``frame_shape`` (H, W) px, ``removed`` or
     only measured (its ``motion_px`` must be set)."""
-    from vmic.core.regional import tile_edges
+    from vmic.core.compensation import tile_edges
 
     info.tile_motion_px = field
     info.tile_edges_px = tuple(tile_edges(side, count) for side, count in

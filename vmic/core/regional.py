@@ -6,28 +6,31 @@ cannot hold them still, and every band's phase wraps where they move. Their moti
 measured and removed tile by tile, in the same steps as the global motion's:
 
 1. **Track.** The frame is cut into a coarse grid of tiles (:func:`tile_grid`: tiles of at
-   least :data:`TILE_MIN_PX` px, at most :data:`MAX_TILES` a side). Each tile is tracked
-   by phase correlation of a window twice its side, centred on it, against the same window
-   of the reference image (:class:`TileTracker`), starting from the frame's global
-   displacement; then refined on the window re-centred on the whole pixels found (or, at the
-   frame's border, on the part of the window that stays in view). It runs on the frames the
-   global tracker runs on, with the global track of the same frame: per-frame state only,
+   least :data:`TILE_MIN_PX` px, at most :data:`MAX_TILES` a side). Each tile's whole
+   pixels come from the phase correlation peak of a window twice its side, centred on it
+   and placed at the frame's global displacement, against the same window of the reference
+   image; the fraction from a slope fit on the tile itself, re-centred on them
+   (:class:`TileTracker`). Estimates whose fit explains too little of the tile are dropped
+   (:data:`MIN_COHERENCE`). It runs on half of the frames the global tracker runs on
+   (:func:`tile_tracked`), with the global track of the same frame: per-frame state only,
    so a clip's frame ranges are tracked independently.
-2. **Judge and smooth.** Each tile's track relative to the global one (:class:`TileTracks`):
-   its jitter (a robust deviation of successive tracked frames) and its outliers (samples
-   far from their running median: a wrong peak on a tile with little texture) tell whether
-   it can be trusted; outliers are dropped, and the rest smoothed like the global track.
-   Regional motion is *detected* where a trusted tile's smoothed track departs from the
-   global one by :data:`REGIONAL_THRESHOLD_PX` or more; then every trusted tile follows its
-   own track and the others the global one. Without it the clip is compensated exactly as
-   before (globally, or not at all).
-3. **Remove.** Each frame's tapered spectrum is shifted back by each tile's displacement
-   (one inverse FFT per tile, exact for any sub-pixel amount), and the shifted frames are
-   blended by a partition of unity of the tiles with :data:`TRANSITION_PX` px raised-cosine
-   seams (:class:`RegionalCompensator`), then cropped by a margin that covers the largest
-   displacement of any tile. Where tiles move alike the result is the global compensation;
-   where a region boundary crosses a tile, that tile's part of the other region keeps a
-   residual motion (the grid is coarse by design: a tile needs texture to be tracked).
+2. **Judge and smooth.** Each tile's track (:class:`TileTracks`): its jitter (a robust
+   deviation of successive estimates) and its outliers (samples far from their running
+   median) or missing estimates tell whether it can be trusted; outliers are dropped, and
+   the rest smoothed like the global track. Regional motion is *detected* where a trusted
+   tile's smoothed track departs from the global one by :data:`REGIONAL_THRESHOLD_PX` or
+   more; then trusted tiles follow their own tracks (shared by tiles that agree within
+   :data:`GROUP_PX`) and untrusted ones their nearest trusted tile's. Without it, the clip
+   is compensated by the global track alone, or not at all, exactly as without tiles.
+3. **Remove.** Each frame's tapered spectrum is shifted back by each distinct tile track
+   (one inverse FFT each, exact for any sub-pixel amount), and the shifted frames are
+   blended by a partition of unity of the tiles with
+   :data:`~vmic.core.compensation.TRANSITION_PX` px raised-cosine seams
+   (:class:`~vmic.core.compensation.RegionalCompensator`), then cropped by a margin that
+   covers the largest displacement of any tile. Where tiles move alike the result is the
+   global compensation; where a region boundary crosses a tile, that tile's part of the
+   other region keeps a residual motion (the grid is coarse by design: a tile needs
+   texture to be tracked).
 
 Displacements are (dx, dy) in px of the frame, as in :mod:`vmic.core.motion`.
 """
@@ -40,7 +43,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from vmic.core.compensation import MotionCompensator
+from vmic.core.compensation import tile_edges
 from vmic.core.motion import (
     EDGE_FIT_S,
     MIN_TRACK_S,
@@ -54,10 +57,9 @@ from vmic.core.motion import (
 )
 from vmic.errors import VmicError
 
-__all__ = ["TileTracker", "TileTracks", "RegionalCompensator", "tile_grid", "tile_edges",
-           "tile_tracked", "tile_weights", "TILE_MIN_PX", "MAX_TILES", "REGIONAL_THRESHOLD_PX",
-           "JITTER_MAX_PX", "OUTLIER_MAX_FRACTION", "GROUP_PX", "MIN_COHERENCE",
-           "TRANSITION_PX"]
+__all__ = ["TileTracker", "TileTracks", "tile_grid", "tile_tracked", "TILE_MIN_PX", "MAX_TILES",
+           "REGIONAL_THRESHOLD_PX", "JITTER_MAX_PX", "OUTLIER_MAX_FRACTION", "GROUP_PX",
+           "MIN_COHERENCE"]
 
 TILE_MIN_PX = 24
 """Smallest tile side (px): its tracking window (twice the side) still holds the texture
@@ -93,13 +95,6 @@ MIN_COHERENCE = 0.5
 spectrum's residual phase: about 1 on a match, under 0.3 on a window locked on a
 neighbouring region's texture) for the frame's estimate to be kept."""
 
-TRANSITION_PX = 4
-"""Width (px) of the raised-cosine seams between the tiles of the compensation."""
-
-
-def tile_edges(size: int, count: int) -> np.ndarray:
-    """Edges (count + 1,) in px of ``count`` near-equal tiles over ``size`` px: int."""
-    return np.round(np.linspace(0, size, count + 1)).astype(int)
 
 
 def tile_tracked(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
@@ -323,7 +318,8 @@ class TileTracks:
         The large motion of each tile (px): the global smoothed track plus, for trusted
         tiles, their own relative track, shared by tiles that agree within
         :data:`GROUP_PX`; untrusted tiles follow the nearest trusted one where the trusted
-        tiles part (else the global track). What :class:`RegionalCompensator` removes.
+        tiles part (else the global track). What
+        :class:`~vmic.core.compensation.RegionalCompensator` removes.
     fps : float
         Capture rate (frames/s).
     """
@@ -423,88 +419,3 @@ def _judge(rel: np.ndarray) -> tuple[float, np.ndarray]:
     median = np.stack([scipy.signal.medfilt(rel[:, a], 5) for a in range(2)], axis=1)
     bad = (np.abs(rel - median) > max(OUTLIER_PX, 6 * jitter)).any(axis=1)
     return jitter, bad
-
-
-def tile_weights(size: int, edges: np.ndarray, transition_px: float = TRANSITION_PX):
-    """Weights (count, size) of the tiles between ``edges`` (count + 1,) px along one axis:
-    ones inside each tile, raised-cosine seams ``transition_px`` wide centred on the inner
-    edges; they add up to one at every px (a partition of unity)."""
-    x = np.arange(size) + 0.5
-    # past[k]: how far x is past edge k (0 before its seam, 1 after), past[0] = 1, past[-1] = 0.
-    past = [np.ones(size)]
-    for edge in edges[1:-1]:
-        lin = np.clip((x - edge) / max(transition_px, 1e-9) + 0.5, 0.0, 1.0)
-        past.append(0.5 - 0.5 * np.cos(np.pi * lin))
-    past.append(np.zeros(size))
-    return np.stack([past[k] - past[k + 1] for k in range(len(edges) - 1)])
-
-
-class RegionalCompensator(MotionCompensator):
-    """Undo each tile's smoothed motion on frames: taper, shift back per tile, blend, crop.
-
-    Parameters
-    ----------
-    frame_shape : (int, int)
-        (H, W) of the frames (px).
-    shifts : ndarray, shape (T, 2)
-        The global smoothed displacement of each frame (px): tiles whose field equals it
-        share one shift.
-    field : ndarray, shape (T, GY, GX, 2)
-        Each tile's smoothed displacement (px; :attr:`TileTracks.field`).
-    keep : ndarray of bool, shape (T,), optional
-        Frames that are followed, as :class:`~vmic.core.compensation.MotionCompensator`.
-    transition_px : float, default :data:`TRANSITION_PX`
-        Width of the seams between tiles (px).
-    """
-
-    def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray, field: np.ndarray,
-                 keep: np.ndarray | None = None, *, transition_px: float = TRANSITION_PX):
-        super().__init__(frame_shape, shifts, keep)
-        self.field = np.asarray(field, dtype=np.float64)
-        n, gy, gx, _ = self.field.shape
-        if n != len(self.shifts) or not np.isfinite(self.field).all():
-            raise VmicError(f"the tile field must hold a finite (dx, dy) per frame and tile, "
-                            f"shape ({len(self.shifts)}, GY, GX, 2), got {self.field.shape}")
-        h, w = self.frame_shape
-        followed = self.field[self.keep] if self.keep.any() else np.zeros((1, 1, 1, 2))
-        reach = max(float(np.abs(followed).max()), self.margin - TAPER_PX - 3)
-        self.margin = int(TAPER_PX + np.ceil(reach) + 3)
-        if min(h, w) - 2 * self.margin < 16:
-            raise VmicError(f"parts of the scene move by up to {reach:.1f} px: too much to "
-                            f"follow in {w}x{h} px frames")
-        m = self.margin
-        self.output_shape = (h - 2 * m, w - 2 * m)
-        self.slices = (slice(m, h - m), slice(m, w - m))
-        wy = tile_weights(h, tile_edges(h, gy), transition_px)[:, self.slices[0]]
-        wx = tile_weights(w, tile_edges(w, gx), transition_px)[:, self.slices[1]]
-        # One group per distinct track: the tiles that follow the global one, then each
-        # track that tiles share (TileTracks.field gives the tiles of a region one track).
-        self.groups: list[tuple[tuple[int, int] | None, np.ndarray]] = []
-        seen: dict[bytes, int] = {self.shifts.tobytes(): 0}
-        weights = [np.zeros(self.output_shape)]
-        tiles: list[tuple[int, int] | None] = [None]
-        for i in range(gy):
-            for j in range(gx):
-                key = np.ascontiguousarray(self.field[:, i, j]).tobytes()
-                if key not in seen:
-                    seen[key] = len(weights)
-                    weights.append(np.zeros(self.output_shape))
-                    tiles.append((i, j))
-                weights[seen[key]] += wy[i][:, None] * wx[j][None, :]
-        self.groups = [(tile, weight) for tile, weight in zip(tiles, weights, strict=True)
-                       if weight.any()]
-
-    def moved_back(self, spectra: np.ndarray, first: int) -> np.ndarray:
-        """The frames of spectra (B, H, W//2+1) moved back tile by tile, blended and cropped:
-        float64 (B,) + :attr:`output_shape`."""
-        count = spectra.shape[0]
-        h, w = self.frame_shape
-        out = np.zeros((count,) + self.output_shape)
-        for tile, weight in self.groups:
-            shifts = (self.shifts[first:first + count] if tile is None
-                      else self.field[first:first + count, tile[0], tile[1]])
-            ramp = np.exp(2j * np.pi * (self.fx[None] * shifts[:, 0, None, None]
-                                        + self.fy[None] * shifts[:, 1, None, None]))
-            moved = scipy.fft.irfft2(spectra * ramp, s=(h, w), workers=1)
-            out += weight * moved[(slice(None),) + self.slices]
-        return out
