@@ -416,6 +416,9 @@ def _judge(rel: np.ndarray) -> tuple[float, np.ndarray]:
     # outliers (far from the running median of 5 samples).
     step = np.abs(np.diff(rel, axis=0))
     jitter = float((1.4826 * np.median(step, axis=0) / np.sqrt(2)).max())
-    median = np.stack([scipy.signal.medfilt(rel[:, a], 5) for a in range(2)], axis=1)
+    # (the ends padded with their own values: medfilt's zeros would make outliers of the
+    # first and last samples of any track that is away from 0 there)
+    padded = np.pad(rel, ((2, 2), (0, 0)), mode="edge")
+    median = np.stack([scipy.signal.medfilt(padded[:, a], 5)[2:-2] for a in range(2)], axis=1)
     bad = (np.abs(rel - median) > max(OUTLIER_PX, 6 * jitter)).any(axis=1)
     return jitter, bad
