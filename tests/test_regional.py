@@ -38,7 +38,7 @@ def _halves(left, right, size=160, crop=96):
 
 
 def test_tile_grid_weights_and_edges():
-    assert tile_grid((96, 96)) == (4, 4) and tile_grid((192, 96)) == (8, 4)
+    assert tile_grid((96, 96)) == (4, 4) and tile_grid((192, 96)) == (6, 4)
     assert tile_grid((40, 40)) is None  # too small for two tiles
     edges = tile_edges(96, 4)
     assert edges.tolist() == [0, 24, 48, 72, 96]

@@ -68,7 +68,7 @@ of a 10 px regional shift."""
 WINDOW_SIDE_PX = 24
 """Side (px) to which the tracker area-downsamples each tile's window, at least."""
 
-MAX_TILES = 8
+MAX_TILES = 6
 """Most tiles along either axis."""
 
 REGIONAL_THRESHOLD_PX = 1.0
@@ -99,10 +99,11 @@ neighbouring region's texture) for the frame's estimate to be kept."""
 
 def tile_tracked(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
     """Which of the frames ``at`` (indices in a clip of ``n_frames``) have their tiles
-    tracked: bool. Half of :func:`~vmic.core.motion.tracked_frames`'s (every other
-    :func:`~vmic.core.motion.track_step`, every half step near the ends, and the last
-    frame): the tiles' motion is judged on its slow part alone, and the tiles cost more
-    to track than the whole frame. The same frames however the clip is split into ranges."""
+    tracked: bool. Some of :func:`~vmic.core.motion.tracked_frames`'s: every other
+    :func:`~vmic.core.motion.track_step`, every half step near the ends (where the global
+    tracker takes every quarter step), and the last frame; the tiles' motion is judged on
+    its slow part alone, and the tiles cost more to track than the whole frame. The same
+    frames however the clip is split into ranges."""
     at = np.asarray(at)
     step = track_step(fps)
     edge = int(np.ceil(2 * EDGE_FIT_S * fps))
@@ -140,6 +141,8 @@ class _Windows:
         self.reference = small
         self.windows = self.gather(small[None], np.zeros((1, len(boxes), 2), int))[0]
         self.spectra = self.tapered(self.windows)
+        whole = np.array([[0, self.shape[0], 0, self.shape[1]]])
+        self.masked = _masked_spectra(self.windows, _tapers(self.shape, whole))
         self.fit = SlopeFit(self.shape)
 
     def gather(self, small: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -183,12 +186,16 @@ class _Windows:
         # The reference window's rows and columns whose content stays in the frame's window.
         box = np.stack([np.maximum(0, -rest[:, 1]), np.minimum(h, h - rest[:, 1]),
                         np.maximum(0, -rest[:, 0]), np.minimum(w, w - rest[:, 0])], axis=1)
-        ref_spectra = _masked_spectra(ref, _tapers(self.shape, box))
+        # (the whole window's, computed once, unless the window is held at the border)
+        ref_spectra = np.tile(self.masked, (count, 1, 1))
+        edge = np.flatnonzero(rest.any(axis=1))
+        if edge.size:
+            ref_spectra[edge] = _masked_spectra(ref[edge], _tapers(self.shape, box[edge]))
         shifts = (found - at).reshape(-1, 2).astype(np.float64)
         for _ in range(2):
             moved = box + np.repeat(shifts[:, ::-1], 2, axis=1)
             cross = _masked_spectra(cur, _tapers(self.shape, moved)) * np.conj(ref_spectra)
-            shifts = self.fit.fit(cross, shifts)
+            shifts = self.fit.fit(cross, shifts, iterations=1)
         # How well the shift explains the cross-power phase: 1 for a perfect match, about 0
         # for a window locked on other texture (a neighbouring region's).
         spectra = cross.reshape(len(cross), -1)[:, self.fit.low]
