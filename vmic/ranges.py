@@ -47,8 +47,8 @@ class RangeSums:
         extraction measures it (:class:`vmic.core.motion.MotionTracker`).
     tile_motion : ndarray of float64, shape (T, GY, GX, 2) or None
         Each tile's large motion against the reference (px; NaN on frames whose tiles are
-        not tracked: :func:`vmic.core.regional.tile_tracked`), where measured
-        (:class:`vmic.core.regional.TileTracker`).
+        not tracked: :func:`vmic.core.regional.tile_tracked`, sparsely: a screening for
+        regional motion), where measured (:class:`vmic.core.regional.TileTracker`).
     """
 
     key: str
@@ -136,11 +136,12 @@ def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> di
     return out
 
 
-def track_batch(extraction: Extraction, frames: np.ndarray, index: int):
+def track_batch(extraction: Extraction, frames: np.ndarray, index: int, *,
+                dense: bool = False):
     """The large motion of a batch of frames (B, H, W) from frame ``index`` of the clip:
     float64 (B, 2) px, and each tile's, float64 (B, GY, GX, 2) px or None without tiles;
     NaN on frames not tracked (:func:`vmic.core.motion.tracked_frames`,
-    :func:`vmic.core.regional.tile_tracked`)."""
+    :func:`vmic.core.regional.tile_tracked` with ``dense``)."""
     from vmic.core.motion import tracked_frames
     from vmic.core.regional import tile_tracked
 
@@ -154,7 +155,7 @@ def track_batch(extraction: Extraction, frames: np.ndarray, index: int):
     if tiles is None:
         return motion, None
     tile_motion = np.full((count,) + tiles.grid + (2,), np.nan)
-    on = tile_tracked(at, extraction.n_frames, extraction.fps)
+    on = tile_tracked(at, extraction.n_frames, extraction.fps, dense=dense)
     if on.any():
         tile_motion[on] = tiles.track(frames[on], motion[on])
     return motion, tile_motion

@@ -294,6 +294,12 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
     if not follow:
         return extraction, sums, None
     track = measured_track(sums, source.capture_fps)
+    if track.regional:
+        # The screening found parts moving apart: their tiles tracked densely (a pass
+        # without the pyramid), as prepare_extraction(motion="auto") does.
+        track = _dense_track(source, method, settings)
+        if not track.compensated():
+            return extraction, sums, track
     if track.compensated():
         # A second pass over the frames with the motion removed; the first pass's sums are
         # dropped. (Its blind split-sample estimate is no guide between the two: the
@@ -302,6 +308,14 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
         extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
                                             False, quiet)
     return extraction, sums, track
+
+
+def _dense_track(source, method, settings):
+    from vmic.tracking import track_motion
+
+    _, _, _, reference_frame, reference_average, _ = settings
+    average = method.reference_average if reference_average is None else reference_average
+    return track_motion(source, reference_frame=reference_frame, reference_average=average)
 
 
 def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):

@@ -85,7 +85,7 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     batches = clip.iter_batches(batch_size)
     try:
         for index, frames in batches:
-            motion, tile_motion = track_batch(trackers, frames, index)
+            motion, tile_motion = track_batch(trackers, frames, index, dense=True)
             raw[index:index + len(frames)] = motion
             if tile_motion is not None:
                 if tiles is None:
@@ -103,13 +103,15 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
 
 def measured_track(sums, fps: float):
     """The :class:`~vmic.core.motion.MotionTrack` of a first pass's sums (``motion`` and,
-    where measured, ``tile_motion``: :mod:`vmic.core.regional`)."""
+    where measured, ``tile_motion``, a screening for regional motion: its ``regional`` says
+    whether to track the tiles densely, :func:`track_motion`)."""
     from vmic.core.motion import MotionTrack
     from vmic.core.regional import TileTracks
 
     track = MotionTrack.from_raw(sums.motion, fps)
     if sums.tile_motion is not None:
-        track.tiles = TileTracks.from_raw(sums.tile_motion, sums.motion, track.smooth, fps)
+        track.tiles = TileTracks.from_raw(sums.tile_motion, sums.motion, track.smooth, fps,
+                                          screening=True)
     return track
 
 

@@ -96,21 +96,22 @@ spectrum's residual phase: about 1 on a match, under 0.3 on a window locked on a
 neighbouring region's texture) for the frame's estimate to be kept."""
 
 
-
-def tile_tracked(at: np.ndarray, n_frames: int, fps: float) -> np.ndarray:
+def tile_tracked(at: np.ndarray, n_frames: int, fps: float, *, dense: bool = True
+                 ) -> np.ndarray:
     """Which of the frames ``at`` (indices in a clip of ``n_frames``) have their tiles
-    tracked: bool. Some of :func:`~vmic.core.motion.tracked_frames`'s: every other
-    :func:`~vmic.core.motion.track_step`, every half step near the ends (where the global
-    tracker takes every quarter step), and the last frame; the tiles' motion is judged on
-    its slow part alone, and the tiles cost more to track than the whole frame. The same
-    frames however the clip is split into ranges."""
+    tracked: bool. Some of :func:`~vmic.core.motion.tracked_frames`'s, the same however the
+    clip is split into ranges: ``dense``, every other :func:`~vmic.core.motion.track_step`
+    and every half step near the ends (where the global tracker takes every quarter step);
+    else, to screen a clip for regional motion in the recovery's first pass, every fourth
+    step and every step near the ends. And the last frame. The tiles' motion is judged on
+    its slow part alone, and the tiles cost more to track than the whole frame."""
     at = np.asarray(at)
     step = track_step(fps)
     edge = int(np.ceil(2 * EDGE_FIT_S * fps))
     near_end = (at < edge) | (at >= n_frames - edge)
+    every, near = (2 * step, max(1, step // 2)) if dense else (4 * step, step)
     return (tracked_frames(at, n_frames, fps)
-            & ((at % (2 * step) == 0) | (near_end & (at % max(1, step // 2) == 0))
-               | (at == n_frames - 1)))
+            & ((at % every == 0) | (near_end & (at % near == 0)) | (at == n_frames - 1)))
 
 
 def tile_grid(frame_shape: tuple[int, int]) -> tuple[int, int] | None:
@@ -166,9 +167,10 @@ class _Windows:
         return np.clip(offsets, -self.origins[:, ::-1],
                        np.array([ws - w, hs - h]) - self.origins[:, ::-1])
 
-    def refine(self, small: np.ndarray, found: np.ndarray) -> np.ndarray:
+    def refine(self, small: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Shifts (B, N, 2) of frames (B, hs, ws), refined from ``found`` (B, N, 2), all in
-        downsampled px: the slope fit on the windows re-centred on the whole pixels found.
+        downsampled px, and their fits' coherence (B, N) (:data:`MIN_COHERENCE`): the slope
+        fit on the windows re-centred on the whole pixels found.
 
         Each window is tapered; the frame's taper follows the content, moved by the shift
         found so far (a fixed taper biases the fit towards whole pixels: an error that
@@ -352,9 +354,12 @@ class TileTracks:
 
     @classmethod
     def from_raw(cls, raw: np.ndarray, global_raw: np.ndarray, global_smooth: np.ndarray,
-                 fps: float) -> TileTracks:
+                 fps: float, *, screening: bool = False) -> TileTracks:
         """Judge and smooth the tile tracks ``raw`` (T, GY, GX, 2) px against the global
-        track ``global_raw`` (T, 2) px (NaN where not tracked) and its smoothing (T, 2)."""
+        track ``global_raw`` (T, 2) px (NaN where not tracked) and its smoothing (T, 2).
+        ``screening``: tracks sampled sparsely (:func:`tile_tracked`), whose jitter is
+        mostly the motion between samples: a tile is trusted on its outliers alone (its
+        estimates are already those whose fit explains the tile: :data:`MIN_COHERENCE`)."""
         raw = np.asarray(raw, dtype=np.float64)
         global_raw = np.asarray(global_raw, dtype=np.float64)
         n, gy, gx, _ = raw.shape
@@ -376,7 +381,7 @@ class TileTracks:
                     outliers[i, j] = 1 - (len(own) - bad.sum()) / known.sum()
                     track[valid[~bad]] = own[~bad]
                 relative[:, i, j] = smooth_track(track, fps) - global_smooth
-        trusted = (jitter <= JITTER_MAX_PX) & (outliers <= OUTLIER_MAX_FRACTION)
+        trusted = (outliers <= OUTLIER_MAX_FRACTION) & (screening | (jitter <= JITTER_MAX_PX))
         apart = np.abs(relative).max(axis=(0, 3)) if n else np.zeros((gy, gx))
         moving = trusted & (apart >= REGIONAL_THRESHOLD_PX)
         field = global_smooth[:, None, None, :] + _grouped(relative, trusted, apart)
