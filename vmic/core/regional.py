@@ -11,9 +11,10 @@ measured and removed tile by tile, in the same steps as the global motion's:
    and placed at the frame's global displacement, against the same window of the reference
    image; the fraction from a slope fit on the tile itself, re-centred on them
    (:class:`TileTracker`). Estimates whose fit explains too little of the tile are dropped
-   (:data:`MIN_COHERENCE`). It runs on half of the frames the global tracker runs on
-   (:func:`tile_tracked`), with the global track of the same frame: per-frame state only,
-   so a clip's frame ranges are tracked independently.
+   (:data:`MIN_COHERENCE`). It runs on some of the frames the global tracker runs on
+   (:func:`tile_tracked`: sparsely to screen a clip in the recovery's pass, densely where
+   the screening finds regional motion), with the global track of the same frame:
+   per-frame state only, so a clip's frame ranges are tracked independently.
 2. **Judge and smooth.** Each tile's track (:class:`TileTracks`): its jitter (a robust
    deviation of successive estimates) and its outliers (samples far from their running
    median) or missing estimates tell whether it can be trusted; outliers are dropped, and
@@ -103,13 +104,13 @@ def tile_tracked(at: np.ndarray, n_frames: int, fps: float, *, dense: bool = Tru
     clip is split into ranges: ``dense``, every other :func:`~vmic.core.motion.track_step`
     and every half step near the ends (where the global tracker takes every quarter step);
     else, to screen a clip for regional motion in the recovery's first pass, every fourth
-    step and every step near the ends. And the last frame. The tiles' motion is judged on
+    step. And the last frame. The tiles' motion is judged on
     its slow part alone, and the tiles cost more to track than the whole frame."""
     at = np.asarray(at)
     step = track_step(fps)
     edge = int(np.ceil(2 * EDGE_FIT_S * fps))
     near_end = (at < edge) | (at >= n_frames - edge)
-    every, near = (2 * step, max(1, step // 2)) if dense else (4 * step, step)
+    every, near = (2 * step, max(1, step // 2)) if dense else (4 * step, 4 * step)
     return (tracked_frames(at, n_frames, fps)
             & ((at % every == 0) | (near_end & (at % near == 0)) | (at == n_frames - 1)))
 
