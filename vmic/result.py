@@ -76,9 +76,10 @@ class RecoveryInfo:
         Frames whose motion took the reference out of view: set to zero in the audio.
     tile_motion_px : ndarray of float64, shape (T, GY, GX, 2) or None
         The large motion of each tile of a coarse grid (dx, dy per frame and tile, px of the
-        frame, smoothed; :mod:`vmic.core.regional`): the tile's own where its track is
-        trusted, else ``motion_px``; None where not measured (as ``motion_px``, or frames
-        too small for two tiles).
+        frame, smoothed; :attr:`vmic.core.regional.TileTracks.field`): what was removed
+        where ``motion_regional``, else the recovery's screening for it (tiles that stay
+        within 1 px of ``motion_px`` show ``motion_px``); None where not measured (as
+        ``motion_px``, or frames too small for two tiles).
     tile_edges_px : (ndarray, ndarray) or None
         The tiles' edges (GY + 1,) and (GX + 1,) in px of the frame the motion was measured
         on (the clip's, before any crop by the compensation).
