@@ -76,7 +76,7 @@ class RecoveryInfo:
         Frames whose motion took the reference out of view: set to zero in the audio.
     tile_motion_px : ndarray of float64, shape (T, GY, GX, 2) or None
         The large motion of each tile of a coarse grid (dx, dy per frame and tile, px of the
-        frame, smoothed; :attr:`vmic.core.regional.TileTracks.field`): what was removed
+        frame, smoothed; :attr:`vmic.core.tiles.TileTracks.field`): what was removed
         where ``motion_regional``, else the recovery's screening for it (tiles that stay
         within 1 px of ``motion_px`` show ``motion_px``); None where not measured (as
         ``motion_px``, or frames too small for two tiles).

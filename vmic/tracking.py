@@ -59,12 +59,13 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     vmic.core.motion.MotionTrack
         The tracked frames' displacements (:func:`vmic.core.motion.tracked_frames`) and the
         smoothed large motion (px); its ``tiles``, the tracks of a grid of tiles
-        (:class:`vmic.core.regional.TileTracks`; None for frames too small to hold two).
+        (:class:`vmic.core.tiles.TileTracks`; None for frames too small to hold two).
     """
     from types import SimpleNamespace
 
     from vmic.core.motion import MotionTrack, MotionTracker
-    from vmic.core.regional import TileTracker, TileTracks, tile_grid
+    from vmic.core.regional import TileTracker, tile_grid
+    from vmic.core.tiles import TileTracks
     from vmic.io.stream import progress_bar
     from vmic.ranges import track_batch
 
@@ -106,7 +107,7 @@ def measured_track(sums, fps: float):
     where measured, ``tile_motion``, a screening for regional motion: its ``regional`` says
     whether to track the tiles densely, :func:`track_motion`)."""
     from vmic.core.motion import MotionTrack
-    from vmic.core.regional import TileTracks
+    from vmic.core.tiles import TileTracks
 
     track = MotionTrack.from_raw(sums.motion, fps)
     if sums.tile_motion is not None:

@@ -154,7 +154,7 @@ class RegionalCompensator(MotionCompensator):
         The global smoothed displacement of each frame (px): tiles whose field equals it
         share one shift.
     field : ndarray, shape (T, GY, GX, 2)
-        Each tile's smoothed displacement (px; :attr:`TileTracks.field`).
+        Each tile's smoothed displacement (px; :attr:`vmic.core.tiles.TileTracks.field`).
     keep : ndarray of bool, shape (T,), optional
         Frames that are followed, as :class:`~vmic.core.compensation.MotionCompensator`.
     transition_px : float, default :data:`TRANSITION_PX`

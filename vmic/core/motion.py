@@ -296,7 +296,7 @@ class MotionTrack:
         Its large motion (:func:`smooth_track`), relative to the reference frames (px).
     fps : float
         Capture rate (frames/s).
-    tiles : vmic.core.regional.TileTracks or None
+    tiles : vmic.core.tiles.TileTracks or None
         The tracks of a grid of tiles, where measured: parts of the scene that move apart
         (:mod:`vmic.core.regional`).
     """
@@ -325,7 +325,7 @@ class MotionTrack:
     @property
     def regional(self) -> bool:
         """Whether parts of the scene move apart from the whole frame's motion (tiles whose
-        own motion is removed: :attr:`vmic.core.regional.TileTracks.detected`)."""
+        own motion is removed: :attr:`vmic.core.tiles.TileTracks.detected`)."""
         return self.tiles is not None and bool(self.tiles.detected)
 
     def compensated(self) -> bool:
