@@ -34,7 +34,7 @@ __all__ = ["Extraction", "ExtractionPlan", "prepare_extraction", "extract_range"
            "check_reference"]
 
 _CACHED = ("pyramid", "reference_bands", "flow_weights", "flow_terms", "align_bands",
-           "tracker")
+           "tracker", "tile_tracker")
 
 
 @dataclass(eq=False)
@@ -84,6 +84,9 @@ class Extraction:
         The clip's smoothed large motion (px per frame), removed from every frame before
         the pyramid (:class:`vmic.core.motion.MotionCompensator`); ``frame_shape`` is then
         the compensated frames' (cropped) shape.
+    tile_motion : ndarray of float64, shape (N, GY, GX, 2) or None
+        Where parts of the scene move apart (:mod:`vmic.core.regional`): each tile's
+        smoothed large motion (px), removed tile by tile instead of :attr:`motion`.
     motion_keep : ndarray of bool, shape (N,) or None
         Frames whose motion is followed (the others stand still: see
         :class:`~vmic.core.motion.MotionCompensator`).
@@ -127,6 +130,7 @@ class Extraction:
     track_motion: bool = False
     motion: np.ndarray | None = field(default=None, repr=False)
     motion_keep: np.ndarray | None = field(default=None, repr=False)
+    tile_motion: np.ndarray | None = field(default=None, repr=False)
     source_shape: tuple[int, int] | None = None
     motion_region: tuple[int, int, int, int] | None = None
     frame_slots: np.ndarray | None = field(default=None, repr=False)
@@ -180,11 +184,27 @@ class Extraction:
 
         return MotionTracker(self.reference)
 
+    @cached_property
+    def tile_tracker(self):
+        """The :class:`~vmic.core.regional.TileTracker` on the reference, or None (no
+        tracking, or frames too small for two tiles)."""
+        from vmic.core.regional import TileTracker, tile_grid
+
+        if not self.track_motion or tile_grid(self.frame_shape) is None:
+            return None
+        return TileTracker(self.reference)
+
     def compensator(self, source_shape: tuple[int, int]):
-        """The :class:`~vmic.core.compensation.MotionCompensator` of :attr:`motion` for frames of
-        ``source_shape``, or None without motion."""
+        """The :class:`~vmic.core.compensation.MotionCompensator` of :attr:`motion` (or the
+        :class:`~vmic.core.regional.RegionalCompensator` of :attr:`tile_motion`) for frames
+        of ``source_shape``, or None without motion."""
         if self.motion is None:
             return None
+        if self.tile_motion is not None:
+            from vmic.core.compensation import RegionalCompensator
+
+            return RegionalCompensator(source_shape, self.motion, self.tile_motion,
+                                       self.motion_keep)
         from vmic.core.compensation import MotionCompensator
 
         return MotionCompensator(source_shape, self.motion, self.motion_keep,
@@ -323,6 +343,7 @@ class ExtractionPlan:
             track_motion=self.track_motion,
             motion=None if compensator is None else compensator.shifts,
             motion_keep=None if compensator is None else compensator.keep,
+            tile_motion=getattr(compensator, "field", None),
             source_shape=None if compensator is None else compensator.frame_shape,
             motion_region=None if compensator is None else compensator.region,
             frame_slots=frame_slots(clip.timestamps()))

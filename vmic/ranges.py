@@ -22,7 +22,7 @@ from vmic.errors import VmicError
 if TYPE_CHECKING:
     from vmic.extraction import Extraction
 
-__all__ = ["RangeSums", "stream_sums", "batch_sums", "join_ranges"]
+__all__ = ["RangeSums", "stream_sums", "batch_sums", "track_batch", "join_ranges"]
 
 
 @dataclass
@@ -45,6 +45,10 @@ class RangeSums:
     motion : ndarray of float64, shape (T, 2) or None
         Each frame's large motion (dx, dy) against the reference (px), where the
         extraction measures it (:class:`vmic.core.motion.MotionTracker`).
+    tile_motion : ndarray of float64, shape (T, GY, GX, 2) or None
+        Each tile's large motion against the reference (px; NaN on frames whose tiles are
+        not tracked: :func:`vmic.core.regional.tile_tracked`, sparsely: a screening for
+        regional motion), where measured (:class:`vmic.core.regional.TileTracker`).
     """
 
     key: str
@@ -53,6 +57,7 @@ class RangeSums:
     flow: np.ndarray | None = None
     align: PhaseSums | None = None
     motion: np.ndarray | None = None
+    tile_motion: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:
@@ -95,8 +100,8 @@ def stream_sums(extraction: Extraction, batches, *, first: int = 0,
 
 def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> dict:
     """What an extraction keeps of one batch of frames (B, H, W) that starts at frame
-    ``index`` of the clip: ``bands``, ``flow``, ``align`` and ``motion`` arrays, each with
-    the batch's frames first (see :class:`RangeSums`)."""
+    ``index`` of the clip: ``bands``, ``flow``, ``align``, ``motion`` and ``tile_motion``
+    arrays, each with the batch's frames first (see :class:`RangeSums`)."""
     frames = np.asarray(frames)
     pyramid, count = extraction.pyramid, frames.shape[0]
     align_bands, on_bands = extraction.align_bands, None
@@ -111,14 +116,9 @@ def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> di
 
     part = frame_phase_sums(pyramid, extraction.reference_bands, frames, extraction.tiles,
                             extraction.flow_weights, workers=1, on_bands=on_bands)
-    out = {"bands": part, "flow": None, "align": None, "motion": None}
+    out = {"bands": part, "flow": None, "align": None, "motion": None, "tile_motion": None}
     if extraction.tracker is not None:
-        from vmic.core.motion import tracked_frames
-
-        tracked = tracked_frames(index + np.arange(count), extraction.n_frames, extraction.fps)
-        out["motion"] = np.full((count, 2), np.nan)
-        if tracked.any():
-            out["motion"][tracked] = extraction.tracker.track(frames[tracked])
+        out["motion"], out["tile_motion"] = track_batch(extraction, frames, index)
     if extraction.flow:
         # Keep only what the combination needs: whole-frame band totals (for the band
         # signals) and the flow sums reduced to each tile's statistic F, in float32.
@@ -134,6 +134,31 @@ def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> di
         out["align"] = PhaseSums(np.ascontiguousarray(q[0]), np.ascontiguousarray(q[1]),
                                  np.ascontiguousarray(q[2]), pixels)
     return out
+
+
+def track_batch(extraction: Extraction, frames: np.ndarray, index: int, *,
+                dense: bool = False):
+    """The large motion of a batch of frames (B, H, W) from frame ``index`` of the clip:
+    float64 (B, 2) px, and each tile's, float64 (B, GY, GX, 2) px or None without tiles;
+    NaN on frames not tracked (:func:`vmic.core.motion.tracked_frames`,
+    :func:`vmic.core.regional.tile_tracked` with ``dense``)."""
+    from vmic.core.motion import tracked_frames
+    from vmic.core.regional import tile_tracked
+
+    count = frames.shape[0]
+    at = index + np.arange(count)
+    tracked = tracked_frames(at, extraction.n_frames, extraction.fps)
+    motion = np.full((count, 2), np.nan)
+    if tracked.any():
+        motion[tracked] = extraction.tracker.track(frames[tracked])
+    tiles = extraction.tile_tracker
+    if tiles is None:
+        return motion, None
+    tile_motion = np.full((count,) + tiles.grid + (2,), np.nan)
+    on = tile_tracked(at, extraction.n_frames, extraction.fps, dense=dense)
+    if on.any():
+        tile_motion[on] = tiles.track(frames[on], motion[on])
+    return motion, tile_motion
 
 
 class _Gather:
@@ -239,5 +264,5 @@ def join_ranges(extraction: Extraction, parts: list[RangeSums]) -> RangeSums:
     if len(parts) == 1:
         return parts[0]
     joined = {name: _concatenate([getattr(p, name) for p in parts])
-              for name in ("bands", "flow", "align", "motion")}
+              for name in ("bands", "flow", "align", "motion", "tile_motion")}
     return RangeSums(extraction.key, parts[0].start, **joined)

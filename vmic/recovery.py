@@ -68,6 +68,7 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
     from vmic.combine import get_method
     from vmic.core.motion import smooth_track
     from vmic.ranges import join_ranges
+    from vmic.tracking import measured_track, report_tiles
 
     started = time.perf_counter()
     method = get_method(extraction.combine)
@@ -104,6 +105,9 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         gain_px=gain, units=units, **details)
     if frames.motion is not None:
         info.motion_px = smooth_track(frames.motion, extraction.fps)
+        if frames.tile_motion is not None:
+            tiles = measured_track(frames, extraction.fps).tiles
+            report_tiles(info, tiles.field, extraction.frame_shape)
     if extraction.motion is not None:
         # Frames whose reference left the view hold no recoverable motion: silence.
         lost = ~extraction.motion_keep[frames.start:frames.stop]
@@ -114,6 +118,9 @@ def recover_from_ranges(extraction: Extraction, parts: list[RangeSums], *,
         info.motion_compensated = True
         info.motion_margin_px = extraction.compensator(extraction.source_shape).margin
         info.lost_frames = lost
+        if extraction.tile_motion is not None:
+            report_tiles(info, extraction.tile_motion[frames.start:frames.stop],
+                         extraction.source_shape, removed=True)
     if slots is not None:
         info.filled_samples = np.ones(len(audio), bool)
         info.filled_samples[slots] = False
@@ -212,8 +219,12 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         Large motion of the camera (drift, pans, shake; :mod:`vmic.core.motion`): "auto"
         measures each frame's displacement in the pass and, where the smoothed track
         reaches :data:`~vmic.core.motion.MOTION_THRESHOLD_PX`, reads the clip again with
-        that motion removed (``info.motion_compensated``); "off" does neither. Default
-        "auto", except for ``align`` (the original method, "off"). The ROI stays fixed:
+        that motion removed (``info.motion_compensated``); where parts of the scene move
+        apart (a tile of a coarse grid departs from the global track by
+        :data:`~vmic.core.regional.REGIONAL_THRESHOLD_PX`), their motion is removed tile by
+        tile (``info.motion_regional``, ``info.tile_motion_px``; :mod:`vmic.core.regional`);
+        "off" does none of it. Default "auto", except for ``align`` (the original method,
+        "off"). The ROI stays fixed:
         the scene moves through it, and the compensation crops the border it sweeps.
     track_roi : bool, default False
         With ``roi``: the ROI follows the large motion instead, cut from the whole frames
@@ -274,6 +285,10 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
                                  equalize=equalize, equalize_max_gain_db=equalize_max_gain_db)
     if track is not None and result.info.motion_px is None:
         result.info.motion_px = track.smooth
+    if track is not None and track.tiles is not None and result.info.tile_motion_px is None:
+        from vmic.tracking import report_tiles
+
+        report_tiles(result.info, track.tiles.field, source.frame_shape)
     result.info.elapsed_s = time.perf_counter() - started
     return result
 
@@ -308,13 +323,19 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
             raise VmicError("track_roi needs an roi, the clip's path or frames (it reads "
                             "the whole frame) and motion that is followed")
         return _tracked_roi_pass(clip, source, method, settings, batch_size, quiet)
+    from vmic.tracking import measured_track
+
     extraction, sums = _extraction_pass(source, batches, settings, follow, quiet)
     if not follow:
         return extraction, sums, None
-    from vmic.core.motion import MotionTrack
-
-    track = MotionTrack.from_raw(sums.motion, source.capture_fps)
-    if track.moving():
+    track = measured_track(sums, source.capture_fps)
+    if track.regional:
+        # The screening found parts moving apart: their tiles tracked densely (a pass
+        # without the pyramid), as prepare_extraction(motion="auto") does.
+        track = _dense_track(source, method, settings)
+        if not track.compensated():
+            return extraction, sums, track
+    if track.compensated():
         # A second pass over the frames with the motion removed; the first pass's sums are
         # dropped. (Its blind split-sample estimate is no guide between the two: the
         # motion's artefacts are common to all tiles and pass for signal.)
@@ -322,6 +343,14 @@ def _extract(clip, source, batches, method, settings, follow, track_roi, roi, ba
         extraction, sums = _extraction_pass(moved, moved.iter_batches(batch_size), settings,
                                             False, quiet)
     return extraction, sums, track
+
+
+def _dense_track(source, method, settings):
+    from vmic.tracking import track_motion
+
+    _, _, _, reference_frame, reference_average, _ = settings
+    average = method.reference_average if reference_average is None else reference_average
+    return track_motion(source, reference_frame=reference_frame, reference_average=average)
 
 
 def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
@@ -336,6 +365,7 @@ def _tracked_roi_pass(clip, source, method, settings, batch_size, quiet):
                      segment=source.metadata.get("segment")) as whole:
         track = track_motion(whole, reference_frame=reference_frame,
                              reference_average=average, quiet=quiet)
+        track.tiles = None  # the ROI follows the global motion only
         view = _compensated(source, track, whole) if track.moving() else source
         extraction, sums = _extraction_pass(view, view.iter_batches(batch_size), settings,
                                             False, quiet)
@@ -354,7 +384,13 @@ def _compensated(source, track, whole=None):
         if lost.all():
             raise VmicError(f"the scene moves by {track.peak_px:.1f} px at once: too much to "
                             "follow in these frames")
-        compensator = MotionCompensator(source.frame_shape, track.smooth, keep=~lost)
+        if track.regional:
+            from vmic.core.compensation import RegionalCompensator
+
+            compensator = RegionalCompensator(source.frame_shape, track.smooth,
+                                              track.tiles.field, keep=~lost)
+        else:
+            compensator = MotionCompensator(source.frame_shape, track.smooth, keep=~lost)
         view = source
     else:
         x, y, _, _ = source.roi

@@ -80,6 +80,19 @@ class RecoveryInfo:
         Where frames were dropped (their stored times leave gaps; :mod:`vmic.timeline`):
         the audio samples of the missing frames, interpolated from their neighbours'
         sums. ``frames`` counts the stored frames, the audio one sample per time slot.
+    tile_motion_px : ndarray of float64, shape (T, GY, GX, 2) or None
+        The large motion of each tile of a coarse grid (dx, dy per frame and tile, px of the
+        frame, smoothed; :attr:`vmic.core.tiles.TileTracks.field`): what was removed
+        where ``motion_regional``, else the recovery's screening for it (tiles that stay
+        within 1 px of ``motion_px`` show ``motion_px``); None where not measured (as
+        ``motion_px``, or frames too small for two tiles).
+    tile_edges_px : (ndarray, ndarray) or None
+        The tiles' edges (GY + 1,) and (GX + 1,) in px of the frame the motion was measured
+        on (the clip's, before any crop by the compensation).
+    regional_tiles : ndarray of bool, shape (GY, GX) or None
+        Tiles whose own motion was removed instead of ``motion_px``.
+    motion_regional : bool
+        Whether parts of the scene moved apart and were compensated tile by tile.
     """
 
     frames: int
@@ -109,6 +122,10 @@ class RecoveryInfo:
     motion_margin_px: int | None = None
     lost_frames: np.ndarray | None = field(default=None, repr=False)
     filled_samples: np.ndarray | None = field(default=None, repr=False)
+    tile_motion_px: np.ndarray | None = field(default=None, repr=False)
+    tile_edges_px: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    regional_tiles: np.ndarray | None = field(default=None, repr=False)
+    motion_regional: bool = False
 
 
 @dataclass

@@ -122,4 +122,5 @@ def place_sums(sums, slots: np.ndarray):
     if len(slots) != sums.n_frames:
         raise VmicError(f"{len(slots)} frame slots for {sums.n_frames} frames")
     return replace(sums, bands=place(sums.bands), flow=place(sums.flow),
-                   align=place(sums.align), motion=place(sums.motion))
+                   align=place(sums.align), motion=place(sums.motion),
+                   tile_motion=place(sums.tile_motion))

@@ -241,8 +241,9 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         High-pass cutoff and lowest frequency searched (Hz); default 0.05 of Nyquist.
     motion : {"auto", "off"}, default "auto"
         As :func:`vmic.recover`: a moving camera's large motion is measured first and, where
-        it reaches 0.2 px, removed before the map is made (the map then covers the frame
-        less the border the motion sweeps).
+        it reaches 0.2 px (or where parts of the scene move apart by 1 px: removed tile by
+        tile, :mod:`vmic.core.regional`), removed before the map is made (the map then
+        covers the frame less the border the motion sweeps).
     max_freq_hz : float, optional
         Highest frequency searched (Hz); default the Nyquist rate.
     batch_size : int, default 32
@@ -274,7 +275,7 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
             from vmic.tracking import track_motion
 
             track = track_motion(source, reference_frame=reference_frame, quiet=quiet)
-            if track.moving():
+            if track.compensated():
                 view = compensated_clip(source, track)
         return _map_clip(view, scales, orientations, tile_px, reference_frame, highpass_hz,
                          max_freq_hz, batch_size, quiet)

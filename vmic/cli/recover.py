@@ -87,9 +87,11 @@ def register(subparsers) -> None:
                         help="also save a spectrogram picture")
     parser.add_argument("--signals", default=None, metavar="NPZ",
                         help="also save the per-band signals (S, K, T), the weights, the "
-                             "large motion found (motion_px, T x 2), the frames silenced "
-                             "because the scene left the view (lost_frames) and the samples "
-                             "of dropped frames, filled (filled_samples)")
+                             "large motion found (motion_px, T x 2; each tile's: "
+                             "tile_motion_px, T x GY x GX x 2, tile_edges_y/x, regional_tiles), "
+                             "the frames silenced because the scene left the view "
+                             "(lost_frames) and the samples of dropped frames, filled "
+                             "(filled_samples)")
     parser.set_defaults(func=run)
 
 
@@ -148,7 +150,13 @@ def run(args) -> int:
         )
     info = result.info
     _warn_if_weak(info)
-    if info.motion_compensated:
+    if info.motion_regional:
+        moved = info.tile_motion_px - info.motion_px[:, None, None, :]
+        print(f"vmic: parts of the scene moved apart by up to {np.abs(moved).max():.1f} px "
+              f"({int(info.regional_tiles.sum())} of {info.regional_tiles.size} tiles): their "
+              f"motion was removed tile by tile before recovery ({info.motion_margin_px} px "
+              "border cropped)", file=sys.stderr)
+    elif info.motion_compensated:
         print(f"vmic: the camera moved by up to {np.abs(info.motion_px).max():.1f} px: its "
               f"motion was removed before recovery ({info.motion_margin_px} px border "
               "cropped)", file=sys.stderr)
@@ -208,7 +216,19 @@ def _write_outputs(args, result) -> None:
                                       if info.lost_frames is None else info.lost_frames),
                          filled_samples=(np.zeros(len(result.audio), bool)
                                          if info.filled_samples is None
-                                         else info.filled_samples))
+                                         else info.filled_samples),
+                         **_tile_signals(info))
+
+
+def _tile_signals(info) -> dict:
+    # The tiles' motion in --signals: empty arrays where it was not measured.
+    if info.tile_motion_px is None:
+        return dict(tile_motion_px=np.zeros((0, 0, 0, 2)), tile_edges_y=np.zeros(0, int),
+                    tile_edges_x=np.zeros(0, int), regional_tiles=np.zeros((0, 0), bool),
+                    motion_regional=False)
+    return dict(tile_motion_px=info.tile_motion_px, tile_edges_y=info.tile_edges_px[0],
+                tile_edges_x=info.tile_edges_px[1], regional_tiles=info.regional_tiles,
+                motion_regional=info.motion_regional)
 
 
 def _warn_if_weak(info) -> None:

@@ -1,17 +1,23 @@
 """Removing a clip's large motion from its frames (see :mod:`vmic.core.motion`).
 
 :class:`MotionCompensator` tapers, shifts back and crops frames by a smoothed track;
+:class:`RegionalCompensator` by each tile's (:mod:`vmic.core.regional`);
 :class:`CompensatedClip` is a clip seen through it, which the extraction reads like any clip.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 
-from vmic.core.motion import TAPER_PX, MotionTrack, raised_cosine_window, shift_back
+from vmic.core.motion import TAPER_PX, MotionTrack, raised_cosine_window, shift_back_ramp
 from vmic.errors import VmicError
 
-__all__ = ["MotionCompensator", "CompensatedClip", "compensated_clip"]
+__all__ = ["MotionCompensator", "RegionalCompensator", "CompensatedClip", "compensated_clip",
+           "tile_edges", "tile_weights", "TRANSITION_PX"]
+
+TRANSITION_PX = 4
+"""Width (px) of the raised-cosine seams between the tiles of the compensation."""
 
 
 class MotionCompensator:
@@ -87,19 +93,118 @@ class MotionCompensator:
         """
         frames = np.asarray(frames, dtype=np.float32)
         count = frames.shape[0]
-        shifts = self.shifts[first:first + count]
         keep = self.keep[first:first + count]
-        moved = shift_back(frames, shifts, self.window)
-        out = np.ascontiguousarray(moved[(slice(None),) + self.slices], dtype=np.float32)
+        mean = frames.mean(axis=(1, 2), keepdims=True)
+        spectra = scipy.fft.rfft2((frames - mean) * self.window, workers=1)
+        out = np.ascontiguousarray(self.moved_back(spectra, first) + mean, dtype=np.float32)
         if not keep.all():
             stand_in = (out[keep][0] if reference is None and keep.any() else
                         self.crop(reference) if reference is not None else out.mean(axis=0))
             out[~keep] = stand_in
         return out
 
+    def moved_back(self, spectra: np.ndarray, first: int) -> np.ndarray:
+        """Frames ``first`` on, as tapered spectra (B, H, W//2+1) of their mean-removed
+        grey levels (modified), shifted back and cropped: (B,) + :attr:`output_shape`."""
+        count = spectra.shape[0]
+        shifts = self.shifts[first:first + count]
+        # In place: the spectra are the caller's temporary, in their own precision.
+        spectra *= shift_back_ramp(self.frame_shape, shifts)
+        moved = scipy.fft.irfft2(spectra, s=self.frame_shape, workers=1)
+        return moved[(slice(None),) + self.slices]
+
     def crop(self, image: np.ndarray) -> np.ndarray:
         """The compensated frame's region of an image already still (e.g. a reference)."""
         return np.ascontiguousarray(np.asarray(image)[self.slices], dtype=np.float32)
+
+
+def tile_edges(size: int, count: int) -> np.ndarray:
+    """Edges (count + 1,) in px of ``count`` near-equal tiles over ``size`` px: int."""
+    return np.round(np.linspace(0, size, count + 1)).astype(int)
+
+
+def tile_weights(size: int, edges: np.ndarray, transition_px: float = TRANSITION_PX):
+    """Weights (count, size) of the tiles between ``edges`` (count + 1,) px along one axis:
+    ones inside each tile, raised-cosine seams ``transition_px`` wide centred on the inner
+    edges; they add up to one at every px (a partition of unity)."""
+    x = np.arange(size) + 0.5
+    # past[k]: how far x is past edge k (0 before its seam, 1 after), past[0] = 1, past[-1] = 0.
+    past = [np.ones(size)]
+    for edge in edges[1:-1]:
+        lin = np.clip((x - edge) / max(transition_px, 1e-9) + 0.5, 0.0, 1.0)
+        past.append(0.5 - 0.5 * np.cos(np.pi * lin))
+    past.append(np.zeros(size))
+    return np.stack([past[k] - past[k + 1] for k in range(len(edges) - 1)])
+
+
+class RegionalCompensator(MotionCompensator):
+    """Undo each tile's smoothed motion on frames: taper, shift back per tile, blend, crop.
+
+    Parameters
+    ----------
+    frame_shape : (int, int)
+        (H, W) of the frames (px).
+    shifts : ndarray, shape (T, 2)
+        The global smoothed displacement of each frame (px): tiles whose field equals it
+        share one shift.
+    field : ndarray, shape (T, GY, GX, 2)
+        Each tile's smoothed displacement (px; :attr:`vmic.core.tiles.TileTracks.field`).
+    keep : ndarray of bool, shape (T,), optional
+        Frames that are followed, as :class:`~vmic.core.compensation.MotionCompensator`.
+    transition_px : float, default :data:`TRANSITION_PX`
+        Width of the seams between tiles (px).
+    """
+
+    def __init__(self, frame_shape: tuple[int, int], shifts: np.ndarray, field: np.ndarray,
+                 keep: np.ndarray | None = None, *, transition_px: float = TRANSITION_PX):
+        super().__init__(frame_shape, shifts, keep)
+        self.field = np.asarray(field, dtype=np.float64)
+        n, gy, gx, _ = self.field.shape
+        if n != len(self.shifts) or not np.isfinite(self.field).all():
+            raise VmicError(f"the tile field must hold a finite (dx, dy) per frame and tile, "
+                            f"shape ({len(self.shifts)}, GY, GX, 2), got {self.field.shape}")
+        h, w = self.frame_shape
+        followed = self.field[self.keep] if self.keep.any() else np.zeros((1, 1, 1, 2))
+        reach = max(float(np.abs(followed).max()), self.margin - TAPER_PX - 3)
+        self.margin = int(TAPER_PX + np.ceil(reach) + 3)
+        if min(h, w) - 2 * self.margin < 16:
+            raise VmicError(f"parts of the scene move by up to {reach:.1f} px: too much to "
+                            f"follow in {w}x{h} px frames")
+        m = self.margin
+        self.output_shape = (h - 2 * m, w - 2 * m)
+        self.slices = (slice(m, h - m), slice(m, w - m))
+        wy = tile_weights(h, tile_edges(h, gy), transition_px)[:, self.slices[0]]
+        wx = tile_weights(w, tile_edges(w, gx), transition_px)[:, self.slices[1]]
+        # One group per distinct track: the tiles that follow the global one, then each
+        # track that tiles share (TileTracks.field gives the tiles of a region one track).
+        self.groups: list[tuple[tuple[int, int] | None, np.ndarray]] = []
+        seen: dict[bytes, int] = {self.shifts.tobytes(): 0}
+        weights = [np.zeros(self.output_shape)]
+        tiles: list[tuple[int, int] | None] = [None]
+        for i in range(gy):
+            for j in range(gx):
+                key = np.ascontiguousarray(self.field[:, i, j]).tobytes()
+                if key not in seen:
+                    seen[key] = len(weights)
+                    weights.append(np.zeros(self.output_shape))
+                    tiles.append((i, j))
+                weights[seen[key]] += wy[i][:, None] * wx[j][None, :]
+        self.groups = [(tile, weight) for tile, weight in zip(tiles, weights, strict=True)
+                       if weight.any()]
+
+    def moved_back(self, spectra: np.ndarray, first: int) -> np.ndarray:
+        """The frames of spectra (B, H, W//2+1) moved back tile by tile, blended and cropped:
+        float64 (B,) + :attr:`output_shape`."""
+        count = spectra.shape[0]
+        h, w = self.frame_shape
+        out = np.zeros((count,) + self.output_shape)
+        for tile, weight in self.groups:
+            shifts = (self.shifts[first:first + count] if tile is None
+                      else self.field[first:first + count, tile[0], tile[1]])
+            moved = scipy.fft.irfft2(spectra * shift_back_ramp((h, w), shifts), s=(h, w),
+                                     workers=1)
+            out += weight * moved[(slice(None),) + self.slices]
+        return out
 
 
 class CompensatedClip:
@@ -186,10 +291,14 @@ class _CompensatedBatches:
 
 
 def compensated_clip(clip, motion) -> CompensatedClip:
-    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track; frames
-    beyond :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
+    """``clip`` with ``motion`` removed: a :class:`MotionTrack` (its smoothed track, or its
+    tiles' where they move apart: :mod:`vmic.core.regional`; frames beyond
+    :data:`MAX_SHIFT_FRACTION` are not followed) or displacements (T, 2) in px."""
     if isinstance(motion, MotionTrack):
         shifts, keep = motion.smooth, ~motion.lost(clip.frame_shape)
+        if motion.regional:
+            return CompensatedClip(clip, RegionalCompensator(clip.frame_shape, shifts,
+                                                             motion.tiles.field, keep))
     else:
         shifts = np.asarray(motion, dtype=np.float64)
         keep = None

@@ -43,10 +43,11 @@ import scipy.signal
 
 from vmic.errors import VmicError
 
-__all__ = ["MotionTracker", "smooth_track", "MotionTrack", "track_step", "tracked_frames",
-           "lost_ranges", "raised_cosine_window", "shift_back", "TRACK_CUTOFF_HZ", "TRACK_ORDER",
-           "MOTION_THRESHOLD_PX",
-           "MAX_SHIFT_FRACTION", "TAPER_PX"]
+__all__ = ["MotionTracker", "SlopeFit", "area_downsample", "shift_back", "shift_back_ramp",
+           "smooth_track",
+           "MotionTrack", "track_step", "tracked_frames", "lost_ranges", "raised_cosine_window",
+           "TRACK_CUTOFF_HZ", "TRACK_ORDER", "MOTION_THRESHOLD_PX", "MAX_SHIFT_FRACTION",
+           "TAPER_PX"]
 
 TRACK_CUTOFF_HZ = 15.0
 """Cut-off (Hz) of the smoothing of the track: under the audio band (20 Hz and up)."""
@@ -123,18 +124,27 @@ def shift_back(frames: np.ndarray, shifts: np.ndarray, window: np.ndarray) -> np
         within the taper (a phase ramp on the spectrum).
     """
     h, w = frames.shape[1:]
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
     mean = frames.mean(axis=(1, 2), keepdims=True)
     spectra = scipy.fft.rfft2((frames - mean) * window, workers=1)
-    # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)),
-    # the ramp as the product of its two axes' (a 2-D exp per frame costs more than the FFT).
-    spectra *= (np.exp(2j * np.pi * fy[None] * shifts[:, 1, None, None])
-                * np.exp(2j * np.pi * fx[None] * shifts[:, 0, None, None]))
+    spectra *= shift_back_ramp((h, w), shifts)
     return scipy.fft.irfft2(spectra, s=(h, w), workers=1) + mean
 
 
-def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
+def shift_back_ramp(shape: tuple[int, int], shifts: np.ndarray) -> np.ndarray:
+    """The phase ramps that shift frames of ``shape`` (H, W) back by ``shifts`` (B, 2) px:
+    complex128 (B, H, W // 2 + 1), for their ``rfft2`` spectra."""
+    h, w = shape
+    fy = np.fft.fftfreq(h)[None, :, None]
+    fx = np.fft.rfftfreq(w)[None, None, :]
+    # A frame shows the scene moved by d: shift it by -d (multiply by exp(+2 pi i f.d)),
+    # the ramp as the product of its two axes' (a 2-D exp per frame costs more than the FFT).
+    return (np.exp(2j * np.pi * fy * shifts[:, 1, None, None])
+            * np.exp(2j * np.pi * fx * shifts[:, 0, None, None]))
+
+
+def area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Frames (B, H, W) averaged over ``factor`` x ``factor`` blocks: float32 (B, H // factor,
+    W // factor) (the last rows and columns that make no whole block are dropped)."""
     if factor == 1:
         return np.asarray(frames, dtype=np.float32)
     b, h, w = frames.shape
@@ -143,8 +153,9 @@ def _area_downsample(frames: np.ndarray, factor: int) -> np.ndarray:
     return cut.mean(axis=(2, 4), dtype=np.float32)
 
 
-class _SlopeFit:
-    """Weighted least-squares fit of a shift to the phase of cross-power spectra."""
+class SlopeFit:
+    """Weighted least-squares fit of a shift to the phase of cross-power spectra of frames
+    of ``shape`` (h, w) px, over their frequencies under 0.25 cycles/px."""
 
     def __init__(self, shape: tuple[int, int]):
         h, w = shape
@@ -196,13 +207,13 @@ class MotionTracker:
             raise VmicError(f"reference must be one frame (H, W), got shape {reference.shape}")
         self.frame_shape = reference.shape
         self.factor = max(1, min(reference.shape) // TRACK_SIDE_PX)
-        small = _area_downsample(reference[None], self.factor)[0]
+        small = area_downsample(reference[None], self.factor)[0]
         self.shape = small.shape
         self.window = raised_cosine_window(self.shape, TAPER_PX)
         self.reference = small
         self.reference_spectrum = scipy.fft.fft2((small - small.mean()) * self.window,
                                                  workers=1)
-        self.fit = _SlopeFit(self.shape)
+        self.fit = SlopeFit(self.shape)
         # The full-resolution reference and its gradient (spectral: exact for the
         # band-limited image, where central differences would shrink fine texture's).
         h, w = self.frame_shape
@@ -238,7 +249,7 @@ class MotionTracker:
                               ).reshape(-1, 2)
 
     def _track(self, frames: np.ndarray) -> np.ndarray:
-        small = _area_downsample(frames, self.factor)
+        small = area_downsample(frames, self.factor)
         centred = small - small.mean(axis=(1, 2), keepdims=True)
         spectra = scipy.fft.fft2(centred * self.window, workers=1)
         cross = spectra * np.conj(self.reference_spectrum)
@@ -321,7 +332,7 @@ class MotionTracker:
         ref = self.reference[max(0, -iy): h - max(0, iy), max(0, -ix): w - max(0, ix)]
         cur = frame[max(0, iy): h - max(0, -iy), max(0, ix): w - max(0, -ix)]
         window = raised_cosine_window(ref.shape, TAPER_PX)
-        fit = _SlopeFit(ref.shape)
+        fit = SlopeFit(ref.shape)
         cross = (scipy.fft.fft2((cur - cur.mean()) * window, workers=1)
                  * np.conj(scipy.fft.fft2((ref - ref.mean()) * window, workers=1)))
         return np.array([ix, iy]) + fit.fit(cross[None], np.zeros((1, 2)))[0]
@@ -410,11 +421,15 @@ class MotionTrack:
         Its large motion (:func:`smooth_track`), relative to the reference frames (px).
     fps : float
         Capture rate (frames/s).
+    tiles : vmic.core.tiles.TileTracks or None
+        The tracks of a grid of tiles, where measured: parts of the scene that move apart
+        (:mod:`vmic.core.regional`).
     """
 
     raw: np.ndarray
     smooth: np.ndarray
     fps: float
+    tiles: object | None = None
 
     @classmethod
     def from_raw(cls, raw: np.ndarray, fps: float) -> MotionTrack:
@@ -431,6 +446,17 @@ class MotionTrack:
         from the sound's)."""
         long_enough = len(self.smooth) >= MIN_TRACK_S * self.fps
         return long_enough and self.peak_px >= threshold_px
+
+    @property
+    def regional(self) -> bool:
+        """Whether parts of the scene move apart from the whole frame's motion (tiles whose
+        own motion is removed: :attr:`vmic.core.tiles.TileTracks.detected`)."""
+        return self.tiles is not None and bool(self.tiles.detected)
+
+    def compensated(self) -> bool:
+        """Whether the clip is read with its motion removed: :meth:`moving` or
+        :attr:`regional`."""
+        return self.moving() or self.regional
 
     def lost(self, frame_shape: tuple[int, int],
              fraction: float = MAX_SHIFT_FRACTION) -> np.ndarray:
