@@ -9,7 +9,8 @@ import vmic
 from vmic import metrics
 from vmic.cli import main
 from vmic.core.compensation import MotionCompensator
-from vmic.core.motion import MOTION_THRESHOLD_PX, MotionTracker, smooth_track, tracked_frames
+from vmic.core.motion import MOTION_THRESHOLD_PX, smooth_track, tracked_frames
+from vmic.core.tracker import MotionTracker
 from vmic.synth import SynthConfig, synthesize
 
 

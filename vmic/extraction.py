@@ -79,7 +79,7 @@ class Extraction:
         pass (``auto``), else None.
     track_motion : bool
         Whether each frame's large motion against the reference is measured in the pass
-        (:class:`vmic.core.motion.MotionTracker`; :attr:`RangeSums.motion`).
+        (:class:`vmic.core.tracker.MotionTracker`; :attr:`RangeSums.motion`).
     motion : ndarray of float64, shape (N, 2) or None
         The clip's smoothed large motion (px per frame), removed from every frame before
         the pyramid (:class:`vmic.core.motion.MotionCompensator`); ``frame_shape`` is then
@@ -177,10 +177,10 @@ class Extraction:
 
     @cached_property
     def tracker(self):
-        """The :class:`~vmic.core.motion.MotionTracker` on the reference, or None."""
+        """The :class:`~vmic.core.tracker.MotionTracker` on the reference, or None."""
         if not self.track_motion:
             return None
-        from vmic.core.motion import MotionTracker
+        from vmic.core.tracker import MotionTracker
 
         return MotionTracker(self.reference)
 

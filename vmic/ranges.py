@@ -44,7 +44,7 @@ class RangeSums:
         ``align``'s whole-frame band sums, where the extraction keeps them.
     motion : ndarray of float64, shape (T, 2) or None
         Each frame's large motion (dx, dy) against the reference (px), where the
-        extraction measures it (:class:`vmic.core.motion.MotionTracker`).
+        extraction measures it (:class:`vmic.core.tracker.MotionTracker`).
     tile_motion : ndarray of float64, shape (T, GY, GX, 2) or None
         Each tile's large motion against the reference (px; NaN on frames whose tiles are
         not tracked: :func:`vmic.core.regional.tile_tracked`, sparsely: a screening for

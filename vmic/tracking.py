@@ -63,9 +63,10 @@ def track_motion(clip: Clip, *, reference_frame: int = 0, reference_average: int
     """
     from types import SimpleNamespace
 
-    from vmic.core.motion import MotionTrack, MotionTracker
+    from vmic.core.motion import MotionTrack
     from vmic.core.regional import TileTracker, tile_grid
     from vmic.core.tiles import TileTracks
+    from vmic.core.tracker import MotionTracker
     from vmic.io.stream import progress_bar
     from vmic.ranges import track_batch
 

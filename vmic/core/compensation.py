@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from vmic.core.motion import TAPER_PX, MotionTrack, raised_cosine_window, shift_back_ramp
+from vmic.core.motion import TAPER_PX, MotionTrack
+from vmic.core.tracker import raised_cosine_window, shift_back_ramp
 from vmic.errors import VmicError
 
 __all__ = ["MotionCompensator", "RegionalCompensator", "CompensatedClip", "compensated_clip",

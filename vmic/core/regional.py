@@ -43,15 +43,8 @@ import numpy as np
 import scipy.fft
 
 from vmic.core.compensation import tile_edges
-from vmic.core.motion import (
-    EDGE_FIT_S,
-    TAPER_PX,
-    SlopeFit,
-    area_downsample,
-    raised_cosine_window,
-    track_step,
-    tracked_frames,
-)
+from vmic.core.motion import EDGE_FIT_S, TAPER_PX, track_step, tracked_frames
+from vmic.core.tracker import SlopeFit, area_downsample, raised_cosine_window
 from vmic.errors import VmicError
 
 __all__ = ["TileTracker", "tile_grid", "tile_tracked", "TILE_MIN_PX", "MAX_TILES",
@@ -267,7 +260,7 @@ class TileTracker:
         ----------
         frames : ndarray, shape (B, H, W)
         shifts : ndarray, shape (B, 2)
-            The frames' global displacement (px; :class:`~vmic.core.motion.MotionTracker`),
+            The frames' global displacement (px; :class:`~vmic.core.tracker.MotionTracker`),
             where the search starts.
 
         Returns
