@@ -128,6 +128,41 @@ def test_a_still_clip_is_recovered_exactly_as_without_tracking(drifting):
     assert np.abs(followed.info.motion_px).max() < MOTION_THRESHOLD_PX
 
 
+def test_the_first_pass_stops_summing_once_the_scene_has_moved(drifting, monkeypatch):
+    from vmic import passes
+
+    _, moving = drifting
+    fps = moving.sidecar["fps"]
+    skipped = []
+    seen = passes.MotionWatch.seen
+
+    def spy(watch, part):
+        seen(watch, part)
+        skipped.append(watch.skip_sums)
+
+    monkeypatch.setattr(passes.MotionWatch, "seen", spy)
+    watched = vmic.recover(moving.frames, fps=fps)
+    assert skipped[-1] and watched.info.motion_compensated
+    monkeypatch.setattr(passes, "WATCH_PX", np.inf)  # sums every frame of the first pass
+    skipped.clear()
+    unwatched = vmic.recover(moving.frames, fps=fps)
+    assert not any(skipped)
+    np.testing.assert_array_equal(watched.audio, unwatched.audio)
+
+
+def test_a_jolt_that_smooths_away_reads_the_frames_again(drifting, monkeypatch):
+    from vmic.core.motion import MotionTrack
+
+    _, moving = drifting
+    fps = moving.sidecar["fps"]
+    # The watch stops the sums, but the smoothed track calls for no compensation.
+    monkeypatch.setattr(MotionTrack, "moving", lambda track, threshold_px=0.2: False)
+    jolted = vmic.recover(moving.frames, fps=fps)
+    plain = vmic.recover(moving.frames, fps=fps, motion="off")
+    assert not jolted.info.motion_compensated
+    np.testing.assert_array_equal(jolted.audio, plain.audio)
+
+
 def test_frame_ranges_with_a_motion_track_equal_one_pass(drifting):
     _, moving = drifting
     fps = moving.sidecar["fps"]

@@ -20,13 +20,42 @@ from vmic.io.stream import opened_clip, progress_bar
 if TYPE_CHECKING:
     from vmic.extraction import ExtractionPlan
 
-__all__ = ["extraction_pass", "extract_following_motion", "dense_track", "tracked_roi_pass",
-           "compensated_view", "references_from_stream", "HEAD_BYTES"]
+__all__ = ["MotionWatch", "extraction_pass", "extract_following_motion", "dense_track",
+           "tracked_roi_pass", "compensated_view", "references_from_stream", "HEAD_BYTES",
+           "WATCH_PX", "WATCH_SAMPLES"]
 
 HEAD_BYTES = 64 << 20  # at most this much of a stream's first frames (float32) is held
 
 
-def extraction_pass(source, batches, settings, track_motion: bool, quiet: bool):
+WATCH_PX = 0.5
+"""Displacement (px) that, on :data:`WATCH_SAMPLES` tracked frames in a row, shows a first
+pass that its sums will be dropped for a pass with the motion removed."""
+
+WATCH_SAMPLES = 3
+"""Tracked frames in a row (see :data:`WATCH_PX`)."""
+
+
+class MotionWatch:
+    """Watches a first pass's motion track as it comes (:func:`vmic.ranges.stream_sums`):
+    once the scene has clearly moved, the rest of the pass only tracks, since its sums would
+    be dropped for those of a pass with the motion removed."""
+
+    def __init__(self):
+        self.skip_sums = False
+        self.run = 0  # tracked frames in a row displaced by WATCH_PX or more
+
+    def seen(self, part: dict) -> None:
+        motion = part.get("motion")
+        if self.skip_sums or motion is None:
+            return
+        for moved in np.abs(motion[np.isfinite(motion).all(axis=1)]).max(axis=1) >= WATCH_PX:
+            self.run = self.run + 1 if moved else 0
+            if self.run >= WATCH_SAMPLES:
+                self.skip_sums = True
+                return
+
+
+def extraction_pass(source, batches, settings, track_motion: bool, quiet: bool, watch=None):
     # One pass over the clip's frames: plan, reference from the stream's head, sums.
     from vmic.extraction import ExtractionPlan
     from vmic.ranges import stream_sums
@@ -38,7 +67,8 @@ def extraction_pass(source, batches, settings, track_motion: bool, quiet: bool):
         extraction = plan.extraction(*references)
         bar = progress_bar(source.n_frames, "recover", quiet)
         try:
-            sums = stream_sums(extraction, stream, n_frames=source.n_frames, bar=bar)
+            sums = stream_sums(extraction, stream, n_frames=source.n_frames, bar=bar,
+                               watch=watch)
         finally:
             bar.close()
     finally:
@@ -58,7 +88,8 @@ def extract_following_motion(clip, source, batches, method, settings, follow, tr
         return tracked_roi_pass(clip, source, method, settings, batch_size, quiet)
     from vmic.tracking import measured_track
 
-    extraction, sums = extraction_pass(source, batches, settings, follow, quiet)
+    watch = MotionWatch() if follow else None
+    extraction, sums = extraction_pass(source, batches, settings, follow, quiet, watch)
     if not follow:
         return extraction, sums, None
     track = measured_track(sums, source.capture_fps)
@@ -66,8 +97,6 @@ def extract_following_motion(clip, source, batches, method, settings, follow, tr
         # The screening found parts moving apart: their tiles tracked densely (a pass
         # without the pyramid), as prepare_extraction(motion="auto") does.
         track = dense_track(source, method, settings)
-        if not track.compensated():
-            return extraction, sums, track
     if track.compensated():
         # A second pass over the frames with the motion removed; the first pass's sums are
         # dropped. (Its blind split-sample estimate is no guide between the two: the
@@ -75,6 +104,11 @@ def extract_following_motion(clip, source, batches, method, settings, follow, tr
         moved = compensated_view(source, track)
         extraction, sums = extraction_pass(moved, moved.iter_batches(batch_size), settings,
                                             False, quiet)
+    elif watch.skip_sums:
+        # The watch stopped the sums, but the smoothed motion stays under the threshold
+        # (a brief jolt): the frames read again, as they are.
+        extraction, sums = extraction_pass(source, source.iter_batches(batch_size), settings,
+                                           False, quiet)
     return extraction, sums, track
 
 

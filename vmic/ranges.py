@@ -70,7 +70,8 @@ class RangeSums:
 
 
 def stream_sums(extraction: Extraction, batches, *, first: int = 0,
-                n_frames: int | None = None, bar=None, threads: int | None = None) -> RangeSums:
+                n_frames: int | None = None, bar=None, threads: int | None = None,
+                watch=None) -> RangeSums:
     """The sums of a stream of batches, ``(index, frames)`` or frames (B, H, W), that hold
     the clip's frames ``first`` on, consecutive.
 
@@ -78,8 +79,14 @@ def stream_sums(extraction: Extraction, batches, *, first: int = 0,
     numba loops, which release the GIL) on its own. What is kept of each batch is small
     (:class:`RangeSums`), and with ``n_frames`` written into arrays of that length as it
     comes, so memory stays flat however long the stream.
+
+    ``watch``, where given, sees each batch's result in order (``watch.seen(part)``); once
+    its ``skip_sums`` is true, the batches after are only tracked (:func:`track_batch`),
+    and the sums of those frames in the result are not filled in (the caller drops them).
     """
     threads = threads or os.cpu_count() or 1
+    if watch is not None and n_frames is None:
+        raise ValueError("a watched stream needs n_frames")
     extraction.build()  # once, here, not by the first batches of several threads at a time
     gather = _Gather(n_frames)
     pending: deque = deque()
@@ -88,13 +95,13 @@ def stream_sums(extraction: Extraction, batches, *, first: int = 0,
             frames = item[1] if isinstance(item, tuple) else item
             index = first + (item[0] if isinstance(item, tuple) else gather.seen)
             gather.seen += frames.shape[0]
-            pending.append((pool.submit(batch_sums, extraction, frames, index),
-                            frames.shape[0]))
+            work = (batch_sums if watch is None or not watch.skip_sums else _tracked_only)
+            pending.append((pool.submit(work, extraction, frames, index), frames.shape[0]))
             # At most two batches per thread in flight: memory stays bounded.
             while len(pending) >= 2 * threads or (pending and pending[0][0].done()):
-                gather.add(*pending.popleft(), bar)
+                gather.add(*pending.popleft(), bar, watch)
         while pending:
-            gather.add(*pending.popleft(), bar)
+            gather.add(*pending.popleft(), bar, watch)
     return gather.result(extraction.key, first)
 
 
@@ -136,6 +143,13 @@ def batch_sums(extraction: Extraction, frames: np.ndarray, index: int = 0) -> di
     return out
 
 
+def _tracked_only(extraction: Extraction, frames: np.ndarray, index: int) -> dict:
+    # What stream_sums keeps of a batch once its watch skips the sums: the motion alone.
+    motion, tile_motion = track_batch(extraction, np.asarray(frames), index)
+    return {"bands": None, "flow": None, "align": None, "motion": motion,
+            "tile_motion": tile_motion}
+
+
 def track_batch(extraction: Extraction, frames: np.ndarray, index: int, *,
                 dense: bool = False):
     """The large motion of a batch of frames (B, H, W) from frame ``index`` of the clip:
@@ -172,10 +186,12 @@ class _Gather:
         self.filled = 0
         self.seen = 0  # frames submitted, for streams of bare batches
 
-    def add(self, future, count: int, bar) -> None:
+    def add(self, future, count: int, bar, watch=None) -> None:
         part = future.result()
         if bar is not None:
             bar.update(count)
+        if watch is not None:
+            watch.seen(part)
         if self.n_frames is None:
             self.parts.append(part)
             return
