@@ -67,7 +67,7 @@ def require_dask():
 
 
 @contextlib.contextmanager
-def dask_client(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterator:
+def dask_client(address: str, *, timeout_s: float | None = None) -> Iterator:
     """Context manager: a :class:`distributed.Client` of ``address``, closed on exit.
 
     Parameters
@@ -75,8 +75,8 @@ def dask_client(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterat
     address : str
         A scheduler (``tcp://host:8786``), or ``local:N`` for a LocalCluster of N worker
         processes with one thread each, started here and closed on exit.
-    timeout_s : float, default :data:`CONNECT_TIMEOUT_S`
-        How long to wait for the scheduler (s).
+    timeout_s : float, optional
+        How long to wait for the scheduler (s); default :data:`CONNECT_TIMEOUT_S`.
 
     Raises
     ------
@@ -84,6 +84,7 @@ def dask_client(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterat
         Dask not installed, a bad ``local:N``, a scheduler not reached within ``timeout_s``.
     """
     distributed = require_dask()
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else float(timeout_s)
     cluster = None
     if address.startswith("local:"):
         count = address.split(":", 1)[1]
@@ -91,7 +92,7 @@ def dask_client(address: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Iterat
             raise VmicError(f"dask address local:N needs N >= 1 worker processes, got "
                             f"{address!r}")
         cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
+                                           processes=True, dashboard_address=":0",
                                            silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
     else:
