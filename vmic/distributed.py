@@ -102,6 +102,9 @@ def dask_client(address: str, *, timeout_s: float | None = None) -> Iterator:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise VmicError(f"cannot reach the Dask scheduler at {address!r} within "
                             f"{timeout_s:g} s ({reason})") from None
+        except Exception:  # a handshake in another protocol (garbage sizes: MemoryError)
+            raise VmicError(f"cannot reach the Dask scheduler at {address!r}: what answers "
+                            "there is not a Dask scheduler") from None
     try:
         yield client
     finally:

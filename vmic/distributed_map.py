@@ -16,6 +16,8 @@ cut into frame ranges (:func:`vmic.distributed.plan_ranges`), one task each.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from vmic.distributed import ClipSpec, gather_ranges, plan_ranges, require_dask
@@ -25,14 +27,13 @@ from vmic.io.stream import progress_bar
 __all__ = ["track_on_cluster", "map_on_cluster", "track_task", "map_range_task"]
 
 
+@contextlib.contextmanager
 def _open_view(spec: ClipSpec, track):
     # The clip, with the large motion of `track` removed where it moves (as vibration_map).
-    clip = spec.open()
-    if track is None or not track.moving():
-        return clip
     from vmic.core.compensation import compensated_clip
 
-    return compensated_clip(clip, track)
+    with spec.open() as clip:
+        yield clip if track is None or not track.moving() else compensated_clip(clip, track)
 
 
 def _reference_task(spec: ClipSpec, reference_frame: int, reference_average: int):
