@@ -8,7 +8,9 @@ The clip (192x192 px FFV1 at 2200 fps, ``--frames`` long) is rendered once with
 ``vmic synth`` and reused. Every run is limited to one core: the in-process run and each
 worker are pinned to their own core with ``taskset`` (which also leaves libavcodec one
 decoder thread) under ``NUMBA_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1``; each worker has
-one thread. The scheduler and the client are not pinned (they do no frame work).
+one thread, and its Dask configuration clears ``MALLOC_TRIM_THRESHOLD_`` (as ``--dask
+local:N`` does; docs/cluster.md). The scheduler and the client are not pinned (they do no
+frame work).
 
 Printed: seconds of each run (after a warm-up on the clip's first 1000 frames, so that
 imports and numba's compilation are not counted), frames/s, the speed-ups against the
@@ -64,6 +66,12 @@ def in_process(clip: Path, env: dict, out: Path) -> dict:
 
 def start_cluster(n_workers: int, env: dict, folder: Path):
     dask = str(Path(sys.executable).parent / "dask")
+    # The workers' Dask configuration clears MALLOC_TRIM_THRESHOLD_, as `--dask local:N` does
+    # (docs/cluster.md).
+    (folder / "dask.yaml").write_text(
+        "distributed:\n  nanny:\n    pre-spawn-environ:\n      MALLOC_TRIM_THRESHOLD_: null\n")
+    env = {**env, "DASK_CONFIG": str(folder)}
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
     scheduler_file = folder / f"scheduler-{n_workers}.json"
     procs = [subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard",
                                "--scheduler-file", str(scheduler_file)], env=env,

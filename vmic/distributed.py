@@ -46,7 +46,7 @@ from vmic.result import Recovery
 
 __all__ = ["ClipSpec", "plan_ranges", "dask_client", "require_dask", "recover_on_cluster",
            "prepare_task", "range_task", "submit_ranges", "gather_ranges",
-           "RANGE_FRAMES", "RANGE_BYTES", "CONNECT_TIMEOUT_S"]
+           "RANGE_FRAMES", "RANGE_BYTES", "CONNECT_TIMEOUT_S", "TRIM_SETTING"]
 
 #: Frames of a range by default, ...
 RANGE_FRAMES = 2000
@@ -54,6 +54,8 @@ RANGE_FRAMES = 2000
 RANGE_BYTES = 256 << 20
 #: Seconds the client waits for a scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
+#: The Dask setting that ``local:N`` clears for its workers (see :func:`dask_client`).
+TRIM_SETTING = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 
 
 def require_dask():
@@ -74,7 +76,8 @@ def dask_client(address: str, *, timeout_s: float | None = None) -> Iterator:
     ----------
     address : str
         A scheduler (``tcp://host:8786``), or ``local:N`` for a LocalCluster of N worker
-        processes with one thread each, started here and closed on exit.
+        processes with one thread each, started here and closed on exit (without Dask's
+        ``MALLOC_TRIM_THRESHOLD_`` for its workers: :data:`TRIM_SETTING`).
     timeout_s : float, optional
         How long to wait for the scheduler (s); default :data:`CONNECT_TIMEOUT_S`.
 
@@ -91,9 +94,15 @@ def dask_client(address: str, *, timeout_s: float | None = None) -> Iterator:
         if not count.isdigit() or int(count) < 1:
             raise VmicError(f"dask address local:N needs N >= 1 worker processes, got "
                             f"{address!r}")
-        cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
-                                           processes=True, dashboard_address=":0",
-                                           silence_logs=logging.ERROR)
+        import dask
+
+        # Dask's default MALLOC_TRIM_THRESHOLD_ for worker processes also fixes glibc's
+        # mmap threshold, so every batch's arrays are mapped and faulted in afresh: 30-45 %
+        # more CPU a frame (docs/benchmarks.md#dask-cluster). Memory stays flat without it.
+        with dask.config.set({TRIM_SETTING: None}):
+            cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
+                                               processes=True, dashboard_address=":0",
+                                               silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
     else:
         try:
