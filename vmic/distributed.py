@@ -97,8 +97,8 @@ def dask_client(address: str, *, timeout_s: float | None = None) -> Iterator:
         import dask
 
         # Dask's default MALLOC_TRIM_THRESHOLD_ for worker processes also fixes glibc's
-        # mmap threshold, so every batch's arrays are mapped and faulted in afresh: 30-45 %
-        # more CPU a frame (docs/benchmarks.md#dask-cluster). Memory stays flat without it.
+        # mmap threshold, so every batch's arrays are mapped and faulted in afresh: a third to
+        # a half more CPU a frame (docs/benchmarks.md#dask-cluster). Memory stays flat without it.
         with dask.config.set({TRIM_SETTING: None}):
             cluster = distributed.LocalCluster(n_workers=int(count), threads_per_worker=1,
                                                processes=True, dashboard_address=":0",
