@@ -173,7 +173,8 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
             equalize: Response | str | os.PathLike | None = None,
             equalize_max_gain_db: float = 20.0, batch_size: int = 8,
             segment: int | None = None,
-            quiet: bool = True, dtype: type | np.dtype = np.float32) -> Recovery:
+            quiet: bool = True, dtype: type | np.dtype = np.float32,
+            client=None) -> Recovery:
     """Recover sound from a clip, in one pass over its frames (two where it moves).
 
     Parameters
@@ -240,11 +241,27 @@ def recover(clip: str | os.PathLike | Clip | np.ndarray, *, fps: float | None = 
         No progress bar.
     dtype : float32 or float64
         Pyramid precision.
+    client : distributed.Client, optional
+        Run the clip's frame ranges as tasks on this Dask cluster
+        (:func:`vmic.distributed.recover_on_cluster`; ``clip`` is then a path the workers
+        can read, and ``track_roi`` is not available).
 
     Returns
     -------
     Recovery
     """
+    if client is not None:
+        if track_roi:
+            raise VmicError("track_roi is not available on a Dask cluster (client=)")
+        from vmic.distributed import recover_on_cluster
+
+        return recover_on_cluster(
+            clip, client, fps=fps, scales=scales, orientations=orientations, combine=combine,
+            highpass_hz=highpass_hz, reference_frame=reference_frame,
+            reference_average=reference_average, roi=roi, downsample=downsample, start=start,
+            n_frames=n_frames, bandpass_hz=bandpass_hz, denoise=denoise, units=units,
+            motion=motion, batch_size=batch_size, segment=segment, quiet=quiet, dtype=dtype,
+            equalize=equalize, equalize_max_gain_db=equalize_max_gain_db)
     started = time.perf_counter()
     if motion is not None and (not isinstance(motion, str) or motion not in MOTION_MODES):
         # A measured track goes through prepare_extraction(motion=track) instead.

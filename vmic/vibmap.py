@@ -24,6 +24,7 @@ Per tile we report
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.ndimage
@@ -36,7 +37,7 @@ from vmic.extraction import check_reference
 from vmic.io.clip import Clip
 from vmic.io.stream import opened_clip, progress_bar
 
-__all__ = ["VibrationMap", "vibration_map", "tile_spectra", "peak_strength",
+__all__ = ["VibrationMap", "MapPlan", "vibration_map", "tile_spectra", "peak_strength",
            "save_vibration_map", "PEAK_HALF_WIDTH", "BASELINE_BINS"]
 
 #: Bins on each side of the peak bin counted as the peak (Hann main lobe).
@@ -219,7 +220,8 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
                   n_frames: int | None = None, reference_frame: int = 0,
                   highpass_hz: float | None = None, max_freq_hz: float | None = None,
                   motion: str = "auto", batch_size: int = 32,
-                  quiet: bool = True, segment: int | None = None) -> VibrationMap:
+                  quiet: bool = True, segment: int | None = None,
+                  client=None) -> VibrationMap:
     """Map vibration strength and dominant frequency over the frame.
 
     Parameters
@@ -252,6 +254,10 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         No progress bar.
     segment : int, optional
         The segment of a variable-rate video (:func:`vmic.io.clip.open_clip`).
+    client : distributed.Client, optional
+        Analyse the clip's frame ranges as tasks on this Dask cluster
+        (:func:`vmic.distributed_map.map_on_cluster`; ``clip`` is then a path the workers
+        can read).
 
     Returns
     -------
@@ -267,6 +273,15 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
         raise VmicError(f"tile size must be at least 2 px, got {tile_px}")
     if motion not in ("auto", "off"):
         raise VmicError(f"unknown motion mode {motion!r}; choose from auto, off")
+    if client is not None:
+        from vmic.distributed_map import map_on_cluster
+
+        return map_on_cluster(clip, client, fps=fps, scales=scales, orientations=orientations,
+                              tile_px=tile_px, roi=roi, downsample=downsample, start=start,
+                              n_frames=n_frames, reference_frame=reference_frame,
+                              highpass_hz=highpass_hz, max_freq_hz=max_freq_hz,
+                              motion=motion, batch_size=batch_size, quiet=quiet,
+                              segment=segment)
     with opened_clip(clip, fps=fps, roi=roi, downsample=downsample, start=start,
                      n_frames=n_frames, segment=segment) as source:
         view = source
@@ -283,75 +298,135 @@ def vibration_map(clip, *, fps: float | None = None, scales: int = 1, orientatio
 
 def _map_clip(clip: Clip, scales, orientations, tile_px, reference_frame, highpass_hz,
               max_freq_hz, batch_size, quiet) -> VibrationMap:
-    fps = clip.capture_fps
-    nyquist = fps / 2.0
-    if clip.n_frames < MIN_FRAMES:
-        raise VmicError(f"need at least {MIN_FRAMES} frames for a vibration spectrum, the "
-                        f"clip has {clip.n_frames}")
-    h, w = clip.frame_shape
-    if tile_px > min(h, w):
-        raise VmicError(f"tile size {tile_px} px is larger than the {w}x{h} px frame")
-    if scales < 1 or orientations < 1:
-        raise VmicError("scales and orientations must be at least 1")
-    if scales > max_scales((h, w)):
-        raise VmicError(f"a {w}x{h} px frame allows at most {max_scales((h, w))} scales, "
-                        f"asked for {scales}")
-    low = post.default_highpass_hz(fps) if highpass_hz is None else highpass_hz
-    post.check_cutoff(low, sr=fps, name="high-pass cutoff")
-    high = nyquist if max_freq_hz is None else max_freq_hz
-    if not low < high <= nyquist:
-        raise VmicError(f"--max-freq must be above the high-pass cutoff {low:g} Hz and at "
-                        f"most the Nyquist rate {nyquist:g} Hz, got {high:g} Hz")
-
-    pyramid = SteerablePyramid((h, w), scales, orientations)
-    reference_image = clip.read_frame(reference_frame)
-    reference = reference_bands(pyramid, reference_image)
-    check_reference(reference)
-    tiles = (max(1, h // tile_px), max(1, w // tile_px))
-    n_bands = scales * orientations
-    phase = np.zeros((n_bands,) + tiles + (clip.n_frames,), dtype=np.float32)
-    energy = np.zeros((n_bands,) + tiles)
-    for s, bands in enumerate(reference):
-        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
-        for k in range(orientations):
-            np.add.at(energy[s * orientations + k], (rows[:, None], cols[None, :]),
-                      np.abs(bands[k]) ** 2)
-    counts = np.zeros(tiles)
-    for s in range(scales):
-        rows, cols = tile_grid(pyramid.band_shapes[s], tiles)
-        counts[:] = 0
-        np.add.at(counts, (rows[:, None], cols[None, :]), 1)
-        energy[s * orientations:(s + 1) * orientations] /= np.maximum(counts, 1)
-
+    plan = MapPlan(clip, scales=scales, orientations=orientations, tile_px=tile_px,
+                   reference_frame=reference_frame, highpass_hz=highpass_hz,
+                   max_freq_hz=max_freq_hz)
+    phase = np.zeros((plan.n_bands,) + plan.tiles + (clip.n_frames,), dtype=np.float32)
     bar = progress_bar(clip.n_frames, "map", quiet)
     done = 0
     try:
         for first, frames in clip.iter_batches(batch_size):
-            sums = frame_phase_sums(pyramid, reference, frames, tiles)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                local = np.nan_to_num(sums.weighted_phase / sums.energy)  # (B, S, K, TY, TX)
-            count = local.shape[0]
-            phase[..., first:first + count] = np.moveaxis(
-                local.reshape((count, n_bands) + tiles), 0, -1)
+            count = frames.shape[0]
+            phase[..., first:first + count] = plan.phase(frames)
             done = first + count
             bar.update(count)
     finally:
         bar.close()
-    if done < MIN_FRAMES:
-        raise VmicError(f"only {done} frames could be decoded; need at least {MIN_FRAMES}")
-    phase = phase[..., :done]
+    return plan.finish(phase[..., :done])
 
-    freqs, power, rms = tile_spectra(phase, energy, fps, low)
-    frequency, strength = peak_strength(freqs, power, (low, high))
-    x, y, _, _ = clip.roi
-    # A compensated clip's frames lose the border its motion sweeps (px of the analysed frame).
-    margin = getattr(getattr(clip, "compensator", None), "margin", 0) * clip.downsample
-    return VibrationMap(
-        reference=reference_image, strength=strength, frequency=frequency, rms=rms,
-        tile_edges_y=_edges(h, tiles[0]), tile_edges_x=_edges(w, tiles[1]), fps=fps,
-        n_frames=done, freq_resolution_hz=fps / done, band_hz=(low, high),
-        origin=(x + margin, y + margin), pixel_size=clip.downsample,
-    )
+
+class MapPlan:
+    """Validated settings and reference of a vibration map of an opened clip.
+
+    Picklable (the pyramid and the reference's bands are rebuilt where they are used), so
+    that the frames can be analysed elsewhere, range by range (:meth:`phase`), and the map
+    made of the joined signals (:meth:`finish`).
+
+    Attributes
+    ----------
+    fps : float
+        Capture rate (Hz).
+    frame_shape : (int, int)
+        Height and width of the analysed frames (px).
+    tiles : (int, int)
+        Tile grid (TY, TX).
+    n_bands : int
+        Bands analysed, scales x orientations.
+    band_hz : (float, float)
+        Frequency range searched (Hz).
+    reference : ndarray of float32, shape (H, W)
+        The reference frame.
+    energy : ndarray of float64, shape (n_bands, TY, TX)
+        Mean A**2 of each band in each tile.
+    origin : (int, int)
+        (x, y) of the analysed frame's corner in the source frame (px).
+    pixel_size : int
+        Source pixels per analysed pixel.
+    """
+
+    def __init__(self, clip, *, scales: int = 1, orientations: int = 2, tile_px: int = 8,
+                 reference_frame: int = 0, highpass_hz: float | None = None,
+                 max_freq_hz: float | None = None):
+        fps = self.fps = clip.capture_fps
+        nyquist = fps / 2.0
+        if clip.n_frames < MIN_FRAMES:
+            raise VmicError(f"need at least {MIN_FRAMES} frames for a vibration spectrum, "
+                            f"the clip has {clip.n_frames}")
+        h, w = self.frame_shape = tuple(clip.frame_shape)
+        if tile_px > min(h, w):
+            raise VmicError(f"tile size {tile_px} px is larger than the {w}x{h} px frame")
+        if scales < 1 or orientations < 1:
+            raise VmicError("scales and orientations must be at least 1")
+        if scales > max_scales((h, w)):
+            raise VmicError(f"a {w}x{h} px frame allows at most {max_scales((h, w))} scales, "
+                            f"asked for {scales}")
+        low = post.default_highpass_hz(fps) if highpass_hz is None else highpass_hz
+        post.check_cutoff(low, sr=fps, name="high-pass cutoff")
+        high = nyquist if max_freq_hz is None else max_freq_hz
+        if not low < high <= nyquist:
+            raise VmicError(f"--max-freq must be above the high-pass cutoff {low:g} Hz and at "
+                            f"most the Nyquist rate {nyquist:g} Hz, got {high:g} Hz")
+        self.band_hz = (low, high)
+        self.scales, self.orientations = scales, orientations
+        self.n_bands = scales * orientations
+        self.reference = clip.read_frame(reference_frame)
+        check_reference(self.bands)
+        self.tiles = (max(1, h // tile_px), max(1, w // tile_px))
+        self.energy = self._energy()
+        x, y, _, _ = clip.roi
+        # A compensated clip's frames lose the border its motion sweeps (px of the frame).
+        margin = getattr(getattr(clip, "compensator", None), "margin", 0) * clip.downsample
+        self.origin = (x + margin, y + margin)
+        self.pixel_size = clip.downsample
+
+    def __getstate__(self):
+        return {k: v for k, v in vars(self).items() if k not in ("pyramid", "bands")}
+
+    @cached_property
+    def pyramid(self) -> SteerablePyramid:
+        return SteerablePyramid(self.frame_shape, self.scales, self.orientations)
+
+    @cached_property
+    def bands(self) -> list[np.ndarray]:
+        """The reference's bands, (K, h, w) complex per scale."""
+        return reference_bands(self.pyramid, self.reference)
+
+    def _energy(self) -> np.ndarray:
+        energy = np.zeros((self.n_bands,) + self.tiles)
+        counts = np.zeros(self.tiles)
+        k = self.orientations
+        for s, bands in enumerate(self.bands):
+            rows, cols = tile_grid(self.pyramid.band_shapes[s], self.tiles)
+            counts[:] = 0
+            np.add.at(counts, (rows[:, None], cols[None, :]), 1)
+            for o in range(k):
+                np.add.at(energy[s * k + o], (rows[:, None], cols[None, :]),
+                          np.abs(bands[o]) ** 2)
+            energy[s * k:(s + 1) * k] /= np.maximum(counts, 1)
+        return energy
+
+    def phase(self, frames: np.ndarray) -> np.ndarray:
+        """Each tile's local phase change of frames (B, H, W): float32 (n_bands, TY, TX, B),
+        in rad."""
+        sums = frame_phase_sums(self.pyramid, self.bands, frames, self.tiles)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            local = np.nan_to_num(sums.weighted_phase / sums.energy)  # (B, S, K, TY, TX)
+        count = local.shape[0]
+        return np.moveaxis(local.reshape((count, self.n_bands) + self.tiles), 0, -1)
+
+    def finish(self, phase: np.ndarray) -> VibrationMap:
+        """The map of the joined phase signals (n_bands, TY, TX, T) of :meth:`phase`."""
+        done = phase.shape[-1]
+        if done < MIN_FRAMES:
+            raise VmicError(f"only {done} frames could be decoded; need at least {MIN_FRAMES}")
+        freqs, power, rms = tile_spectra(phase, self.energy, self.fps, self.band_hz[0])
+        frequency, strength = peak_strength(freqs, power, self.band_hz)
+        h, w = self.frame_shape
+        return VibrationMap(
+            reference=self.reference, strength=strength, frequency=frequency, rms=rms,
+            tile_edges_y=_edges(h, self.tiles[0]), tile_edges_x=_edges(w, self.tiles[1]),
+            fps=self.fps, n_frames=done, freq_resolution_hz=self.fps / done,
+            band_hz=self.band_hz, origin=self.origin, pixel_size=self.pixel_size)
 
 
 # The picture of a map, in its own module (matplotlib); here too, as part of this API.

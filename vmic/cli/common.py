@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import math
 import os
@@ -194,3 +195,20 @@ def check_distinct(outputs: dict[str, str | None]) -> None:
         if key in seen:
             raise VmicError(f"{what} and {seen[key]} are the same file: {path}")
         seen[key] = what
+
+
+def add_dask_option(parser: argparse.ArgumentParser) -> None:
+    """``--dask ADDRESS``: the clip's frame ranges as tasks on a Dask cluster."""
+    parser.add_argument("--dask", default=None, metavar="ADDRESS",
+                        help="run the clip's frame ranges as tasks on a Dask cluster: a "
+                             "scheduler (tcp://host:8786) or local:N (N worker processes "
+                             "here); the workers read CLIP themselves; needs the dask extra")
+
+
+def dask_client(address: str | None):
+    """Context manager: a Dask client of ``--dask ADDRESS``, or None without the flag."""
+    if address is None:
+        return contextlib.nullcontext()
+    from vmic.distributed import dask_client as connect
+
+    return connect(address)

@@ -8,9 +8,11 @@ import numpy as np
 
 from vmic.cli.common import (
     add_clip_options,
+    add_dask_option,
     check_distinct,
     check_output,
     clip_inputs,
+    dask_client,
     positive_float,
     positive_int,
 )
@@ -47,6 +49,7 @@ def register(subparsers) -> None:
                              "0.2 px, as vmic recover does (default %(default)s)")
     parser.add_argument("--data", default=None, metavar="NPZ",
                         help="also save the maps (strength, frequency, rms, tile edges)")
+    add_dask_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -57,13 +60,14 @@ def run(args) -> int:
     if args.data:
         check_output(args.data, (".npz",), "--data", clip_inputs(args.clip))
     check_distinct({"-o": args.output, "--data": args.data})
-    vmap = vibration_map(
-        args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
-        tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,
-        n_frames=args.frames, reference_frame=args.reference_frame, motion=args.motion,
-        highpass_hz=args.highpass, max_freq_hz=args.max_freq, quiet=args.quiet,
-        segment=args.segment,
-    )
+    with dask_client(args.dask) as client:
+        vmap = vibration_map(
+            args.clip, fps=args.fps, scales=args.scales, orientations=args.orientations,
+            tile_px=args.tile, roi=args.roi, downsample=args.downsample, start=args.start,
+            n_frames=args.frames, reference_frame=args.reference_frame, motion=args.motion,
+            highpass_hz=args.highpass, max_freq_hz=args.max_freq, quiet=args.quiet,
+            segment=args.segment, client=client,
+        )
     save_vibration_map(args.output, vmap)
     if args.data:
         with atomic_path(args.data) as tmp, open(tmp, "wb") as handle:

@@ -12,9 +12,11 @@ import numpy as np
 
 from vmic.cli.common import (
     add_clip_options,
+    add_dask_option,
     check_distinct,
     check_output,
     clip_inputs,
+    dask_client,
     finite_float,
     positive_float,
     positive_int,
@@ -92,6 +94,7 @@ def register(subparsers) -> None:
                              "the frames silenced because the scene left the view "
                              "(lost_frames) and the samples of dropped frames, filled "
                              "(filled_samples)")
+    add_dask_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -108,6 +111,8 @@ def run(args) -> int:
     if args.track and (args.roi is None or args.motion == "off"):
         raise VmicError("--track needs --roi (the region that follows the motion) and motion "
                         "that is followed (not --motion off)")
+    if args.dask is not None and (args.method == "learned" or args.track):
+        raise VmicError("--dask runs --method classical, without --track")
     from vmic.post import parse_band
 
     band = parse_band(args.bandpass, sr=args.fps, name="--bandpass") if args.bandpass else None
@@ -138,16 +143,18 @@ def run(args) -> int:
     else:
         from vmic.recovery import recover
 
-        result = recover(
-            args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
-            start=args.start, n_frames=args.frames, scales=args.scales,
-            orientations=args.orientations, combine=args.combine, highpass_hz=args.highpass,
-            reference_frame=args.reference_frame, reference_average=args.reference_average,
-            bandpass_hz=band, denoise=args.denoise, motion=args.motion,
-            track_roi=args.track, quiet=args.quiet, equalize=equalize,
-            equalize_max_gain_db=args.equalize_max_gain, batch_size=BATCH_SIZE,
-            segment=args.segment,
-        )
+        with dask_client(args.dask) as client:
+            result = recover(
+                args.clip, fps=args.fps, roi=args.roi, downsample=args.downsample,
+                start=args.start, n_frames=args.frames, scales=args.scales,
+                orientations=args.orientations, combine=args.combine,
+                highpass_hz=args.highpass, reference_frame=args.reference_frame,
+                reference_average=args.reference_average, bandpass_hz=band,
+                denoise=args.denoise, motion=args.motion, track_roi=args.track,
+                quiet=args.quiet, equalize=equalize,
+                equalize_max_gain_db=args.equalize_max_gain, batch_size=BATCH_SIZE,
+                segment=args.segment, client=client,
+            )
     info = result.info
     _warn_if_weak(info)
     if info.motion_regional:
