@@ -9,13 +9,15 @@ they use those libraries; without it, vmic says which extra to install.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from vmic.errors import VmicError
 
-__all__ = ["import_extra", "file_window", "frame_metadata", "check_frame_count"]
+__all__ = ["import_extra", "file_window", "frame_metadata", "check_frame_count",
+           "MappedFrames"]
 
 
 def import_extra(module: str, what: str):
@@ -51,3 +53,20 @@ def check_frame_count(path: Path, what: str, size: int, needed: int) -> None:
     if size < needed:
         raise VmicError(f"{path} holds {size:,} bytes where {what} take {needed:,} "
                         "(a truncated file, or the wrong header?)")
+
+
+class MappedFrames:
+    """What the readers of a camera's file share: batches read one window of the file at a
+    time (:func:`file_window`, mapped and unmapped per batch), and no stored frame times.
+    A subclass has ``n_frames`` and ``read_frames(first, count)``."""
+
+    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
+        stop = min(start + count, self.n_frames)
+        for i in range(start, stop, batch_size):
+            yield self.read_frames(i, min(batch_size, stop - i))
+
+    def timestamps(self, start: int, count: int) -> np.ndarray | None:
+        return None
+
+    def close(self) -> None:
+        pass  # every batch maps and unmaps its own window

@@ -20,13 +20,12 @@ linearised: motion does not need linear intensities). Refused: JPEG cines.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from vmic.errors import VmicError
-from vmic.io.cameras import check_frame_count, file_window, frame_metadata
+from vmic.io.cameras import MappedFrames, check_frame_count, file_window, frame_metadata
 from vmic.io.rate import StatedRate
 
 __all__ = ["CineReader", "CINE_HEADER", "BITMAP_HEADER", "SETUP_FIELDS"]
@@ -64,7 +63,7 @@ def _setup(data: bytes, name: str) -> int | bytes:
     return struct.unpack_from(fmt, data, offset)[0]
 
 
-class CineReader:
+class CineReader(MappedFrames):
     """Frames of a Phantom ``.cine`` file, streamed batch by batch from mapped windows.
 
     Raises
@@ -160,7 +159,8 @@ class CineReader:
             + (" packed" if self._packed else ""))
         self.metadata.update(first_image_no=first_no)
 
-    def _read(self, first: int, n: int) -> np.ndarray:
+    def read_frames(self, first: int, n: int) -> np.ndarray:
+        """Frames ``first`` .. ``first + n - 1`` as stored, from one mapped window."""
         start = int(self._offsets[first])
         stop = int(self._offsets[first + n - 1]) + self._annotation + self._image_bytes
         window = file_window(self.path, start, stop - start)
@@ -178,13 +178,3 @@ class CineReader:
         del window
         return out[..., 0] if self._channels == 1 else out
 
-    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
-        stop = min(start + count, self.n_frames)
-        for i in range(start, stop, batch_size):
-            yield self._read(i, min(batch_size, stop - i))
-
-    def timestamps(self, start: int, count: int) -> np.ndarray | None:
-        return None
-
-    def close(self) -> None:
-        pass  # every batch maps and unmaps its own window

@@ -13,13 +13,18 @@ captured frame was saved: the clip's rate is the record rate divided by it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from vmic.errors import VmicError
-from vmic.io.cameras import check_frame_count, file_window, frame_metadata, import_extra
+from vmic.io.cameras import (
+    MappedFrames,
+    check_frame_count,
+    file_window,
+    frame_metadata,
+    import_extra,
+)
 from vmic.io.rate import StatedRate
 
 __all__ = ["MrawReader", "MRAW_SUFFIXES", "mraw_header_path"]
@@ -68,7 +73,7 @@ def _number(cih: dict, key: str, header: Path, kind=int):
         raise VmicError(f"{header}: '{key}' must be a number, got {cih[key]!r}") from None
 
 
-class MrawReader:
+class MrawReader(MappedFrames):
     """Frames of a Photron MRAW file (8-, 12- or 16-bit mono), through its CIH/CIHX header.
 
     Parameters
@@ -140,7 +145,8 @@ class MrawReader:
     def _byte(self, pixel: int) -> int:
         return pixel * self.bits // 8
 
-    def _read(self, first: int, n: int) -> np.ndarray:
+    def read_frames(self, first: int, n: int) -> np.ndarray:
+        """Frames ``first`` .. ``first + n - 1`` as stored, from one mapped window."""
         p0, p1 = first * self._pixels, (first + n) * self._pixels
         if self.bits != 12:
             window = file_window(self.data_path, self._byte(p0), self._byte(p1 - p0))
@@ -155,13 +161,3 @@ class MrawReader:
         del window  # unmapped here: the frames are a copy
         return frames.reshape((n, *self.shape))
 
-    def batches(self, start: int, count: int, batch_size: int) -> Iterator[np.ndarray]:
-        stop = min(start + count, self.n_frames)
-        for i in range(start, stop, batch_size):
-            yield self._read(i, min(batch_size, stop - i))
-
-    def timestamps(self, start: int, count: int) -> np.ndarray | None:
-        return None
-
-    def close(self) -> None:
-        pass  # every batch maps and unmaps its own window
