@@ -81,6 +81,11 @@ def test_cluster_map_equals_one_pass(client, drifting, tmp_path):
     assert code == 0 and out.is_file(), err
 
 
+def test_a_clip_at_an_fsspec_url_is_read_by_the_workers(client, drifting, one_pass):
+    # The workers open the URL themselves (fsspec's file:// here; s3://, gs://... alike).
+    _same_answer(vmic.recover(drifting.resolve().as_uri(), client=client), one_pass)
+
+
 def test_ranges_follow_the_byte_budget():
     assert vd.plan_ranges(5000, (64, 64))[0] == (0, vd.RANGE_FRAMES)
     assert vd.plan_ranges(5000, (1024, 1024), range_bytes=64 << 20)[0] == (0, 16)

@@ -134,3 +134,25 @@ def test_grey_roi_three_or_four_px_wide_is_not_read_as_colour():
         clip = open_clip(frames, fps=100.0, roi=(1, 0, width, 6))
         assert clip.frame_shape == (6, width)
         np.testing.assert_array_equal(_read_all(clip), frames[:, :, 1 : 1 + width])
+
+
+def test_a_video_at_a_url_reads_as_the_local_file(tmp_path):
+    from pathlib import Path
+
+    import fsspec
+
+    from vmic.recovery import recover
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "speech_membrane.avi"
+    if not sample.is_file():
+        pytest.skip("no shipped samples")
+    memory = fsspec.filesystem("memory")
+    memory.pipe("/vmic-test/clip.avi", sample.read_bytes())
+    memory.pipe("/vmic-test/clip.json", sample.with_suffix(".json").read_bytes())
+    remote = recover("memory://vmic-test/clip.avi")
+    assert remote.info.fps_source == "sidecar"  # found beside it, at the URL
+    np.testing.assert_array_equal(remote.audio, recover(sample).audio)
+    with pytest.raises(VmicError, match="only videos are read from a URL"):
+        open_clip("memory://vmic-test/clip.cine")
+    with pytest.raises(VmicError, match="no such file"):
+        open_clip("memory://vmic-test/none.avi")

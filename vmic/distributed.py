@@ -147,7 +147,9 @@ class ClipSpec:
         if not isinstance(clip, (str, os.PathLike)):
             raise VmicError(f"a clip on a cluster must be a path the workers can read, got "
                             f"{type(clip).__name__}")
-        return cls(str(Path(clip)), **selection)
+        from vmic.io.urls import is_url
+
+        return cls(clip if is_url(clip) else str(Path(clip)), **selection)
 
     def open(self) -> Clip:
         return open_clip(self.path, fps=self.fps, roi=self.roi, downsample=self.downsample,

@@ -25,7 +25,7 @@ from vmic.errors import VmicError
 from vmic.io.readers import ImageFolderReader, NpyFileReader, VideoReader
 from vmic.io.segments import Segment, find_segments, select_segment
 
-__all__ = ["open_reader", "video_segments"]
+__all__ = ["open_reader", "open_video", "video_segments"]
 
 
 def video_segments(reader: VideoReader) -> list[Segment]:
@@ -54,6 +54,15 @@ def _finite_prefix(times: np.ndarray) -> int:
     """Length of the leading run of finite times (a truncated file ends in NaN)."""
     bad = np.flatnonzero(~np.isfinite(times))
     return int(bad[0]) if bad.size else len(times)
+
+
+def open_video(path, *, segment: int | None = None):
+    """A reader of the video at ``path`` (a Path, or a :class:`vmic.io.urls.RemotePath`):
+    its segments found, the chosen one read (see :func:`open_reader`)."""
+    reader = VideoReader(path)
+    segments = video_segments(reader)
+    reader.metadata["segments"] = [s.as_dict() for s in segments]
+    return select_segment(reader, segments, segment=segment, name=path.name)
 
 
 def open_reader(path: Path, *, segment: int | None = None):
@@ -96,10 +105,7 @@ def open_reader(path: Path, *, segment: int | None = None):
 
             reader = TiffStackReader(path)
         else:
-            reader = VideoReader(path)
-            segments = video_segments(reader)
-            reader.metadata["segments"] = [s.as_dict() for s in segments]
-            return select_segment(reader, segments, segment=segment, name=path.name)
+            return open_video(path, segment=segment)
     if segment not in (None, 0):
         raise VmicError(f"--segment {segment}: {path.name} is one constant-rate segment "
                         "(segments are found in videos only)")

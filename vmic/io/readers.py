@@ -188,8 +188,10 @@ def _open_container(path: Path):
     """An opened container and its first video stream, decoded by libavcodec's threads."""
     import av
 
+    # A URL (vmic.io.urls.RemotePath) is read as a seekable file object through fsspec.
+    source = path.open_binary() if hasattr(path, "open_binary") else str(path)
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(source, metadata_errors="ignore")
     except (av.FFmpegError, OSError) as exc:
         raise VmicError(f"cannot open video {path} (not a video, or an unsupported "
                         f"container): {exc}") from None

@@ -13,7 +13,12 @@ __all__ = ["sidecar_path", "read_sidecar", "capture_rate"]
 
 
 def sidecar_path(clip_path: str | Path) -> Path:
-    """The sidecar JSON of a clip: ``clip.avi`` -> ``clip.json``, folder ``x/`` -> ``x.json``."""
+    """The sidecar JSON of a clip: ``clip.avi`` -> ``clip.json``, folder ``x/`` -> ``x.json``
+    (a video at a URL: the same URL ending in ``.json``)."""
+    from vmic.io.urls import RemotePath
+
+    if isinstance(clip_path, RemotePath):
+        return clip_path.with_suffix(".json")
     path = Path(clip_path)
     return path.with_suffix(".json") if path.suffix else path.parent / (path.name + ".json")
 
