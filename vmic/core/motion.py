@@ -76,12 +76,14 @@ TRACK_RATE_HZ = 200.0
 
 def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float | None = None,
                  order: int | None = None) -> np.ndarray:
-    """The large motion of a per-frame track: a zero-phase low-pass along time.
+    """The large motion of per-frame tracks: a zero-phase low-pass along time.
 
     Parameters
     ----------
-    track : ndarray, shape (T, 2)
-        Per-frame displacements (px).
+    track : ndarray, shape (T, K)
+        Per-frame displacements (px), one track per column: (dx, dy) of the frame, or the
+        tiles' (:mod:`vmic.core.tiles`). NaN where a frame is not tracked: each column's gaps
+        are interpolated linearly first (a column without a value gives zeros).
     fps : float
         Capture rate (frames/s).
     cutoff_hz : float, default :data:`TRACK_CUTOFF_HZ`
@@ -91,7 +93,7 @@ def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float | None = Non
 
     Returns
     -------
-    ndarray of float64, shape (T, 2)
+    ndarray of float64, shape (T, K)
     """
     cutoff_hz = TRACK_CUTOFF_HZ if cutoff_hz is None else cutoff_hz
     order = TRACK_ORDER if order is None else order
@@ -103,23 +105,36 @@ def smooth_track(track: np.ndarray, fps: float, *, cutoff_hz: float | None = Non
     pad = int(np.ceil(3 * fps / cutoff_hz))
     n_fit = min(n, max(4, int(EDGE_FIT_S * fps)))
     t = np.arange(n, dtype=np.float64)
-    out = np.empty_like(track)
-    for axis in range(track.shape[1]):
-        x = track[:, axis]
-        left = np.polyval(np.polyfit(t[:n_fit], x[:n_fit], 3), np.arange(-pad, 0.0))
-        right = np.polyval(np.polyfit(t[-n_fit:], x[-n_fit:], 3), np.arange(n, n + pad, 1.0))
-        extended = np.concatenate([left, x, right])
-        out[:, axis] = scipy.signal.sosfiltfilt(sos, extended, padlen=0)[pad:pad + n]
+    left = _cubic_at(t[:n_fit], track[:n_fit], np.arange(-pad, 0.0))
+    right = _cubic_at(t[-n_fit:], track[-n_fit:], np.arange(n, n + pad, 1.0))
+    extended = np.concatenate([left, track, right])
+    return scipy.signal.sosfiltfilt(sos, extended, axis=0, padlen=0)[pad:pad + n]
+
+
+def _cubic_at(t: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    # The cubic fitted to each column of values (N, K) at times t, evaluated at `at` (Horner,
+    # as np.polyval, with no matrix product); times counted from the fit's first, so that the
+    # fit stays well conditioned far into a long clip.
+    coefficients = np.polyfit(t - t[0], values, 3)
+    out = np.zeros((len(at), values.shape[1]))
+    for c in coefficients:
+        out = out * (at - t[0])[:, None] + c
     return out
 
 
 def _fill_gaps(track: np.ndarray) -> np.ndarray:
-    # Frames not tracked (NaN: see track_step) take the linear interpolation of the others.
-    known = np.isfinite(track).all(axis=1)
-    if known.all() or not known.any():
-        return np.nan_to_num(track)
+    # Frames not tracked (NaN: see track_step) take the linear interpolation of the others,
+    # column by column; a column with no value is zero.
+    known = np.isfinite(track)
+    if known.all():
+        return track
     t = np.arange(len(track))
-    return np.stack([np.interp(t, t[known], track[known, a]) for a in range(2)], axis=1)
+    out = np.zeros_like(track)
+    for column in range(track.shape[1]):
+        ok = known[:, column]
+        if ok.any():
+            out[:, column] = np.interp(t, t[ok], track[ok, column])
+    return out
 
 
 def track_step(fps: float) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.signal
 
-from vmic.core.motion import EDGE_FIT_S, MIN_TRACK_S
+from vmic.core.motion import MIN_TRACK_S, smooth_track
 from vmic.core.regional import (
     GROUP_PX,
     JITTER_MAX_PX,
@@ -102,39 +102,13 @@ class TileTracks:
                     # Missing estimates count as outliers.
                     outliers[i, j] = 1 - (len(own) - bad.sum()) / known.sum()
                     tracks[valid[~bad], i, j] = own[~bad]
-        smooth = _smooth_columns(tracks.reshape(n, -1), fps).reshape(raw.shape)
+        smooth = smooth_track(tracks.reshape(n, -1), fps).reshape(raw.shape)
         relative = smooth - global_smooth[:, None, None, :]
         trusted = (outliers <= OUTLIER_MAX_FRACTION) & (screening | (jitter <= JITTER_MAX_PX))
         apart = np.abs(relative).max(axis=(0, 3)) if n else np.zeros((gy, gx))
         moving = trusted & (apart >= REGIONAL_THRESHOLD_PX)
         field = global_smooth[:, None, None, :] + _grouped(relative, trusted, apart)
         return cls(raw, relative, jitter, outliers, trusted, moving, field, float(fps))
-
-
-def _smooth_columns(tracks: np.ndarray, fps: float) -> np.ndarray:
-    # smooth_track on every column of tracks (T, K) px at once (its gaps, NaN, linearly
-    # interpolated; all-NaN columns give 0): the same cubic end extension and zero-phase
-    # low-pass, with the motion module's settings read now.
-    from vmic.core import motion
-
-    cutoff, order = motion.TRACK_CUTOFF_HZ, motion.TRACK_ORDER
-    n, count = tracks.shape
-    t = np.arange(n, dtype=np.float64)
-    filled = np.zeros((n, count))
-    for c in range(count):
-        known = np.isfinite(tracks[:, c])
-        if known.any():
-            filled[:, c] = np.interp(t, t[known], tracks[known, c])
-    if n < 8 or not 0 < cutoff < fps / 2:
-        return filled
-    sos = scipy.signal.butter(order, cutoff, fs=fps, output="sos")
-    pad = int(np.ceil(3 * fps / cutoff))
-    n_fit = min(n, max(4, int(EDGE_FIT_S * fps)))
-    left = np.vander(np.arange(-pad, 0.0), 4) @ np.polyfit(t[:n_fit], filled[:n_fit], 3)
-    right = (np.vander(np.arange(n, n + pad, 1.0), 4)
-             @ np.polyfit(t[-n_fit:], filled[-n_fit:], 3))
-    extended = np.concatenate([left, filled, right])
-    return scipy.signal.sosfiltfilt(sos, extended, axis=0, padlen=0)[pad:pad + n]
 
 
 def _grouped(relative: np.ndarray, trusted: np.ndarray, apart: np.ndarray) -> np.ndarray:
