@@ -20,18 +20,16 @@ from __future__ import annotations
 import operator
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
 from vmic.errors import VmicError
 from vmic.io.convert import downsample_area, frame_runs, mean_of_batches, to_grey
-from vmic.io.formats import open_reader, open_video
+from vmic.io.formats import open_path
 from vmic.io.prefetch import prefetch
 from vmic.io.rate import resolve_capture_rate
 from vmic.io.readers import ArrayReader
 from vmic.io.sidecar import read_sidecar, sidecar_path
-from vmic.io.urls import RemotePath, is_url
 
 __all__ = ["Clip", "open_clip", "sidecar_path", "read_sidecar", "to_grey", "downsample_area"]
 
@@ -392,18 +390,8 @@ def open_clip(source: str | os.PathLike | np.ndarray, *, fps: float | None = Non
         hint = "; stack a list of frames with np.stack" if isinstance(source, (list, tuple)) else ""
         raise VmicError("source must be a path or a NumPy array of frames, got "
                         f"{type(source).__name__}{hint}")
-    elif is_url(source):
-        path = RemotePath(source)
-        if not path.exists():
-            raise VmicError(f"no such file: {path}")
-        reader = open_video(path, segment=segment)
-        sidecar = path.with_suffix(".json").read_json()
     else:
-        path = Path(source)
-        if not path.exists():
-            raise VmicError(f"no such file or folder: {path}")
-        reader = open_reader(path, segment=segment)
-        sidecar = read_sidecar(path)
+        path, reader, sidecar = open_path(source, segment=segment)
 
     capture_fps, fps_source = resolve_capture_rate(fps, path, sidecar, reader)
     return Clip(reader, path=path, capture_fps=capture_fps, fps_source=fps_source, roi=roi,

@@ -17,6 +17,7 @@ constant-rate segments (:mod:`vmic.io.segments`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from vmic.errors import VmicError
 from vmic.io.readers import ImageFolderReader, NpyFileReader, VideoReader
 from vmic.io.segments import Segment, find_segments, select_segment
 
-__all__ = ["open_reader", "open_video", "video_segments"]
+__all__ = ["open_path", "open_reader", "open_video", "video_segments"]
 
 
 def video_segments(reader: VideoReader) -> list[Segment]:
@@ -110,3 +111,26 @@ def open_reader(path: Path, *, segment: int | None = None):
         raise VmicError(f"--segment {segment}: {path.name} is one constant-rate segment "
                         "(segments are found in videos only)")
     return reader
+
+
+def open_path(source: str | os.PathLike, *, segment: int | None = None):
+    """A local path or a video's URL (:mod:`vmic.io.urls`), opened: ``(path, reader,
+    sidecar)``, the sidecar a dict or None.
+
+    Raises
+    ------
+    VmicError
+        No such file or folder, and what :func:`open_reader` or :func:`open_video` refuse.
+    """
+    from vmic.io.sidecar import read_sidecar
+    from vmic.io.urls import RemotePath, is_url
+
+    if is_url(source):
+        path = RemotePath(source)
+        if not path.exists():
+            raise VmicError(f"no such file: {path}")
+        return path, open_video(path, segment=segment), path.with_suffix(".json").read_json()
+    path = Path(source)
+    if not path.exists():
+        raise VmicError(f"no such file or folder: {path}")
+    return path, open_reader(path, segment=segment), read_sidecar(path)
